@@ -1,0 +1,26 @@
+namespace SoftmaxCE;
+
+/// <summary>
+/// Options of the cross-entropy loss, with the semantics of PyTorch's <c>torch.nn.functional.cross_entropy</c>.
+/// The default value (<c>default(CrossEntropyOptions)</c>) is PyTorch's default: mean reduction,
+/// no ignored label and no label smoothing.
+/// </summary>
+public readonly record struct CrossEntropyOptions
+{
+    /// <summary>How row losses are combined. Default <see cref="Reduction.Mean"/>.</summary>
+    public Reduction Reduction { get; init; }
+
+    /// <summary>
+    /// A label value whose rows contribute nothing: zero loss, a zero gradient row, and no weight in the
+    /// mean's denominator. Default <see langword="null"/>: every label must be a class index.
+    /// PyTorch's default is -100; pass <c>IgnoreIndex = -100</c> to get it. Only class-index labels are
+    /// affected; dense targets have no ignored rows.
+    /// </summary>
+    public int? IgnoreIndex { get; init; }
+
+    /// <summary>
+    /// Label smoothing <c>eps</c> in [0, 1]. With class-index labels the target becomes
+    /// <c>(1 - eps) * onehot + eps / C</c>; with dense targets <c>T' = (1 - eps) * T + eps / C</c>. Default 0.
+    /// </summary>
+    public double LabelSmoothing { get; init; }
+}

@@ -1,0 +1,342 @@
+using System;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace SoftmaxCE.Kernels;
+
+/// <summary>What one row needs besides its logits: the coefficients of its loss and gradient.</summary>
+/// <remarks>
+/// A row's loss is <c>LabelCoefficient * (LSE - y[Label]) + TermCoefficient * sum_k u_k (LSE - y_k)</c>
+/// (see <see cref="ITargetTerm{TSelf, T}"/> for <c>u</c>), and its gradient is
+/// <c>Scale * (P_k * (LabelCoefficient + TermCoefficient * sum_j u_j) - TermCoefficient * u_k - LabelCoefficient * [k == Label])</c>.
+/// Softmax is the case <c>LabelCoefficient = 1</c>, no label, no term, <c>Scale = 1</c>.
+/// </remarks>
+internal readonly struct RowPlan(int label, double labelCoefficient, double termCoefficient, double scale)
+{
+    /// <summary>The class index of the row's label, or -1.</summary>
+    public int Label { get; } = label;
+
+    /// <summary><c>(1 - eps) * w[label]</c> for labels; 1 for softmax; 0 for dense targets.</summary>
+    public double LabelCoefficient { get; } = labelCoefficient;
+
+    /// <summary><c>eps / C</c> for smoothed labels, 1 for dense targets, else 0.</summary>
+    public double TermCoefficient { get; } = termCoefficient;
+
+    /// <summary>The gradient's factor: 1 / denominator for the mean, 1 for the sum.</summary>
+    public double Scale { get; } = scale;
+}
+
+/// <summary>Per-chunk statistics of a row: relative to its own shift (the chunk's max).</summary>
+internal struct ChunkStats
+{
+    public double Shift;
+    public double SumExp;
+    public double TermDistance; // sum u_k (Shift - y_k)
+    public double TermSum;      // sum u_k
+}
+
+/// <summary>
+/// The fused row kernels, written once for every vector width. No validation, no allocation.
+/// </summary>
+/// <remarks>
+/// <para>
+/// A row longer than a vector is cut into chunks of about 8 KiB, which stay in L1. Each chunk is read
+/// twice from L1 (its max, then <c>exp(y - max)</c>), so a row is read from memory once while each
+/// exponential is computed once: this is the online normaliser of Milakov and Gimelshein applied per
+/// chunk instead of per element, which saves the per-element rescaling exponential. Softmax and the
+/// gradient store <c>exp(y - chunk max)</c> in the output during that pass, and a second pass multiplies
+/// each chunk by its own factor <c>exp(chunk max - row max) / sum</c>; that second pass reads the output
+/// from cache, not the logits, and so works in place.
+/// </para>
+/// <para>
+/// A row no longer than one vector (C = 10 in float) is one load, one exp and one store, with the
+/// lanes past the row masked.
+/// </para>
+/// </remarks>
+[SkipLocalsInit]
+internal static unsafe class RowKernel<TOps, TVec, T>
+    where TOps : ISimdOps<TVec, T>
+    where TVec : unmanaged
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>At most this many chunks per row; longer rows get longer chunks.</summary>
+    public const int MaxChunks = 256;
+
+    private const int ChunkBytes = 8192;
+
+    /// <summary>The chunk length for rows of <paramref name="classes"/>: a multiple of the vector length.</summary>
+    public static nuint ChunkLength(int classes)
+    {
+        int count = TOps.Count;
+        int length = Math.Max(ChunkBytes / sizeof(T), (classes + MaxChunks - 1) / MaxChunks);
+        return (nuint)((length + count - 1) / count * count);
+    }
+
+    /// <summary>One row of more than <c>TOps.Count</c> classes. Returns the row's loss (or its LSE when the plan has no label and no term).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static double Row<TTerm, TMode>(T* y, T* output, nuint classes, TTerm term, in RowPlan plan, ChunkStats* chunks, nuint chunkLength)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TMode : struct, IOutputMode
+    {
+        nuint count = (nuint)TOps.Count;
+        double labelLogit = plan.Label >= 0 ? double.CreateTruncating(y[plan.Label]) : 0;
+
+        // Pass 1: per chunk, its max, then exp(y - max) summed (and stored, for softmax and gradients).
+        double rowMax = double.NegativeInfinity;
+        int chunkCount = 0;
+        for (nuint start = 0; start < classes; chunkCount++)
+        {
+            nuint length = classes - start >= chunkLength + count ? chunkLength : classes - start;
+            T* yc = y + start;
+            T* oc = output + start;
+            nuint full = length - (length % count);
+
+            TVec max = TOps.Load(yc);
+            for (nuint i = count; i < full; i += count)
+            {
+                max = TOps.Max(max, TOps.Load(yc + i));
+            }
+
+            // The last, partial vector overlaps the one before it. It is loaded before this chunk's
+            // exponentials are stored, which in place overwrite the logits it covers.
+            TVec tail = full != length ? TOps.Load(yc + length - count) : TOps.Zero;
+            if (full != length)
+            {
+                max = TOps.Max(max, tail);
+            }
+
+            T chunkMax = TOps.MaxAcross(max);
+            T shift = T.IsNegativeInfinity(chunkMax) ? T.Zero : chunkMax; // all -inf: exp(y - 0) = 0, no NaN
+            TVec shiftV = TOps.Create(shift);
+            TVec sum = TOps.Zero, distance = TOps.Zero, termSum = TOps.Zero;
+            for (nuint i = 0; i < full; i += count)
+            {
+                TVec yv = TOps.Load(yc + i);
+                TVec e = TOps.Exp(TOps.Subtract(yv, shiftV));
+                sum = TOps.Add(sum, e);
+                if (TMode.WritesScaledExp)
+                {
+                    TOps.Store(e, oc + i);
+                }
+
+                if (TTerm.IsActive)
+                {
+                    Accumulate(term.Load<TOps, TVec>(start + i), yv, shiftV, ref distance, ref termSum);
+                }
+            }
+
+            if (full != length)
+            {
+                TVec fresh = SimdMasks.LanesFrom<TOps, TVec, T>((int)(count - (length - full)));
+                TVec e = TOps.Exp(TOps.Subtract(tail, shiftV));
+                sum = TOps.Add(sum, TOps.Select(fresh, e, TOps.Zero));
+                if (TMode.WritesScaledExp)
+                {
+                    TOps.Store(e, oc + length - count);
+                }
+
+                if (TTerm.IsActive)
+                {
+                    TVec u = TOps.Select(fresh, term.Load<TOps, TVec>(start + length - count), TOps.Zero);
+                    Accumulate(u, tail, shiftV, ref distance, ref termSum);
+                }
+            }
+
+            ChunkStats* c = chunks + chunkCount;
+            c->Shift = double.CreateTruncating(shift);
+            c->SumExp = double.CreateTruncating(TOps.Sum(sum));
+            c->TermDistance = TTerm.IsActive ? double.CreateTruncating(TOps.Sum(distance)) : 0;
+            c->TermSum = TTerm.IsActive ? double.CreateTruncating(TOps.Sum(termSum)) : 0;
+            double m = double.CreateTruncating(chunkMax);
+            if (m > rowMax)
+            {
+                rowMax = m;
+            }
+
+            start += length;
+        }
+
+        // The row's sum of exponentials relative to its max. A chunk of -inf only (sum 0) adds nothing;
+        // a NaN anywhere makes its chunk's sum NaN, and so the row's.
+        double sumExp = 0;
+        double totalTerm = 0;
+        for (int c = 0; c < chunkCount; c++)
+        {
+            if (chunks[c].SumExp != 0)
+            {
+                sumExp += chunks[c].SumExp * Math.Exp(chunks[c].Shift - rowMax);
+            }
+
+            totalTerm += chunks[c].TermSum;
+        }
+
+        double lse = rowMax + Math.Log(sumExp);
+        double loss = RowLoss<TTerm>(plan, lse, labelLogit, chunks, chunkCount);
+
+        if (TMode.WritesScaledExp)
+        {
+            double coefficient = (plan.LabelCoefficient + (plan.TermCoefficient * totalTerm)) * plan.Scale / sumExp;
+            TVec termScale = TOps.Create(T.CreateTruncating(-plan.TermCoefficient * plan.Scale));
+            int c = 0;
+            for (nuint start = 0; start < classes; c++)
+            {
+                nuint length = classes - start >= chunkLength + count ? chunkLength : classes - start;
+                double factor = chunks[c].SumExp == 0 && sumExp != 0 ? 0 : Math.Exp(chunks[c].Shift - rowMax) * coefficient;
+                ScaleChunk(output + start, start, length, TOps.Create(T.CreateTruncating(factor)), term, termScale);
+                start += length;
+            }
+
+            if (plan.Label >= 0)
+            {
+                output[plan.Label] -= T.CreateTruncating(plan.LabelCoefficient * plan.Scale);
+            }
+        }
+        else if (TMode.WritesLogProbabilities)
+        {
+            SubtractAll(y, output, classes, TOps.Create(T.CreateTruncating(lse)));
+        }
+
+        return loss;
+    }
+
+    /// <summary>
+    /// One row of at most <c>TOps.Count</c> classes, whose logits (and output, and targets) may be read and
+    /// written <c>TOps.Count</c> elements from their start: the lanes past the row are masked out of the
+    /// reductions and written back unchanged.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double ShortRow<TTerm, TMode>(T* y, T* output, TTerm term, in RowPlan plan, TVec inRow)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TMode : struct, IOutputMode
+    {
+        TVec yv = TOps.Load(y);
+        TVec masked = TOps.Select(inRow, yv, TOps.Create(T.NegativeInfinity));
+        T max = TOps.MaxAcross(masked);
+        T shift = T.IsNegativeInfinity(max) ? T.Zero : max;
+        TVec shiftV = TOps.Create(shift);
+        TVec e = TOps.Exp(TOps.Subtract(masked, shiftV)); // 0 past the row
+        double sumExp = double.CreateTruncating(TOps.Sum(e));
+
+        TVec u = TOps.Zero;
+        ChunkStats stats;
+        stats.Shift = double.CreateTruncating(shift);
+        stats.SumExp = sumExp;
+        stats.TermDistance = 0;
+        stats.TermSum = 0;
+        if (TTerm.IsActive)
+        {
+            u = TOps.Select(inRow, term.Load<TOps, TVec>(0), TOps.Zero);
+            TVec distance = TOps.Zero, termSum = TOps.Zero;
+            Accumulate(u, yv, shiftV, ref distance, ref termSum);
+            stats.TermDistance = double.CreateTruncating(TOps.Sum(distance));
+            stats.TermSum = double.CreateTruncating(TOps.Sum(termSum));
+        }
+
+        double lse = double.CreateTruncating(max) + Math.Log(sumExp);
+        double labelLogit = plan.Label >= 0 ? double.CreateTruncating(y[plan.Label]) : 0;
+        double loss = RowLoss<TTerm>(plan, lse, labelLogit, &stats, 1);
+
+        if (TMode.WritesScaledExp)
+        {
+            double coefficient = (plan.LabelCoefficient + (plan.TermCoefficient * stats.TermSum)) * plan.Scale / sumExp;
+            TVec result = TOps.Multiply(e, TOps.Create(T.CreateTruncating(coefficient)));
+            if (TTerm.IsActive)
+            {
+                result = TOps.MultiplyAdd(u, TOps.Create(T.CreateTruncating(-plan.TermCoefficient * plan.Scale)), result);
+            }
+
+            TVec isLabel = TOps.Equals(TOps.Indices, TOps.Create(T.CreateTruncating(plan.Label)));
+            result = TOps.Select(isLabel, TOps.Subtract(result, TOps.Create(T.CreateTruncating(plan.LabelCoefficient * plan.Scale))), result);
+            TOps.Store(TOps.Select(inRow, result, yv), output);
+        }
+        else if (TMode.WritesLogProbabilities)
+        {
+            TOps.Store(TOps.Select(inRow, TOps.Subtract(yv, TOps.Create(T.CreateTruncating(lse))), yv), output);
+        }
+
+        return loss;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double RowLoss<TTerm>(in RowPlan plan, double lse, double labelLogit, ChunkStats* chunks, int chunkCount)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+    {
+        double loss = plan.Label >= 0 ? plan.LabelCoefficient * (lse - labelLogit) : 0;
+        if (TTerm.IsActive)
+        {
+            // sum_k u_k (LSE - y_k) = sum over chunks of u (LSE - shift) + u (shift - y): every part is
+            // non-negative, so nothing cancels even when the logits are large and close together.
+            double term = 0;
+            for (int c = 0; c < chunkCount; c++)
+            {
+                if (chunks[c].TermSum != 0)
+                {
+                    term += chunks[c].TermSum * (lse - chunks[c].Shift);
+                }
+
+                term += chunks[c].TermDistance;
+            }
+
+            loss += plan.TermCoefficient * term;
+        }
+
+        return loss;
+    }
+
+    /// <summary>Adds <c>u (shift - y)</c>, with <c>0 * inf := 0</c> (a masked class with no target adds nothing), and <c>u</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate(TVec u, TVec y, TVec shift, ref TVec distance, ref TVec termSum)
+    {
+        TVec product = TOps.Multiply(u, TOps.Subtract(shift, y));
+        distance = TOps.Add(distance, TOps.Select(TOps.Equals(u, TOps.Zero), TOps.Zero, product));
+        termSum = TOps.Add(termSum, u);
+    }
+
+    /// <summary><c>out = out * factor + u * termScale</c> over one chunk, in place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScaleChunk<TTerm>(T* output, nuint start, nuint length, TVec factor, TTerm term, TVec termScale)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+    {
+        nuint count = (nuint)TOps.Count;
+        nuint full = length - (length % count);
+        TVec tail = full != length ? TOps.Load(output + length - count) : TOps.Zero;
+        for (nuint i = 0; i < full; i += count)
+        {
+            TVec r = TOps.Multiply(TOps.Load(output + i), factor);
+            if (TTerm.IsActive)
+            {
+                r = TOps.MultiplyAdd(term.Load<TOps, TVec>(start + i), termScale, r);
+            }
+
+            TOps.Store(r, output + i);
+        }
+
+        if (full != length)
+        {
+            TVec r = TOps.Multiply(tail, factor);
+            if (TTerm.IsActive)
+            {
+                r = TOps.MultiplyAdd(term.Load<TOps, TVec>(start + length - count), termScale, r);
+            }
+
+            TOps.Store(r, output + length - count);
+        }
+    }
+
+    /// <summary><c>out = y - lse</c>; <paramref name="output"/> may be <paramref name="y"/>.</summary>
+    private static void SubtractAll(T* y, T* output, nuint length, TVec lse)
+    {
+        nuint count = (nuint)TOps.Count;
+        nuint full = length - (length % count);
+        TVec tail = full != length ? TOps.Load(y + length - count) : TOps.Zero;
+        for (nuint i = 0; i < full; i += count)
+        {
+            TOps.Store(TOps.Subtract(TOps.Load(y + i), lse), output + i);
+        }
+
+        if (full != length)
+        {
+            TOps.Store(TOps.Subtract(tail, lse), output + length - count);
+        }
+    }
+}

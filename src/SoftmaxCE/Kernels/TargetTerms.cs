@@ -1,0 +1,111 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace SoftmaxCE.Kernels;
+
+/// <summary>
+/// The per-class target weight <c>u_k</c> of one row, where the row's cross-entropy has the form
+/// <c>sum_k u_k (LSE - y_k)</c> plus, for class-index labels, a label term handled separately:
+/// the smoothing part of a label (<c>u = 1</c> or <c>u = w</c>), or the whole dense target
+/// (<c>u = w * ((1 - eps) T + eps / C)</c>). A struct per case, so the JIT drops what a call does not use.
+/// </summary>
+internal unsafe interface ITargetTerm<TSelf, T>
+    where TSelf : struct, ITargetTerm<TSelf, T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>False when the row has no such term (labels without smoothing).</summary>
+    static abstract bool IsActive { get; }
+
+    /// <summary>The same term for the row that starts <paramref name="offset"/> elements further on.</summary>
+    TSelf AtRow(nuint offset);
+
+    /// <summary>The same term reading its dense targets from <paramref name="rows"/> (a padded copy of rows).</summary>
+    TSelf WithTargets(T* rows);
+
+    /// <summary>The term's values at classes <c>index .. index + lanes</c> of this row.</summary>
+    TVec Load<TOps, TVec>(nuint index)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged;
+
+}
+
+/// <summary>Labels without smoothing: no per-class term.</summary>
+internal readonly unsafe struct NoTerm<T> : ITargetTerm<NoTerm<T>, T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static bool IsActive => false;
+
+    public NoTerm<T> AtRow(nuint offset) => this;
+
+    public NoTerm<T> WithTargets(T* rows) => this;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec Load<TOps, TVec>(nuint index)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged => TOps.Zero;
+}
+
+/// <summary>Label smoothing without class weights: <c>u_k = 1</c>.</summary>
+internal readonly unsafe struct OnesTerm<T> : ITargetTerm<OnesTerm<T>, T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static bool IsActive => true;
+
+    public OnesTerm<T> AtRow(nuint offset) => this;
+
+    public OnesTerm<T> WithTargets(T* rows) => this;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec Load<TOps, TVec>(nuint index)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged => TOps.Create(T.One);
+}
+
+/// <summary>Label smoothing with class weights: <c>u_k = w_k</c>.</summary>
+internal readonly unsafe struct WeightsTerm<T>(T* weights) : ITargetTerm<WeightsTerm<T>, T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static bool IsActive => true;
+
+    public WeightsTerm<T> AtRow(nuint offset) => this;
+
+    public WeightsTerm<T> WithTargets(T* rows) => this;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec Load<TOps, TVec>(nuint index)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged => TOps.Load(weights + index);
+}
+
+/// <summary>Dense targets, unweighted: <c>u_k = (1 - eps) T_k + eps / C</c>.</summary>
+internal readonly unsafe struct DenseTerm<T>(T* targets, T keep, T spread) : ITargetTerm<DenseTerm<T>, T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static bool IsActive => true;
+
+    public DenseTerm<T> AtRow(nuint offset) => new(targets + offset, keep, spread);
+
+    public DenseTerm<T> WithTargets(T* rows) => new(rows, keep, spread);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec Load<TOps, TVec>(nuint index)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged => TOps.MultiplyAdd(TOps.Load(targets + index), TOps.Create(keep), TOps.Create(spread));
+}
+
+/// <summary>Dense targets with class weights: <c>u_k = w_k ((1 - eps) T_k + eps / C)</c>.</summary>
+internal readonly unsafe struct WeightedDenseTerm<T>(T* targets, T* weights, T keep, T spread) : ITargetTerm<WeightedDenseTerm<T>, T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static bool IsActive => true;
+
+    public WeightedDenseTerm<T> AtRow(nuint offset) => new(targets + offset, weights, keep, spread);
+
+    public WeightedDenseTerm<T> WithTargets(T* rows) => new(rows, weights, keep, spread);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec Load<TOps, TVec>(nuint index)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged =>
+        TOps.Multiply(TOps.Load(weights + index), TOps.MultiplyAdd(TOps.Load(targets + index), TOps.Create(keep), TOps.Create(spread)));
+}

@@ -1,0 +1,115 @@
+using System;
+using System.Numerics;
+using SoftmaxCE.Internals;
+using SoftmaxCE.Kernels;
+
+namespace SoftmaxCE;
+
+/// <summary>Cross-entropy with dense (soft or one-hot) target rows.</summary>
+public static unsafe partial class SoftmaxCrossEntropy
+{
+    /// <summary>The cross-entropy loss of logits against dense target rows, reduced over the batch.</summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
+    /// <param name="targets">The targets, the same shape as <paramref name="logits"/>: one distribution per row
+    /// (one-hot, smoothed, soft), though rows need not sum to 1.</param>
+    /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
+    /// <param name="options">Reduction and label smoothing; <see cref="CrossEntropyOptions.IgnoreIndex"/> does not apply to dense targets.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <returns>
+    /// The loss. Row <c>i</c> costs <c>-sum_k w_k T'_ik log P_ik</c> with <c>T' = (1 - eps) T + eps / C</c>; a term with
+    /// <c>T'_ik = 0</c> adds exactly 0, even on a masked class (<c>0 * log 0 := 0</c>). <see cref="Reduction.Mean"/>
+    /// divides the sum by the number of rows (with or without weights, as PyTorch does); an empty batch gives NaN.
+    /// </returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; the options hold an
+    /// undefined reduction or a label smoothing outside [0, 1].</exception>
+    /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>;
+    /// <paramref name="targets"/> or <paramref name="classWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    public static T Loss<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = ValidateDense(logits, targets, classes, options, classWeights);
+        double total = RunDense<T, NoOutput>(logits, default, targets, classes, rows, options, classWeights, scale: 1);
+        return T.CreateTruncating(options.Reduction == Reduction.Mean ? total / rows : total);
+    }
+
+    /// <summary>The gradient of the reduced cross-entropy loss with respect to the logits, for dense target rows.</summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
+    /// <param name="targets">The targets, the same shape as <paramref name="logits"/>.</param>
+    /// <param name="gradient">Receives <c>dLoss/dLogits</c>; the same length as <paramref name="logits"/>. It may be the
+    /// very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise, nor the targets or weights.</param>
+    /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
+    /// <param name="options">Reduction and label smoothing.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; the options hold an
+    /// undefined reduction or a label smoothing outside [0, 1].</exception>
+    /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>;
+    /// <paramref name="targets"/>, <paramref name="gradient"/> or <paramref name="classWeights"/> has the wrong length;
+    /// <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <remarks>
+    /// Row <c>i</c>: <c>(P_ik * sum_j u_ij - u_ik) / D</c> with <c>u = w T'</c>, which is <c>(softmax(y_i) - T_i) / M</c>
+    /// when the targets sum to 1 and there are no weights; <c>D</c> is the number of rows for the mean, 1 for the sum.
+    /// </remarks>
+    public static void Backward<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, Span<T> gradient, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => LossAndGradient(logits, targets, gradient, classes, options, classWeights);
+
+    /// <summary>
+    /// The reduced cross-entropy loss and its gradient with respect to the logits, for dense target rows, in one fused
+    /// pass over each row.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
+    /// <param name="targets">The targets, the same shape as <paramref name="logits"/>.</param>
+    /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it.
+    /// It may be the very same memory as <paramref name="logits"/> (in place).</param>
+    /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
+    /// <param name="options">Reduction and label smoothing.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> returns it.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; the options hold an
+    /// undefined reduction or a label smoothing outside [0, 1].</exception>
+    /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>;
+    /// <paramref name="targets"/>, <paramref name="gradient"/> or <paramref name="classWeights"/> has the wrong length;
+    /// <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    public static T LossAndGradient<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, Span<T> gradient, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = ValidateDense(logits, targets, classes, options, classWeights);
+        ValidateGradient<T>(logits, gradient, classWeights);
+        Validation.NoOverlap<T, T>(gradient, targets, allowSame: false, nameof(gradient), nameof(targets));
+        double scale = options.Reduction == Reduction.Mean ? 1.0 / rows : 1;
+        double total = RunDense<T, ScaledExpOutput>(logits, gradient, targets, classes, rows, options, classWeights, scale);
+        return T.CreateTruncating(options.Reduction == Reduction.Mean ? total / rows : total);
+    }
+
+    private static int ValidateDense<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, int classes, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Validation.ElementType<T>();
+        int rows = Validation.Rows(logits.Length, classes);
+        Validation.Options(options);
+        Validation.Length(targets.Length, logits.Length, nameof(targets), "one target per logit");
+        Validation.ClassWeights(classWeights.Length, classes);
+        return rows;
+    }
+
+    private static double RunDense<T, TMode>(ReadOnlySpan<T> logits, Span<T> output, ReadOnlySpan<T> targets, int classes, int rows, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, double scale)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TMode : struct, IOutputMode
+    {
+        fixed (T* y = logits)
+        fixed (T* o = output)
+        fixed (T* t = targets)
+        fixed (T* w = classWeights)
+        {
+            var call = new DenseCall<T, TMode>(y, o, t, w, rows, classes, options.LabelSmoothing, scale);
+            return WidthDispatch.Run<T, DenseCall<T, TMode>>(ref call);
+        }
+    }
+}

@@ -1,0 +1,166 @@
+using System;
+using System.Numerics;
+using SoftmaxCE.Internals;
+using SoftmaxCE.Kernels;
+
+namespace SoftmaxCE;
+
+/// <summary>Cross-entropy with class-index labels.</summary>
+public static unsafe partial class SoftmaxCrossEntropy
+{
+    /// <summary>
+    /// The cross-entropy loss of logits against class-index labels, reduced over the batch.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
+    /// <param name="labels">One class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.</param>
+    /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
+    /// <param name="options">Reduction, ignored label and label smoothing; the default is PyTorch's default.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <returns>
+    /// The loss. Row <c>i</c> with label <c>l</c> costs <c>w_l (LSE_i - y_il)</c> (with smoothing <c>eps</c>:
+    /// <c>(1 - eps) w_l (LSE_i - y_il) + (eps / C) sum_k w_k (LSE_i - y_ik)</c>). <see cref="Reduction.Sum"/> adds the
+    /// rows up; <see cref="Reduction.Mean"/> divides the sum by the sum of <c>w_l</c> over the rows that are not
+    /// ignored (their number, without weights). When every row is ignored that mean is 0/0: NaN, as in PyTorch.
+    /// The batch sum is accumulated in double precision.
+    /// </returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; a label is outside
+    /// <c>[0, classes)</c> and not the ignored value; the options hold an undefined reduction or a label smoothing
+    /// outside [0, 1].</exception>
+    /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>;
+    /// <paramref name="labels"/> or <paramref name="classWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <remarks>A label on a masked class (logit negative infinity) gives positive infinity; a NaN logit gives NaN.</remarks>
+    public static T Loss<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = ValidateLabels(logits, labels, classes, options, classWeights);
+        double denominator = Validation.Labels(labels, classes, options.IgnoreIndex, classWeights);
+        double total = RunLabels<T, NoOutput>(logits, default, default, labels, classes, rows, options, classWeights, scale: 1);
+        return T.CreateTruncating(options.Reduction == Reduction.Mean ? total / denominator : total);
+    }
+
+    /// <summary>
+    /// Each row's cross-entropy loss against its class-index label (PyTorch's <c>reduction='none'</c>).
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
+    /// <param name="labels">One class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.</param>
+    /// <param name="losses">Receives one loss per row: <c>w_l (LSE_i - y_il)</c>, with smoothing as in
+    /// <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>; 0 for an ignored row.
+    /// It may not overlap any input.</param>
+    /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
+    /// <param name="options">Ignored label and label smoothing; <see cref="CrossEntropyOptions.Reduction"/> is not used.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; a label is outside
+    /// <c>[0, classes)</c> and not the ignored value; the label smoothing is outside [0, 1].</exception>
+    /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>;
+    /// <paramref name="labels"/>, <paramref name="losses"/> or <paramref name="classWeights"/> has the wrong length;
+    /// <paramref name="losses"/> overlaps an input.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    public static void RowLosses<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> losses, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = ValidateLabels(logits, labels, classes, options, classWeights);
+        Validation.Length(losses.Length, rows, nameof(losses), "one loss per row");
+        Validation.NoOverlap<T, T>(losses, logits, allowSame: false, nameof(losses), nameof(logits));
+        Validation.NoOverlap<T, int>(losses, labels, allowSame: false, nameof(losses), nameof(labels));
+        Validation.NoOverlap<T, T>(losses, classWeights, allowSame: false, nameof(losses), nameof(classWeights));
+        Validation.Labels(labels, classes, options.IgnoreIndex, classWeights);
+        RunLabels<T, NoOutput>(logits, default, losses, labels, classes, rows, options, classWeights, scale: 1);
+    }
+
+    /// <summary>
+    /// The gradient of the reduced cross-entropy loss with respect to the logits, for class-index labels.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
+    /// <param name="labels">One class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.</param>
+    /// <param name="gradient">Receives <c>dLoss/dLogits</c>; the same length as <paramref name="logits"/>. It may be
+    /// the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise, nor any other input.</param>
+    /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
+    /// <param name="options">Reduction, ignored label and label smoothing.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; a label is outside
+    /// <c>[0, classes)</c> and not the ignored value; the options hold an undefined reduction or a label smoothing
+    /// outside [0, 1].</exception>
+    /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>;
+    /// <paramref name="labels"/>, <paramref name="gradient"/> or <paramref name="classWeights"/> has the wrong length;
+    /// <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <remarks>
+    /// Row <c>i</c> with label <c>l</c>: <c>(P_ik * (w_l (1 - eps) + (eps / C) sum_j w_j) - (1 - eps) w_l [k == l] - (eps / C) w_k) / D</c>,
+    /// which is <c>(softmax(y_i) - onehot(l)) / D</c> without weights or smoothing; <c>D</c> is the mean's denominator
+    /// (1 for <see cref="Reduction.Sum"/>). Ignored rows get zeros. A masked class (logit negative infinity) gets 0.
+    /// </remarks>
+    public static void Backward<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> gradient, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => LossAndGradient(logits, labels, gradient, classes, options, classWeights);
+
+    /// <summary>
+    /// The reduced cross-entropy loss and its gradient with respect to the logits, for class-index labels, in one
+    /// fused pass over each row.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
+    /// <param name="labels">One class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.</param>
+    /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it.
+    /// It may be the very same memory as <paramref name="logits"/> (in place).</param>
+    /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
+    /// <param name="options">Reduction, ignored label and label smoothing.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> returns it.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; a label is outside
+    /// <c>[0, classes)</c> and not the ignored value; the options hold an undefined reduction or a label smoothing
+    /// outside [0, 1].</exception>
+    /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>;
+    /// <paramref name="labels"/>, <paramref name="gradient"/> or <paramref name="classWeights"/> has the wrong length;
+    /// <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    public static T LossAndGradient<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> gradient, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = ValidateLabels(logits, labels, classes, options, classWeights);
+        ValidateGradient<T>(logits, gradient, classWeights);
+        Validation.NoOverlap<T, int>(gradient, labels, allowSame: false, nameof(gradient), nameof(labels));
+        double denominator = Validation.Labels(labels, classes, options.IgnoreIndex, classWeights);
+        double scale = options.Reduction == Reduction.Mean ? 1 / denominator : 1;
+        double total = RunLabels<T, ScaledExpOutput>(logits, gradient, default, labels, classes, rows, options, classWeights, scale);
+        return T.CreateTruncating(options.Reduction == Reduction.Mean ? total / denominator : total);
+    }
+
+    private static int ValidateLabels<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, int classes, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Validation.ElementType<T>();
+        int rows = Validation.Rows(logits.Length, classes);
+        Validation.Options(options);
+        Validation.Length(labels.Length, rows, nameof(labels), "one label per row");
+        Validation.ClassWeights(classWeights.Length, classes);
+        return rows;
+    }
+
+    private static void ValidateGradient<T>(ReadOnlySpan<T> logits, Span<T> gradient, ReadOnlySpan<T> classWeights)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Validation.Length(gradient.Length, logits.Length, nameof(gradient), "one gradient element per logit");
+        Validation.NoOverlap<T, T>(gradient, logits, allowSame: true, nameof(gradient), nameof(logits));
+        Validation.NoOverlap<T, T>(gradient, classWeights, allowSame: false, nameof(gradient), nameof(classWeights));
+    }
+
+    private static double RunLabels<T, TMode>(ReadOnlySpan<T> logits, Span<T> output, Span<T> rowLosses, ReadOnlySpan<int> labels, int classes, int rows, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, double scale)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TMode : struct, IOutputMode
+    {
+        fixed (T* y = logits)
+        fixed (T* o = output)
+        fixed (T* l = rowLosses)
+        fixed (int* lab = labels)
+        fixed (T* w = classWeights)
+        {
+            var call = new LabelCall<T, TMode>(y, o, l, lab, w, rows, classes, options.IgnoreIndex, options.LabelSmoothing, scale);
+            return WidthDispatch.Run<T, LabelCall<T, TMode>>(ref call);
+        }
+    }
+}

@@ -1,95 +1,122 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace SoftmaxCE.Kernels;
 
 /// <summary>
-/// A single-precision <c>exp</c> for the softmax kernels, about three times cheaper than
-/// <c>Vector512.Exp(Vector512&lt;float&gt;)</c>, which widens to double internally.
+/// The single-precision <c>exp(y - shift)</c> of the softmax kernels, computed as <c>2^t</c> with
+/// <c>t = (y - shift) * log2(e)</c>.
 /// </summary>
 /// <remarks>
 /// <para>
-/// Range reduction <c>x = k ln2 + r</c>, <c>|r| &lt;= ln2 / 2</c>, with ln2 split in two so that <c>r</c> is
-/// exact; then <c>exp(r) = 1 + r + r^2 P(r)</c> with the degree-5 minimax polynomial <c>P</c> of Cephes'
-/// <c>expf</c> (relative error below 2e-7 on the reduced range), and the result is scaled by <c>2^k</c> by
-/// adding <c>k</c> to the exponent bits.
+/// Why not <c>Vector512.Exp</c>: it widens to double, and costs about three times as much. The kernels are
+/// bound by the FMA pipes (Zen 4 and most AVX-512 cores run one 512-bit FMA per cycle), so this version spends
+/// as few multiplies as it can: one multiply for <c>t</c> (the subtraction runs on the adder pipes), then <c>2^t = 2^k * 2^f</c> with <c>k = round(t)</c>,
+/// <c>f = t - k</c> (exact) in <c>[-0.5, 0.5]</c>, and <c>2^f</c> by its degree-6 Taylor polynomial in
+/// <c>f ln 2</c> (6 FMAs, truncation error below 1.3e-7 relative).
 /// </para>
 /// <para>
-/// The kernels only pass <c>x = y - max &lt;= 0</c>. Results below the smallest normal float
-/// (<c>x &lt; -86.5</c>, results below 2.7e-38) are flushed to 0, which changes a probability by less than that.
-/// NaN stays NaN: <c>k</c> converts to <c>int.MinValue</c>, whose shifted bits are 0. Positive inputs
-/// above 88.7 are not supported (they never occur).
+/// Accuracy: <c>t</c> carries two roundings, so the result's relative error grows with <c>|t|</c>: below
+/// 3e-7 for results within a factor 1e-3 of the row maximum (which make up the sum), about 2e-6 for
+/// results near 1e-6, and 1e-5 near the underflow limit, where it is far below any tolerance in absolute terms.
+/// Subtracting first (rather than one FMA <c>y log2(e) - shift log2(e)</c>) keeps logits of <c>±3e38</c> from overflowing.
+/// </para>
+/// <para>
+/// Range: the kernels pass <c>t &lt;= 0</c>. Negative infinity gives 0 and NaN gives NaN. With AVX-512,
+/// <c>vscalefps</c> applies <c>2^k</c> and produces subnormal results correctly; without it, results below
+/// <c>2^-125</c> (3e-38) are flushed to 0, which changes a probability by less than that.
 /// </para>
 /// </remarks>
 internal static class ExpSingle
 {
     private const float Log2E = 1.44269504088896341f;
-    private const float Ln2Hi = 0.693359375f;
-    private const float Ln2Lo = -2.12194440e-4f;
-    private const float P0 = 1.9875691500E-4f;
-    private const float P1 = 1.3981999507E-3f;
-    private const float P2 = 8.3334519073E-3f;
-    private const float P3 = 4.1665795894E-2f;
-    private const float P4 = 1.6666665459E-1f;
-    private const float P5 = 5.0000001201E-1f;
 
-    /// <summary>
-    /// Below this the result is flushed to 0. It keeps <c>k &gt;= -125</c>, so that adding <c>k</c> to the
-    /// exponent of <c>exp(r)</c> (which is at least 0.7) always gives a normal float.
-    /// </summary>
-    private const float FlushBelow = -86.5f;
+    private const float C1 = 0.693147180559945309f;
+    private const float C2 = 0.240226506959100712f;
+    private const float C3 = 0.0555041086648215800f;
+    private const float C4 = 0.00961812910762847717f;
+    private const float C5 = 0.00133335581464284434f;
+    private const float C6 = 0.000154035303933816099f;
 
+    /// <summary>Below this <c>t</c> every result is 0 (or, with vscalefps, subnormal); it keeps <c>k</c> finite.</summary>
+    private const float ClampBelow = -151f;
+
+    /// <summary>Without vscalefps, <c>t</c> below this flushes to 0, so that <c>2^k</c> added to the exponent bits stays normal.</summary>
+    private const float FlushBelow = -125f;
+
+    /// <summary><c>exp(y - shift)</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Exp(Vector512<float> x)
+    public static Vector512<float> ExpDifference(Vector512<float> y, Vector512<float> shift)
     {
-        Vector512<float> k = Vector512.Round(x * Log2E);
-        Vector512<float> r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Hi), x);
-        r = Vector512.FusedMultiplyAdd(k, Vector512.Create(-Ln2Lo), r);
-        Vector512<float> p = Vector512.FusedMultiplyAdd(Vector512.Create(P0), r, Vector512.Create(P1));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P2));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P3));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P4));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(P5));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512<float>.One);
-        Vector512<int> scale = Vector512.ShiftLeft(Vector512.ConvertToInt32Native(k), 23);
-        Vector512<float> result = (p.AsInt32() + scale).AsSingle();
-        return Vector512.AndNot(result, Vector512.LessThan(x, Vector512.Create(FlushBelow)));
+        Vector512<float> t = (y - shift) * Log2E;
+        if (Avx512F.IsSupported)
+        {
+            // MAXPS returns its second operand when either is NaN: with t second, NaN survives the clamp.
+            t = Avx512F.Max(Vector512.Create(ClampBelow), t);
+            Vector512<float> k = Vector512.Round(t);
+            return Avx512F.Scale(Polynomial(t - k), k);
+        }
+
+        Vector512<float> kk = Vector512.Round(Vector512.Max(t, Vector512.Create(ClampBelow)));
+        Vector512<int> scale = Vector512.ShiftLeft(Vector512.ConvertToInt32Native(kk), 23);
+        Vector512<float> result = (Polynomial(t - kk).AsInt32() + scale).AsSingle();
+        return Vector512.AndNot(result, Vector512.LessThan(t, Vector512.Create(FlushBelow)));
     }
 
+    /// <inheritdoc cref="ExpDifference(Vector512{float}, Vector512{float})"/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Exp(Vector256<float> x)
+    public static Vector256<float> ExpDifference(Vector256<float> y, Vector256<float> shift)
     {
-        Vector256<float> k = Vector256.Round(x * Log2E);
-        Vector256<float> r = Vector256.FusedMultiplyAdd(k, Vector256.Create(-Ln2Hi), x);
-        r = Vector256.FusedMultiplyAdd(k, Vector256.Create(-Ln2Lo), r);
-        Vector256<float> p = Vector256.FusedMultiplyAdd(Vector256.Create(P0), r, Vector256.Create(P1));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P2));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P3));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P4));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(P5));
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
-        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+        Vector256<float> t = (y - shift) * Log2E;
+        Vector256<float> k = Vector256.Round(Vector256.Max(t, Vector256.Create(ClampBelow)));
         Vector256<int> scale = Vector256.ShiftLeft(Vector256.ConvertToInt32Native(k), 23);
-        Vector256<float> result = (p.AsInt32() + scale).AsSingle();
-        return Vector256.AndNot(result, Vector256.LessThan(x, Vector256.Create(FlushBelow)));
+        Vector256<float> result = (Polynomial(t - k).AsInt32() + scale).AsSingle();
+        return Vector256.AndNot(result, Vector256.LessThan(t, Vector256.Create(FlushBelow)));
+    }
+
+    /// <inheritdoc cref="ExpDifference(Vector512{float}, Vector512{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> ExpDifference(Vector128<float> y, Vector128<float> shift)
+    {
+        Vector128<float> t = (y - shift) * Log2E;
+        Vector128<float> k = Vector128.Round(Vector128.Max(t, Vector128.Create(ClampBelow)));
+        Vector128<int> scale = Vector128.ShiftLeft(Vector128.ConvertToInt32Native(k), 23);
+        Vector128<float> result = (Polynomial(t - k).AsInt32() + scale).AsSingle();
+        return Vector128.AndNot(result, Vector128.LessThan(t, Vector128.Create(FlushBelow)));
+    }
+
+    /// <summary><c>2^f</c> for <c>|f| &lt;= 0.5</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Polynomial(Vector512<float> f)
+    {
+        Vector512<float> p = Vector512.FusedMultiplyAdd(Vector512.Create(C6), f, Vector512.Create(C5));
+        p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(C4));
+        p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(C3));
+        p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(C2));
+        p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(C1));
+        return Vector512.FusedMultiplyAdd(p, f, Vector512<float>.One);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Exp(Vector128<float> x)
+    private static Vector256<float> Polynomial(Vector256<float> f)
     {
-        Vector128<float> k = Vector128.Round(x * Log2E);
-        Vector128<float> r = Vector128.FusedMultiplyAdd(k, Vector128.Create(-Ln2Hi), x);
-        r = Vector128.FusedMultiplyAdd(k, Vector128.Create(-Ln2Lo), r);
-        Vector128<float> p = Vector128.FusedMultiplyAdd(Vector128.Create(P0), r, Vector128.Create(P1));
-        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(P2));
-        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(P3));
-        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(P4));
-        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(P5));
-        p = Vector128.FusedMultiplyAdd(p, r, Vector128<float>.One);
-        p = Vector128.FusedMultiplyAdd(p, r, Vector128<float>.One);
-        Vector128<int> scale = Vector128.ShiftLeft(Vector128.ConvertToInt32Native(k), 23);
-        Vector128<float> result = (p.AsInt32() + scale).AsSingle();
-        return Vector128.AndNot(result, Vector128.LessThan(x, Vector128.Create(FlushBelow)));
+        Vector256<float> p = Vector256.FusedMultiplyAdd(Vector256.Create(C6), f, Vector256.Create(C5));
+        p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(C4));
+        p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(C3));
+        p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(C2));
+        p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(C1));
+        return Vector256.FusedMultiplyAdd(p, f, Vector256<float>.One);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Polynomial(Vector128<float> f)
+    {
+        Vector128<float> p = Vector128.FusedMultiplyAdd(Vector128.Create(C6), f, Vector128.Create(C5));
+        p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(C4));
+        p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(C3));
+        p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(C2));
+        p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(C1));
+        return Vector128.FusedMultiplyAdd(p, f, Vector128<float>.One);
     }
 }

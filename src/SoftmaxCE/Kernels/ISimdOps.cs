@@ -35,9 +35,11 @@ internal unsafe interface ISimdOps<TVec, T>
     /// it for NaN propagation: a NaN logit always reaches the sum of exponentials instead.</summary>
     static abstract TVec Max(TVec left, TVec right);
 
-    /// <summary><c>exp(x)</c> accurate to a few ulp for <c>x &lt;= 0</c> (the only inputs the kernels pass);
-    /// 0 below the smallest normal result; NaN for NaN.</summary>
-    static abstract TVec Exp(TVec x);
+    /// <summary>
+    /// <c>exp(y - shift)</c> for <c>y &lt;= shift</c> (the only inputs the kernels pass); float uses
+    /// <see cref="ExpSingle"/>. Negative infinity gives 0; NaN gives NaN.
+    /// </summary>
+    static abstract TVec ExpDifference(TVec y, TVec shift);
 
     static abstract TVec Equals(TVec left, TVec right);
     static abstract TVec Select(TVec mask, TVec ifTrue, TVec ifFalse);
@@ -93,14 +95,14 @@ internal readonly unsafe struct Ops512<T> : ISimdOps<Vector512<T>, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Max(Vector512<T> left, Vector512<T> right) => Vector512.MaxNative(left, right);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> Exp(Vector512<T> x)
+    public static Vector512<T> ExpDifference(Vector512<T> y, Vector512<T> shift)
     {
         if (typeof(T) == typeof(float))
         {
-            return ExpSingle.Exp(x.AsSingle()).As<float, T>();
+            return ExpSingle.ExpDifference(y.AsSingle(), shift.AsSingle()).As<float, T>();
         }
 
-        return Vector512.Exp(x.AsDouble()).As<double, T>();
+        return Vector512.Exp((y - shift).AsDouble()).As<double, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Equals(Vector512<T> left, Vector512<T> right) => Vector512.Equals(left, right);
@@ -140,14 +142,14 @@ internal readonly unsafe struct Ops256<T> : ISimdOps<Vector256<T>, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Max(Vector256<T> left, Vector256<T> right) => Vector256.MaxNative(left, right);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> Exp(Vector256<T> x)
+    public static Vector256<T> ExpDifference(Vector256<T> y, Vector256<T> shift)
     {
         if (typeof(T) == typeof(float))
         {
-            return ExpSingle.Exp(x.AsSingle()).As<float, T>();
+            return ExpSingle.ExpDifference(y.AsSingle(), shift.AsSingle()).As<float, T>();
         }
 
-        return Vector256.Exp(x.AsDouble()).As<double, T>();
+        return Vector256.Exp((y - shift).AsDouble()).As<double, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Equals(Vector256<T> left, Vector256<T> right) => Vector256.Equals(left, right);
@@ -187,14 +189,14 @@ internal readonly unsafe struct Ops128<T> : ISimdOps<Vector128<T>, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<T> Max(Vector128<T> left, Vector128<T> right) => Vector128.MaxNative(left, right);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<T> Exp(Vector128<T> x)
+    public static Vector128<T> ExpDifference(Vector128<T> y, Vector128<T> shift)
     {
         if (typeof(T) == typeof(float))
         {
-            return ExpSingle.Exp(x.AsSingle()).As<float, T>();
+            return ExpSingle.ExpDifference(y.AsSingle(), shift.AsSingle()).As<float, T>();
         }
 
-        return Vector128.Exp(x.AsDouble()).As<double, T>();
+        return Vector128.Exp((y - shift).AsDouble()).As<double, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<T> Equals(Vector128<T> left, Vector128<T> right) => Vector128.Equals(left, right);
@@ -231,7 +233,7 @@ internal readonly unsafe struct OpsScalar<T> : ISimdOps<T, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Multiply(T left, T right) => left * right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T MultiplyAdd(T left, T right, T addend) => T.FusedMultiplyAdd(left, right, addend);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Max(T left, T right) => T.MaxNative(left, right);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Exp(T x) => T.Exp(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T ExpDifference(T y, T shift) => T.Exp(y - shift);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Equals(T left, T right) => left == right ? AllBitsSet : T.Zero;

@@ -112,7 +112,7 @@ internal static unsafe class RowKernel<TOps, TVec, T>
             for (nuint i = 0; i < full; i += count)
             {
                 TVec yv = TOps.Load(yc + i);
-                TVec e = TOps.Exp(TOps.Subtract(yv, shiftV));
+                TVec e = TOps.ExpDifference(yv, shiftV);
                 sum = TOps.Add(sum, e);
                 if (TMode.WritesScaledExp)
                 {
@@ -128,7 +128,7 @@ internal static unsafe class RowKernel<TOps, TVec, T>
             if (full != length)
             {
                 TVec fresh = SimdMasks.LanesFrom<TOps, TVec, T>((int)(count - (length - full)));
-                TVec e = TOps.Exp(TOps.Subtract(tail, shiftV));
+                TVec e = TOps.ExpDifference(tail, shiftV);
                 sum = TOps.Add(sum, TOps.Select(fresh, e, TOps.Zero));
                 if (TMode.WritesScaledExp)
                 {
@@ -214,7 +214,7 @@ internal static unsafe class RowKernel<TOps, TVec, T>
         T max = TOps.MaxAcross(masked);
         T shift = T.IsNegativeInfinity(max) ? T.Zero : max;
         TVec shiftV = TOps.Create(shift);
-        TVec e = TOps.Exp(TOps.Subtract(masked, shiftV)); // 0 past the row
+        TVec e = TOps.ExpDifference(masked, shiftV); // 0 past the row
         double sumExp = double.CreateTruncating(TOps.Sum(e));
 
         TVec u = TOps.Zero;

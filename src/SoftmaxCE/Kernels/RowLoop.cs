@@ -111,7 +111,17 @@ internal static unsafe class RowLoop<TOps, TVec, T>
         // Rows whose vector-wide load stays inside the buffers run in place; the last few run on a padded copy.
         int direct = length >= TOps.Count ? (int)((length - TOps.Count) / classes) + 1 : 0;
         double total = 0;
-        for (int r = 0; r < direct; r++)
+        int r0 = 0;
+        if (ShortRowsAvx512.Serves<T, TVec, TTerm>(classes))
+        {
+            // Whole blocks of 16 rows whose loads stay inside the buffers.
+            for (; r0 + ShortRowsAvx512.BlockRows <= direct; r0 += ShortRowsAvx512.BlockRows)
+            {
+                total += ShortRowsAvx512.Block<T, TTerm, TMode, TPlanner>(logits, output, rowLosses, r0, classes, term, planner);
+            }
+        }
+
+        for (int r = r0; r < direct; r++)
         {
             nuint offset = (nuint)r * c;
             total += ShortRow<TTerm, TMode, TPlanner>(r, logits + offset, output + offset, term.AtRow(offset), planner, inRow, rowLosses);

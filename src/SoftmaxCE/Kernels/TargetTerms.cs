@@ -27,6 +27,12 @@ internal unsafe interface ITargetTerm<TSelf, T>
         where TOps : ISimdOps<TVec, T>
         where TVec : unmanaged;
 
+    /// <summary>Whether <see cref="At"/> is the same for every row (true for the label terms).</summary>
+    static abstract bool IsSameForEveryRow { get; }
+
+    /// <summary>The term's value at class <paramref name="index"/> of this row.</summary>
+    T At(nuint index);
+
 }
 
 /// <summary>Labels without smoothing: no per-class term.</summary>
@@ -36,6 +42,10 @@ internal readonly unsafe struct NoTerm<T> : ITargetTerm<NoTerm<T>, T>
     public static bool IsActive => false;
 
     public NoTerm<T> AtRow(nuint offset) => this;
+
+    public static bool IsSameForEveryRow => true;
+
+    public T At(nuint index) => T.Zero;
 
     public NoTerm<T> WithTargets(T* rows) => this;
 
@@ -53,6 +63,10 @@ internal readonly unsafe struct OnesTerm<T> : ITargetTerm<OnesTerm<T>, T>
 
     public OnesTerm<T> AtRow(nuint offset) => this;
 
+    public static bool IsSameForEveryRow => true;
+
+    public T At(nuint index) => T.One;
+
     public OnesTerm<T> WithTargets(T* rows) => this;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -68,6 +82,10 @@ internal readonly unsafe struct WeightsTerm<T>(T* weights) : ITargetTerm<Weights
     public static bool IsActive => true;
 
     public WeightsTerm<T> AtRow(nuint offset) => this;
+
+    public static bool IsSameForEveryRow => true;
+
+    public T At(nuint index) => weights[index];
 
     public WeightsTerm<T> WithTargets(T* rows) => this;
 
@@ -85,6 +103,10 @@ internal readonly unsafe struct DenseTerm<T>(T* targets, T keep, T spread) : ITa
 
     public DenseTerm<T> AtRow(nuint offset) => new(targets + offset, keep, spread);
 
+    public static bool IsSameForEveryRow => false;
+
+    public T At(nuint index) => (targets[index] * keep) + spread;
+
     public DenseTerm<T> WithTargets(T* rows) => new(rows, keep, spread);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -100,6 +122,10 @@ internal readonly unsafe struct WeightedDenseTerm<T>(T* targets, T* weights, T k
     public static bool IsActive => true;
 
     public WeightedDenseTerm<T> AtRow(nuint offset) => new(targets + offset, weights, keep, spread);
+
+    public static bool IsSameForEveryRow => false;
+
+    public T At(nuint index) => weights[index] * ((targets[index] * keep) + spread);
 
     public WeightedDenseTerm<T> WithTargets(T* rows) => new(rows, weights, keep, spread);
 

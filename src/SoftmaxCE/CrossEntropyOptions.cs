@@ -23,4 +23,11 @@ public readonly record struct CrossEntropyOptions
     /// <c>(1 - eps) * onehot + eps / C</c>; with dense targets <c>T' = (1 - eps) * T + eps / C</c>. Default 0.
     /// </summary>
     public double LabelSmoothing { get; init; }
+
+    /// <summary>
+    /// The most threads a call may use: 0 (the default) for all cores, 1 for the calling thread only; negative
+    /// values are refused. Large calls split their rows into fixed chunks on the thread pool; small ones stay on
+    /// the calling thread. The results (loss, gradient, row losses) are bitwise the same for any value.
+    /// </summary>
+    public int MaxDegreeOfParallelism { get; init; }
 }

@@ -109,7 +109,7 @@ public static unsafe partial class SoftmaxCrossEntropy
         fixed (T* w = classWeights)
         {
             var call = new DenseCall<T, TMode>(y, o, t, w, rows, classes, options.LabelSmoothing, scale);
-            return WidthDispatch.Run<T, DenseCall<T, TMode>>(ref call);
+            return RowChunks.Run<T, DenseCall<T, TMode>>(call, options.MaxDegreeOfParallelism);
         }
     }
 }

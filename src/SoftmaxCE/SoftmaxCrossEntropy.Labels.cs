@@ -160,7 +160,7 @@ public static unsafe partial class SoftmaxCrossEntropy
         fixed (T* w = classWeights)
         {
             var call = new LabelCall<T, TMode>(y, o, l, lab, w, rows, classes, options.IgnoreIndex, options.LabelSmoothing, scale);
-            return WidthDispatch.Run<T, LabelCall<T, TMode>>(ref call);
+            return RowChunks.Run<T, LabelCall<T, TMode>>(call, options.MaxDegreeOfParallelism);
         }
     }
 }

@@ -43,8 +43,22 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// so large logits do not overflow.</remarks>
     public static void Softmax<T>(ReadOnlySpan<T> logits, Span<T> probabilities, int classes)
         where T : unmanaged, IFloatingPointIeee754<T>
+        => Softmax(logits, probabilities, classes, maxDegreeOfParallelism: 0);
+
+    /// <inheritdoc cref="Softmax{T}(ReadOnlySpan{T}, Span{T}, int)"/>
+    /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
+    /// <param name="probabilities">Receives the probabilities; the same length as <paramref name="logits"/>.
+    /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
+    /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads the call may use: 0 for all cores, 1 for the calling thread only.
+    /// The results are bitwise the same for any value.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive, or
+    /// <paramref name="maxDegreeOfParallelism"/> is negative.</exception>
+    public static void Softmax<T>(ReadOnlySpan<T> logits, Span<T> probabilities, int classes, int maxDegreeOfParallelism)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validation.ElementType<T>();
+        Validation.MaxDegreeOfParallelism(maxDegreeOfParallelism, nameof(maxDegreeOfParallelism));
         int rows = Validation.Rows(logits.Length, classes);
         Validation.Length(probabilities.Length, logits.Length, nameof(probabilities), "one probability per logit");
         Validation.NoOverlap<T, T>(probabilities, logits, allowSame: true, nameof(probabilities), nameof(logits));
@@ -52,7 +66,7 @@ public static unsafe partial class SoftmaxCrossEntropy
         fixed (T* p = probabilities)
         {
             var call = new SoftmaxCall<T, ScaledExpOutput>(y, p, rows, classes);
-            WidthDispatch.Run<T, SoftmaxCall<T, ScaledExpOutput>>(ref call);
+            RowChunks.Run<T, SoftmaxCall<T, ScaledExpOutput>>(call, maxDegreeOfParallelism);
         }
     }
 
@@ -69,8 +83,22 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <remarks>A logit of negative infinity gives negative infinity; a row with a NaN gives NaN.</remarks>
     public static void LogSoftmax<T>(ReadOnlySpan<T> logits, Span<T> logProbabilities, int classes)
         where T : unmanaged, IFloatingPointIeee754<T>
+        => LogSoftmax(logits, logProbabilities, classes, maxDegreeOfParallelism: 0);
+
+    /// <inheritdoc cref="LogSoftmax{T}(ReadOnlySpan{T}, Span{T}, int)"/>
+    /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
+    /// <param name="logProbabilities">Receives the log-probabilities; the same length as <paramref name="logits"/>.
+    /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
+    /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads the call may use: 0 for all cores, 1 for the calling thread only.
+    /// The results are bitwise the same for any value.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive, or
+    /// <paramref name="maxDegreeOfParallelism"/> is negative.</exception>
+    public static void LogSoftmax<T>(ReadOnlySpan<T> logits, Span<T> logProbabilities, int classes, int maxDegreeOfParallelism)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validation.ElementType<T>();
+        Validation.MaxDegreeOfParallelism(maxDegreeOfParallelism, nameof(maxDegreeOfParallelism));
         int rows = Validation.Rows(logits.Length, classes);
         Validation.Length(logProbabilities.Length, logits.Length, nameof(logProbabilities), "one log-probability per logit");
         Validation.NoOverlap<T, T>(logProbabilities, logits, allowSame: true, nameof(logProbabilities), nameof(logits));
@@ -78,7 +106,7 @@ public static unsafe partial class SoftmaxCrossEntropy
         fixed (T* p = logProbabilities)
         {
             var call = new SoftmaxCall<T, LogProbabilityOutput>(y, p, rows, classes);
-            WidthDispatch.Run<T, SoftmaxCall<T, LogProbabilityOutput>>(ref call);
+            RowChunks.Run<T, SoftmaxCall<T, LogProbabilityOutput>>(call, maxDegreeOfParallelism);
         }
     }
 }

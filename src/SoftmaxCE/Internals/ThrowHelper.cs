@@ -39,6 +39,10 @@ internal static class ThrowHelper
             string.Create(CultureInfo.InvariantCulture, $"LabelSmoothing must be in [0, 1]; it is {value}."));
 
     [DoesNotReturn]
+    public static void MaxDegreeOfParallelismNegative(int value, string paramName) =>
+        throw new ArgumentOutOfRangeException(paramName, value, $"MaxDegreeOfParallelism must be 0 (all cores) or positive; it is {value}.");
+
+    [DoesNotReturn]
     public static void ReductionUndefined(Reduction value) =>
         throw new ArgumentOutOfRangeException("options", $"Reduction {(int)value} is not a defined value of {nameof(Reduction)}.");
 

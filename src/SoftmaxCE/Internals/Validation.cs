@@ -63,6 +63,16 @@ internal static class Validation
         {
             ThrowHelper.LabelSmoothingOutOfRange(options.LabelSmoothing);
         }
+
+        MaxDegreeOfParallelism(options.MaxDegreeOfParallelism, nameof(options));
+    }
+
+    public static void MaxDegreeOfParallelism(int value, string paramName)
+    {
+        if (value < 0)
+        {
+            ThrowHelper.MaxDegreeOfParallelismNegative(value, paramName);
+        }
     }
 
     /// <summary>

@@ -13,11 +13,20 @@ internal enum SimdWidth
     Vector512 = 512,
 }
 
-/// <summary>A call to run with one vector width: the kernels' entry points implement it.</summary>
+/// <summary>
+/// One public call, ready to run over any range of its rows with any vector width: the entry points build
+/// one (<see cref="SoftmaxCall{T, TMode}"/>, <see cref="LabelCall{T, TMode}"/>, <see cref="DenseCall{T, TMode}"/>)
+/// and hand it to <see cref="RowChunks"/>.
+/// </summary>
 internal interface IWidthCall<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    double Run<TOps, TVec>()
+    int Rows { get; }
+
+    int Classes { get; }
+
+    /// <summary>Runs rows <c>firstRow .. firstRow + rowCount</c> and returns the sum of their losses, in row order.</summary>
+    double Run<TOps, TVec>(int firstRow, int rowCount)
         where TOps : ISimdOps<TVec, T>
         where TVec : unmanaged;
 }
@@ -42,20 +51,22 @@ internal static class WidthDispatch
         set => t_forced = value;
     }
 
+    /// <summary>The width for a call starting on this thread (its worker threads get the same).</summary>
+    public static SimdWidth Current => t_forced == default ? Best : t_forced;
+
     /// <summary>Whether <paramref name="width"/> runs on vector hardware here (a narrower width always can).</summary>
     public static bool IsSupported(SimdWidth width) => width <= Best;
 
-    public static double Run<T, TCall>(ref TCall call)
+    public static double Run<T, TCall>(in TCall call, SimdWidth width, int firstRow, int rowCount)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TCall : struct, IWidthCall<T>
     {
-        SimdWidth width = t_forced == default ? Best : t_forced;
         return width switch
         {
-            SimdWidth.Vector512 => call.Run<Ops512<T>, Vector512<T>>(),
-            SimdWidth.Vector256 => call.Run<Ops256<T>, Vector256<T>>(),
-            SimdWidth.Vector128 => call.Run<Ops128<T>, Vector128<T>>(),
-            _ => call.Run<OpsScalar<T>, T>(),
+            SimdWidth.Vector512 => call.Run<Ops512<T>, Vector512<T>>(firstRow, rowCount),
+            SimdWidth.Vector256 => call.Run<Ops256<T>, Vector256<T>>(firstRow, rowCount),
+            SimdWidth.Vector128 => call.Run<Ops128<T>, Vector128<T>>(firstRow, rowCount),
+            _ => call.Run<OpsScalar<T>, T>(firstRow, rowCount),
         };
     }
 }

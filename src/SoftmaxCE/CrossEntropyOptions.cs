@@ -30,4 +30,26 @@ public readonly record struct CrossEntropyOptions
     /// the calling thread. The results (loss, gradient, row losses) are bitwise the same for any value.
     /// </summary>
     public int MaxDegreeOfParallelism { get; init; }
+
+    /// <summary>
+    /// The z-loss weight <c>z</c> (PaLM; Liger-Kernel's <c>lse_square_scale</c>), finite and &gt;= 0; default 0 (off).
+    /// Each counted row's loss gains <c>z * LSE_i^2</c> (not multiplied by a class weight) and its gradient
+    /// <c>2 z LSE_i P_ik</c>; ignored rows add nothing, and the mean divides it by the same denominator as the rest.
+    /// </summary>
+    public double ZLoss { get; init; }
+
+    /// <summary>
+    /// Logit soft-capping <c>s</c> (Gemma 2): 0 (the default) is off; otherwise finite and &gt; 0, and each logit
+    /// <c>y</c> is replaced by <c>s * tanh(y / s)</c> before the softmax, with the gradient taken through it
+    /// (a factor <c>1 - tanh^2(y / s)</c>).
+    /// </summary>
+    public double LogitSoftcap { get; init; }
+
+    /// <summary>
+    /// With <see cref="Reduction.Mean"/>, divide the loss and the gradient by this instead of the call's own count
+    /// (or weight sum): the global denominator of a batch split into micro-batches or data-parallel shards, so that
+    /// their summed results equal the whole batch's (see <see cref="SoftmaxCrossEntropy.MeanDenominator{T}"/>).
+    /// Default <see langword="null"/>: the call's own. Must be finite and positive when set; ignored with <see cref="Reduction.Sum"/>.
+    /// </summary>
+    public double? Denominator { get; init; }
 }

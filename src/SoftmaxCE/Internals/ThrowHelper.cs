@@ -43,6 +43,11 @@ internal static class ThrowHelper
         throw new ArgumentOutOfRangeException(paramName, value, $"MaxDegreeOfParallelism must be 0 (all cores) or positive; it is {value}.");
 
     [DoesNotReturn]
+    public static void OptionOutOfRange(string option, double value, string rule) =>
+        throw new ArgumentOutOfRangeException("options",
+            string.Create(CultureInfo.InvariantCulture, $"{option} must be {rule}; it is {value}."));
+
+    [DoesNotReturn]
     public static void ReductionUndefined(Reduction value) =>
         throw new ArgumentOutOfRangeException("options", $"Reduction {(int)value} is not a defined value of {nameof(Reduction)}.");
 

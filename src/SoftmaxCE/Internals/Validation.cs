@@ -65,6 +65,20 @@ internal static class Validation
         }
 
         MaxDegreeOfParallelism(options.MaxDegreeOfParallelism, nameof(options));
+        if (!(options.ZLoss >= 0 && double.IsFinite(options.ZLoss)))
+        {
+            ThrowHelper.OptionOutOfRange(nameof(options.ZLoss), options.ZLoss, "finite and >= 0");
+        }
+
+        if (!(options.LogitSoftcap >= 0 && double.IsFinite(options.LogitSoftcap)))
+        {
+            ThrowHelper.OptionOutOfRange(nameof(options.LogitSoftcap), options.LogitSoftcap, "0 (off), or finite and > 0");
+        }
+
+        if (options.Denominator is double d && !(d > 0 && double.IsFinite(d)))
+        {
+            ThrowHelper.OptionOutOfRange(nameof(options.Denominator), d, "finite and > 0");
+        }
     }
 
     public static void MaxDegreeOfParallelism(int value, string paramName)

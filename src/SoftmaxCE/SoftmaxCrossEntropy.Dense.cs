@@ -30,8 +30,9 @@ public static unsafe partial class SoftmaxCrossEntropy
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int rows = ValidateDense(logits, targets, classes, options, classWeights);
-        double total = RunDense<T, NoOutput>(logits, default, targets, classes, rows, options, classWeights, scale: 1);
-        return T.CreateTruncating(options.Reduction == Reduction.Mean ? total / rows : total);
+        double divisor = Divisor(options, rows);
+        RowTotals totals = RunDense<T, NoOutput>(logits, default, targets, classes, rows, options, classWeights, scale: 1);
+        return T.CreateTruncating(totals.Loss / divisor);
     }
 
     /// <summary>The gradient of the reduced cross-entropy loss with respect to the logits, for dense target rows.</summary>
@@ -83,9 +84,9 @@ public static unsafe partial class SoftmaxCrossEntropy
         int rows = ValidateDense(logits, targets, classes, options, classWeights);
         ValidateGradient<T>(logits, gradient, classWeights);
         Validation.NoOverlap<T, T>(gradient, targets, allowSame: false, nameof(gradient), nameof(targets));
-        double scale = options.Reduction == Reduction.Mean ? 1.0 / rows : 1;
-        double total = RunDense<T, ScaledExpOutput>(logits, gradient, targets, classes, rows, options, classWeights, scale);
-        return T.CreateTruncating(options.Reduction == Reduction.Mean ? total / rows : total);
+        double divisor = Divisor(options, rows);
+        RowTotals totals = RunDense<T, ScaledExpOutput>(logits, gradient, targets, classes, rows, options, classWeights, 1 / divisor);
+        return T.CreateTruncating(totals.Loss / divisor);
     }
 
     private static int ValidateDense<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, int classes, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
@@ -99,7 +100,7 @@ public static unsafe partial class SoftmaxCrossEntropy
         return rows;
     }
 
-    private static double RunDense<T, TMode>(ReadOnlySpan<T> logits, Span<T> output, ReadOnlySpan<T> targets, int classes, int rows, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, double scale)
+    private static RowTotals RunDense<T, TMode>(ReadOnlySpan<T> logits, Span<T> output, ReadOnlySpan<T> targets, int classes, int rows, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, double scale)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TMode : struct, IOutputMode
     {
@@ -108,7 +109,8 @@ public static unsafe partial class SoftmaxCrossEntropy
         fixed (T* t = targets)
         fixed (T* w = classWeights)
         {
-            var call = new DenseCall<T, TMode>(y, o, t, w, rows, classes, options.LabelSmoothing, scale);
+            var settings = new CallSettings(options.LabelSmoothing, scale, options.ZLoss, options.LogitSoftcap, argmax: false);
+            var call = new DenseCall<T, TMode>(y, o, t, w, rows, classes, settings);
             return RowChunks.Run<T, DenseCall<T, TMode>>(call, options.MaxDegreeOfParallelism);
         }
     }

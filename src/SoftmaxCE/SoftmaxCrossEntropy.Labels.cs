@@ -35,9 +35,10 @@ public static unsafe partial class SoftmaxCrossEntropy
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int rows = ValidateLabels(logits, labels, classes, options, classWeights);
-        double denominator = Validation.Labels(labels, classes, options.IgnoreIndex, classWeights);
-        double total = RunLabels<T, NoOutput>(logits, default, default, labels, classes, rows, options, classWeights, scale: 1);
-        return T.CreateTruncating(options.Reduction == Reduction.Mean ? total / denominator : total);
+        LabelCounts counts = Validation.Labels(labels, classes, options.IgnoreIndex, classWeights);
+        double divisor = Divisor(options, counts.Denominator);
+        RowTotals totals = RunLabels<T, NoOutput>(logits, default, default, default, labels, classes, rows, options, classWeights, 1, argmax: false);
+        return T.CreateTruncating(totals.Loss / divisor);
     }
 
     /// <summary>
@@ -67,7 +68,7 @@ public static unsafe partial class SoftmaxCrossEntropy
         Validation.NoOverlap<T, int>(losses, labels, allowSame: false, nameof(losses), nameof(labels));
         Validation.NoOverlap<T, T>(losses, classWeights, allowSame: false, nameof(losses), nameof(classWeights));
         Validation.Labels(labels, classes, options.IgnoreIndex, classWeights);
-        RunLabels<T, NoOutput>(logits, default, losses, labels, classes, rows, options, classWeights, scale: 1);
+        RunLabels<T, NoOutput>(logits, default, losses, default, labels, classes, rows, options, classWeights, 1, argmax: false);
     }
 
     /// <summary>
@@ -124,11 +125,118 @@ public static unsafe partial class SoftmaxCrossEntropy
         int rows = ValidateLabels(logits, labels, classes, options, classWeights);
         ValidateGradient<T>(logits, gradient, classWeights);
         Validation.NoOverlap<T, int>(gradient, labels, allowSame: false, nameof(gradient), nameof(labels));
-        double denominator = Validation.Labels(labels, classes, options.IgnoreIndex, classWeights);
-        double scale = options.Reduction == Reduction.Mean ? 1 / denominator : 1;
-        double total = RunLabels<T, ScaledExpOutput>(logits, gradient, default, labels, classes, rows, options, classWeights, scale);
-        return T.CreateTruncating(options.Reduction == Reduction.Mean ? total / denominator : total);
+        LabelCounts counts = Validation.Labels(labels, classes, options.IgnoreIndex, classWeights);
+        double divisor = Divisor(options, counts.Denominator);
+        RowTotals totals = RunLabels<T, ScaledExpOutput>(logits, gradient, default, default, labels, classes, rows, options, classWeights, 1 / divisor, argmax: false);
+        return T.CreateTruncating(totals.Loss / divisor);
     }
+
+    /// <summary>
+    /// The denominator that <see cref="Reduction.Mean"/> divides by for these labels: the number of rows that are
+    /// not ignored, or, with class weights, the sum of the weights of their labels (added in row order, in double).
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="labels">One class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.</param>
+    /// <param name="classes">The number of classes <c>C</c>.</param>
+    /// <param name="options">The options of the calls (only <see cref="CrossEntropyOptions.IgnoreIndex"/> matters).</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <returns>The denominator. Add it up over micro-batches or data-parallel ranks (with any all-reduce) and pass
+    /// the total as <see cref="CrossEntropyOptions.Denominator"/> to every call: the summed losses and gradients then
+    /// equal those of the whole batch. For dense targets the denominator is simply the number of rows.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive, or a label is outside
+    /// <c>[0, classes)</c> and not the ignored value.</exception>
+    /// <exception cref="ArgumentException"><paramref name="classWeights"/> has the wrong length.</exception>
+    public static double MeanDenominator<T>(ReadOnlySpan<int> labels, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Validation.ElementType<T>();
+        Validation.Rows(0, classes);
+        Validation.ClassWeights(classWeights.Length, classes);
+        return Validation.Labels(labels, classes, options.IgnoreIndex, classWeights).Denominator;
+    }
+
+    /// <summary>
+    /// <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>,
+    /// and from the same fused pass the z-loss part of the loss, the number of counted rows whose label is the row's
+    /// argmax (accuracy), and optionally each row's predicted class.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
+    /// <param name="labels">One class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.</param>
+    /// <param name="gradient">Receives <c>dLoss/dLogits</c>; it may be the very same memory as <paramref name="logits"/>.</param>
+    /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
+    /// <param name="options">All options, as for <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="predictions">Empty, or one element per row: receives the row's argmax (the lowest index on ties, as
+    /// PyTorch's <c>argmax</c>; of the soft-capped logits when capping), or -1 for an ignored row. It may not overlap any input.
+    /// The argmax of a row holding a NaN is unspecified.</param>
+    /// <returns>The loss, its z-loss part, the correct count and the number of counted rows.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">As for <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>.</exception>
+    /// <exception cref="ArgumentException">As for <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>,
+    /// and <paramref name="predictions"/> has neither length 0 nor one element per row.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    public static CrossEntropyMetrics<T> LossAndGradientWithMetrics<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> gradient, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, Span<int> predictions = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = ValidateLabels(logits, labels, classes, options, classWeights);
+        ValidateGradient<T>(logits, gradient, classWeights);
+        Validation.NoOverlap<T, int>(gradient, labels, allowSame: false, nameof(gradient), nameof(labels));
+        ValidatePredictions(predictions, rows, logits, labels, classWeights);
+        Validation.NoOverlap<int, T>(predictions, gradient, allowSame: false, nameof(predictions), nameof(gradient));
+        LabelCounts counts = Validation.Labels(labels, classes, options.IgnoreIndex, classWeights);
+        double divisor = Divisor(options, counts.Denominator);
+        RowTotals totals = RunLabels<T, ScaledExpOutput>(logits, gradient, default, predictions, labels, classes, rows, options, classWeights, 1 / divisor, argmax: true);
+        return Metrics<T>(totals, divisor, counts.Counted);
+    }
+
+    /// <summary>
+    /// <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>, and from the same
+    /// pass the z-loss part, the number of counted rows whose label is the row's argmax, and optionally each row's
+    /// predicted class: the evaluation loop's call.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
+    /// <param name="labels">One class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.</param>
+    /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
+    /// <param name="options">All options, as for <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="predictions">Empty, or one element per row: receives the row's argmax, or -1 for an ignored row.</param>
+    /// <returns>The loss, its z-loss part, the correct count and the number of counted rows.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">As for <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>.</exception>
+    /// <exception cref="ArgumentException">As for <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>,
+    /// and <paramref name="predictions"/> has neither length 0 nor one element per row.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    public static CrossEntropyMetrics<T> LossWithMetrics<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, Span<int> predictions = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = ValidateLabels(logits, labels, classes, options, classWeights);
+        ValidatePredictions(predictions, rows, logits, labels, classWeights);
+        LabelCounts counts = Validation.Labels(labels, classes, options.IgnoreIndex, classWeights);
+        double divisor = Divisor(options, counts.Denominator);
+        RowTotals totals = RunLabels<T, NoOutput>(logits, default, default, predictions, labels, classes, rows, options, classWeights, 1, argmax: true);
+        return Metrics<T>(totals, divisor, counts.Counted);
+    }
+
+    private static void ValidatePredictions<T>(Span<int> predictions, int rows, ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, ReadOnlySpan<T> classWeights)
+        where T : unmanaged
+    {
+        if (!predictions.IsEmpty)
+        {
+            Validation.Length(predictions.Length, rows, nameof(predictions), "one prediction per row, or none");
+        }
+
+        Validation.NoOverlap<int, T>(predictions, logits, allowSame: false, nameof(predictions), nameof(logits));
+        Validation.NoOverlap<int, int>(predictions, labels, allowSame: false, nameof(predictions), nameof(labels));
+        Validation.NoOverlap<int, T>(predictions, classWeights, allowSame: false, nameof(predictions), nameof(classWeights));
+    }
+
+    private static CrossEntropyMetrics<T> Metrics<T>(in RowTotals totals, double divisor, int counted)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        new(T.CreateTruncating(totals.Loss / divisor), T.CreateTruncating(totals.ZLoss / divisor), (int)totals.Correct, counted);
+
+    /// <summary>What the loss and the gradient are divided by: the mean's denominator (the caller's, when given), or 1.</summary>
+    private static double Divisor(in CrossEntropyOptions options, double ownDenominator) =>
+        options.Reduction == Reduction.Mean ? options.Denominator ?? ownDenominator : 1;
 
     private static int ValidateLabels<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, int classes, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -149,17 +257,19 @@ public static unsafe partial class SoftmaxCrossEntropy
         Validation.NoOverlap<T, T>(gradient, classWeights, allowSame: false, nameof(gradient), nameof(classWeights));
     }
 
-    private static double RunLabels<T, TMode>(ReadOnlySpan<T> logits, Span<T> output, Span<T> rowLosses, ReadOnlySpan<int> labels, int classes, int rows, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, double scale)
+    private static RowTotals RunLabels<T, TMode>(ReadOnlySpan<T> logits, Span<T> output, Span<T> rowLosses, Span<int> predictions, ReadOnlySpan<int> labels, int classes, int rows, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, double scale, bool argmax)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TMode : struct, IOutputMode
     {
         fixed (T* y = logits)
         fixed (T* o = output)
         fixed (T* l = rowLosses)
+        fixed (int* p = predictions)
         fixed (int* lab = labels)
         fixed (T* w = classWeights)
         {
-            var call = new LabelCall<T, TMode>(y, o, l, lab, w, rows, classes, options.IgnoreIndex, options.LabelSmoothing, scale);
+            var settings = new CallSettings(options.LabelSmoothing, scale, options.ZLoss, options.LogitSoftcap, argmax);
+            var call = new LabelCall<T, TMode>(y, o, l, p, lab, w, rows, classes, options.IgnoreIndex, settings);
             return RowChunks.Run<T, LabelCall<T, TMode>>(call, options.MaxDegreeOfParallelism);
         }
     }

@@ -106,15 +106,16 @@ internal static class Validation
     }
 
     /// <summary>
-    /// Checks every label, and returns the mean's denominator: the number of counted rows, or the sum of
-    /// the class weights of their labels, added in row order.
+    /// Checks every label, and returns the mean's denominator (the number of counted rows, or the sum of
+    /// the class weights of their labels, added in row order) and the number of counted rows.
     /// </summary>
-    public static double Labels<T>(ReadOnlySpan<int> labels, int classes, int? ignoreIndex, ReadOnlySpan<T> classWeights)
+    public static LabelCounts Labels<T>(ReadOnlySpan<int> labels, int classes, int? ignoreIndex, ReadOnlySpan<T> classWeights)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         bool hasIgnore = ignoreIndex.HasValue;
         int ignore = ignoreIndex.GetValueOrDefault();
         double denominator = 0;
+        int counted = 0;
         for (int row = 0; row < labels.Length; row++)
         {
             int label = labels[row];
@@ -129,8 +130,12 @@ internal static class Validation
             }
 
             denominator += classWeights.IsEmpty ? 1 : double.CreateTruncating(classWeights[label]);
+            counted++;
         }
 
-        return denominator;
+        return new LabelCounts(denominator, counted);
     }
 }
+
+/// <summary>What the labels of a call imply for its mean: the denominator, and how many rows are counted.</summary>
+internal readonly record struct LabelCounts(double Denominator, int Counted);

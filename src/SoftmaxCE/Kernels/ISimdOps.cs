@@ -27,6 +27,7 @@ internal unsafe interface ISimdOps<TVec, T>
     static abstract TVec Add(TVec left, TVec right);
     static abstract TVec Subtract(TVec left, TVec right);
     static abstract TVec Multiply(TVec left, TVec right);
+    static abstract TVec Divide(TVec left, TVec right);
 
     /// <summary><c>left * right + addend</c>, fused where the hardware has FMA.</summary>
     static abstract TVec MultiplyAdd(TVec left, TVec right, TVec addend);
@@ -42,6 +43,10 @@ internal unsafe interface ISimdOps<TVec, T>
     static abstract TVec ExpDifference(TVec y, TVec shift);
 
     static abstract TVec Equals(TVec left, TVec right);
+    static abstract TVec GreaterThan(TVec left, TVec right);
+
+    /// <summary>The first lane equal to <paramref name="value"/>, or -1.</summary>
+    static abstract int IndexOf(TVec vector, T value);
     static abstract TVec Select(TVec mask, TVec ifTrue, TVec ifFalse);
 
     /// <summary>Lane <c>k</c> holds <c>k</c>.</summary>
@@ -51,9 +56,42 @@ internal unsafe interface ISimdOps<TVec, T>
     static abstract T MaxAcross(TVec value);
 }
 
-/// <summary>Masks built from <see cref="ISimdOps{TVec, T}.Indices"/>, shared by every width.</summary>
+/// <summary>Masks and functions built from the <see cref="ISimdOps{TVec, T}"/> operations, shared by every width.</summary>
 internal static class SimdMasks
 {
+    /// <summary>
+    /// <c>tanh(x)</c>: <c>(1 - e) / (1 + e)</c> with <c>e = exp(-2|x|) &lt;= 1</c>, and its Taylor series
+    /// <c>x - x^3/3 + 2x^5/15 - 17x^7/315</c> near 0, where the quotient would cancel. NaN stays NaN.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Tanh<TOps, TVec, T>(TVec x)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        TVec a = TOps.Max(x, TOps.Subtract(TOps.Zero, x));
+        TVec e = TOps.ExpDifference(TOps.Multiply(a, TOps.Create(T.CreateTruncating(-2))), TOps.Zero);
+        TVec one = TOps.Create(T.One);
+        TVec far = TOps.Divide(TOps.Subtract(one, e), TOps.Add(one, e));
+        TVec a2 = TOps.Multiply(a, a);
+        TVec series = TOps.MultiplyAdd(a2, TOps.Create(T.CreateTruncating(-17.0 / 315)), TOps.Create(T.CreateTruncating(2.0 / 15)));
+        series = TOps.MultiplyAdd(a2, series, TOps.Create(T.CreateTruncating(-1.0 / 3)));
+        series = TOps.MultiplyAdd(TOps.Multiply(a, a2), series, a);
+
+        // Where the series is exact to the type's precision: |x| < 0.1 in float, 0.001 in double.
+        TVec near = TOps.Create(T.CreateTruncating(typeof(T) == typeof(float) ? 0.1 : 0.001));
+        TVec r = TOps.Select(TOps.GreaterThan(near, a), series, far);
+        return TOps.Select(TOps.GreaterThan(TOps.Zero, x), TOps.Subtract(TOps.Zero, r), r);
+    }
+
+    /// <summary><c>cap * tanh(x / cap)</c>, the soft-capped logit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Softcap<TOps, TVec, T>(TVec x, TVec cap, TVec inverseCap)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => TOps.Multiply(cap, Tanh<TOps, TVec, T>(TOps.Multiply(x, inverseCap)));
+
     /// <summary>All bits set in the lanes <c>k &gt;= first</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec LanesFrom<TOps, TVec, T>(int first)
@@ -80,6 +118,7 @@ internal readonly unsafe struct Ops512<T> : ISimdOps<Vector512<T>, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Add(Vector512<T> left, Vector512<T> right) => left + right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Subtract(Vector512<T> left, Vector512<T> right) => left - right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Multiply(Vector512<T> left, Vector512<T> right) => left * right;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Divide(Vector512<T> left, Vector512<T> right) => left / right;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> MultiplyAdd(Vector512<T> left, Vector512<T> right, Vector512<T> addend)
@@ -106,6 +145,8 @@ internal readonly unsafe struct Ops512<T> : ISimdOps<Vector512<T>, T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Equals(Vector512<T> left, Vector512<T> right) => Vector512.Equals(left, right);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> GreaterThan(Vector512<T> left, Vector512<T> right) => Vector512.GreaterThan(left, right);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int IndexOf(Vector512<T> vector, T value) => Vector512.IndexOf(vector, value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Select(Vector512<T> mask, Vector512<T> ifTrue, Vector512<T> ifFalse) => Vector512.ConditionalSelect(mask, ifTrue, ifFalse);
     public static Vector512<T> Indices => Vector512<T>.Indices;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Sum(Vector512<T> value) => Vector512.Sum(value);
@@ -127,6 +168,7 @@ internal readonly unsafe struct Ops256<T> : ISimdOps<Vector256<T>, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Add(Vector256<T> left, Vector256<T> right) => left + right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Subtract(Vector256<T> left, Vector256<T> right) => left - right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Multiply(Vector256<T> left, Vector256<T> right) => left * right;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Divide(Vector256<T> left, Vector256<T> right) => left / right;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> MultiplyAdd(Vector256<T> left, Vector256<T> right, Vector256<T> addend)
@@ -153,6 +195,8 @@ internal readonly unsafe struct Ops256<T> : ISimdOps<Vector256<T>, T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Equals(Vector256<T> left, Vector256<T> right) => Vector256.Equals(left, right);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> GreaterThan(Vector256<T> left, Vector256<T> right) => Vector256.GreaterThan(left, right);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int IndexOf(Vector256<T> vector, T value) => Vector256.IndexOf(vector, value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Select(Vector256<T> mask, Vector256<T> ifTrue, Vector256<T> ifFalse) => Vector256.ConditionalSelect(mask, ifTrue, ifFalse);
     public static Vector256<T> Indices => Vector256<T>.Indices;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Sum(Vector256<T> value) => Vector256.Sum(value);
@@ -174,6 +218,7 @@ internal readonly unsafe struct Ops128<T> : ISimdOps<Vector128<T>, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<T> Add(Vector128<T> left, Vector128<T> right) => left + right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<T> Subtract(Vector128<T> left, Vector128<T> right) => left - right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<T> Multiply(Vector128<T> left, Vector128<T> right) => left * right;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<T> Divide(Vector128<T> left, Vector128<T> right) => left / right;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<T> MultiplyAdd(Vector128<T> left, Vector128<T> right, Vector128<T> addend)
@@ -200,6 +245,8 @@ internal readonly unsafe struct Ops128<T> : ISimdOps<Vector128<T>, T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<T> Equals(Vector128<T> left, Vector128<T> right) => Vector128.Equals(left, right);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<T> GreaterThan(Vector128<T> left, Vector128<T> right) => Vector128.GreaterThan(left, right);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static int IndexOf(Vector128<T> vector, T value) => Vector128.IndexOf(vector, value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<T> Select(Vector128<T> mask, Vector128<T> ifTrue, Vector128<T> ifFalse) => Vector128.ConditionalSelect(mask, ifTrue, ifFalse);
     public static Vector128<T> Indices => Vector128<T>.Indices;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Sum(Vector128<T> value) => Vector128.Sum(value);
@@ -231,12 +278,19 @@ internal readonly unsafe struct OpsScalar<T> : ISimdOps<T, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Add(T left, T right) => left + right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Subtract(T left, T right) => left - right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Multiply(T left, T right) => left * right;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Divide(T left, T right) => left / right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T MultiplyAdd(T left, T right, T addend) => T.FusedMultiplyAdd(left, right, addend);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Max(T left, T right) => T.MaxNative(left, right);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T ExpDifference(T y, T shift) => T.Exp(y - shift);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Equals(T left, T right) => left == right ? AllBitsSet : T.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T GreaterThan(T left, T right) => left > right ? AllBitsSet : T.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int IndexOf(T vector, T value) => vector == value ? 0 : -1;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Select(T mask, T ifTrue, T ifFalse) => T.IsNaN(mask) ? ifTrue : ifFalse;

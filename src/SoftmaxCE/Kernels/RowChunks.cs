@@ -35,9 +35,9 @@ internal static class RowChunks
 
     /// <summary>
     /// Runs every row of <paramref name="call"/> with at most <paramref name="maxDegreeOfParallelism"/> threads
-    /// (0: all cores) and returns the sum of the row losses, added chunk by chunk in order.
+    /// (0: all cores) and returns the sums of the row losses and correct predictions, added chunk by chunk in order.
     /// </summary>
-    public static double Run<T, TCall>(in TCall call, int maxDegreeOfParallelism)
+    public static RowTotals Run<T, TCall>(in TCall call, int maxDegreeOfParallelism)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TCall : struct, IWidthCall<T>
     {
@@ -48,11 +48,11 @@ internal static class RowChunks
         int degree = Degree(maxDegreeOfParallelism, chunks, (long)rows * call.Classes);
         if (degree <= 1)
         {
-            double total = 0;
+            RowTotals total = default;
             for (int c = 0; c < chunks; c++)
             {
                 int first = c * rowsPerChunk;
-                total += WidthDispatch.Run<T, TCall>(call, width, first, Math.Min(rowsPerChunk, rows - first));
+                total.Add(WidthDispatch.Run<T, TCall>(call, width, first, Math.Min(rowsPerChunk, rows - first)));
             }
 
             return total;
@@ -88,7 +88,7 @@ internal static class RowChunks
         private static ParallelRun<T, TCall>? t_cached;
 
         private readonly ManualResetEventSlim _done = new(false);
-        private double[] _sums = [];
+        private RowTotals[] _sums = [];
         private TCall _call;
         private SimdWidth _width;
         private int _rowsPerChunk;
@@ -97,12 +97,12 @@ internal static class RowChunks
         private int _pendingWorkers;
         private Exception? _failure;
 
-        public static double Run(in TCall call, SimdWidth width, int rowsPerChunk, int chunks, int degree)
+        public static RowTotals Run(in TCall call, SimdWidth width, int rowsPerChunk, int chunks, int degree)
         {
             ParallelRun<T, TCall> run = t_cached ??= new ParallelRun<T, TCall>();
             if (run._sums.Length < chunks)
             {
-                run._sums = new double[Math.Max(chunks, run._sums.Length * 2)];
+                run._sums = new RowTotals[Math.Max(chunks, run._sums.Length * 2)];
             }
 
             run._call = call;
@@ -128,10 +128,10 @@ internal static class RowChunks
                 throw new InvalidOperationException("A worker thread failed.", run._failure);
             }
 
-            double total = 0;
+            RowTotals total = default;
             for (int c = 0; c < chunks; c++)
             {
-                total += run._sums[c];
+                total.Add(run._sums[c]);
             }
 
             return total;

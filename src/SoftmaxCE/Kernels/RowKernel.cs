@@ -11,7 +11,7 @@ namespace SoftmaxCE.Kernels;
 /// <c>Scale * (P_k * (LabelCoefficient + TermCoefficient * sum_j u_j) - TermCoefficient * u_k - LabelCoefficient * [k == Label])</c>.
 /// Softmax is the case <c>LabelCoefficient = 1</c>, no label, no term, <c>Scale = 1</c>.
 /// </remarks>
-internal readonly struct RowPlan(int label, double labelCoefficient, double termCoefficient, double scale)
+internal readonly struct RowPlan(int label, double labelCoefficient, double termCoefficient, double scale, double zLoss = 0)
 {
     /// <summary>The class index of the row's label, or -1.</summary>
     public int Label { get; } = label;
@@ -24,6 +24,9 @@ internal readonly struct RowPlan(int label, double labelCoefficient, double term
 
     /// <summary>The gradient's factor: 1 / denominator for the mean, 1 for the sum.</summary>
     public double Scale { get; } = scale;
+
+    /// <summary>The z-loss weight: the row's loss gains <c>ZLoss * LSE^2</c>, its gradient <c>2 ZLoss LSE P</c>.</summary>
+    public double ZLoss { get; } = zLoss;
 }
 
 /// <summary>Per-chunk statistics of a row: relative to its own shift (the chunk's max).</summary>
@@ -72,17 +75,24 @@ internal static unsafe class RowKernel<TOps, TVec, T>
         return (nuint)((length + count - 1) / count * count);
     }
 
-    /// <summary>One row of more than <c>TOps.Count</c> classes. Returns the row's loss (or its LSE when the plan has no label and no term).</summary>
+    /// <summary>One row of more than <c>TOps.Count</c> classes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static double Row<TTerm, TMode>(T* y, T* output, nuint classes, TTerm term, in RowPlan plan, ChunkStats* chunks, nuint chunkLength)
+    public static RowOutcome Row<TTerm, TMode, TFeatures>(T* y, T* output, nuint classes, TTerm term, in RowPlan plan, ChunkStats* chunks, nuint chunkLength, T softcap)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
+        where TFeatures : struct, IRowFeatures
     {
         nuint count = (nuint)TOps.Count;
-        double labelLogit = plan.Label >= 0 ? double.CreateTruncating(y[plan.Label]) : 0;
+        TVec cap = TOps.Create(softcap);
+        TVec inverseCap = TOps.Create(TFeatures.Softcap ? T.One / softcap : T.One);
 
-        // Pass 1: per chunk, its max, then exp(y - max) summed (and stored, for softmax and gradients).
+        // With a softcap, the capped logits are kept in the output (when there is one) instead of the
+        // exponentials: the gradient pass needs them for the cap's derivative, and recomputes the exponential.
+        bool keepCapped = TFeatures.Softcap && TMode.WritesScaledExp;
+        double labelLogit = plan.Label >= 0 ? CappedScalar<TFeatures>(y[plan.Label], softcap) : 0;
+
         double rowMax = double.NegativeInfinity;
+        int argmax = -1;
         int chunkCount = 0;
         for (nuint start = 0; start < classes; chunkCount++)
         {
@@ -90,31 +100,76 @@ internal static unsafe class RowKernel<TOps, TVec, T>
             T* yc = y + start;
             T* oc = output + start;
             nuint full = length - (length % count);
+            bool hasTail = full != length;
 
-            TVec max = TOps.Load(yc);
-            for (nuint i = count; i < full; i += count)
+            // The last, partial vector overlaps the one before it. It is loaded before anything of this chunk
+            // is stored, since in place the stores overwrite the logits it covers.
+            TVec tail = hasTail ? Load<TFeatures>(yc + length - count, cap, inverseCap) : TOps.Zero;
+
+            // Pass 1a: the chunk's max (and argmax), and with a softcap the capped logits.
+            TVec max = TOps.Create(T.NegativeInfinity);
+            TVec maxIndex = TOps.Zero;
+            TVec index = TOps.Add(TOps.Indices, TOps.Create(T.CreateTruncating(start)));
+            TVec step = TOps.Create(T.CreateTruncating(count));
+            for (nuint i = 0; i < full; i += count)
             {
-                max = TOps.Max(max, TOps.Load(yc + i));
+                TVec yv = Load<TFeatures>(yc + i, cap, inverseCap);
+                if (keepCapped)
+                {
+                    TOps.Store(yv, oc + i);
+                }
+
+                if (TFeatures.Argmax)
+                {
+                    TVec greater = TOps.GreaterThan(yv, max);
+                    max = TOps.Select(greater, yv, max);
+                    maxIndex = TOps.Select(greater, index, maxIndex);
+                    index = TOps.Add(index, step);
+                }
+                else
+                {
+                    max = TOps.Max(max, yv);
+                }
             }
 
-            // The last, partial vector overlaps the one before it. It is loaded before this chunk's
-            // exponentials are stored, which in place overwrite the logits it covers.
-            TVec tail = full != length ? TOps.Load(yc + length - count) : TOps.Zero;
-            if (full != length)
+            if (hasTail)
             {
-                max = TOps.Max(max, tail);
+                if (keepCapped)
+                {
+                    TOps.Store(tail, oc + length - count);
+                }
+
+                if (TFeatures.Argmax)
+                {
+                    // Strictly greater: lanes that repeat earlier elements keep the earlier (lower) index.
+                    TVec greater = TOps.GreaterThan(tail, max);
+                    max = TOps.Select(greater, tail, max);
+                    maxIndex = TOps.Select(greater, TOps.Add(TOps.Indices, TOps.Create(T.CreateTruncating(start + length - count))), maxIndex);
+                }
+                else
+                {
+                    max = TOps.Max(max, tail);
+                }
             }
 
             T chunkMax = TOps.MaxAcross(max);
+            if (TFeatures.Argmax && chunkMax > T.CreateTruncating(rowMax))
+            {
+                argmax = LowestIndexOfMax(max, maxIndex, chunkMax);
+            }
+
             T shift = T.IsNegativeInfinity(chunkMax) ? T.Zero : chunkMax; // all -inf: exp(y - 0) = 0, no NaN
             TVec shiftV = TOps.Create(shift);
+
+            // Pass 1b: exp(y - chunk max), summed, and stored for softmax and gradients.
+            T* source = keepCapped ? oc : yc;
             TVec sum = TOps.Zero, distance = TOps.Zero, termSum = TOps.Zero;
             for (nuint i = 0; i < full; i += count)
             {
-                TVec yv = TOps.Load(yc + i);
+                TVec yv = keepCapped ? TOps.Load(source + i) : Load<TFeatures>(source + i, cap, inverseCap);
                 TVec e = TOps.ExpDifference(yv, shiftV);
                 sum = TOps.Add(sum, e);
-                if (TMode.WritesScaledExp)
+                if (TMode.WritesScaledExp && !keepCapped)
                 {
                     TOps.Store(e, oc + i);
                 }
@@ -125,12 +180,12 @@ internal static unsafe class RowKernel<TOps, TVec, T>
                 }
             }
 
-            if (full != length)
+            if (hasTail)
             {
                 TVec fresh = SimdMasks.LanesFrom<TOps, TVec, T>((int)(count - (length - full)));
                 TVec e = TOps.ExpDifference(tail, shiftV);
                 sum = TOps.Add(sum, TOps.Select(fresh, e, TOps.Zero));
-                if (TMode.WritesScaledExp)
+                if (TMode.WritesScaledExp && !keepCapped)
                 {
                     TOps.Store(e, oc + length - count);
                 }
@@ -171,24 +226,40 @@ internal static unsafe class RowKernel<TOps, TVec, T>
         }
 
         double lse = rowMax + Math.Log(sumExp);
-        double loss = RowLoss<TTerm>(plan, lse, labelLogit, chunks, chunkCount);
+        RowOutcome outcome;
+        outcome.ZLoss = plan.ZLoss * lse * lse;
+        outcome.Loss = RowLoss<TTerm>(plan, lse, labelLogit, chunks, chunkCount) + outcome.ZLoss;
+        outcome.Argmax = argmax;
 
         if (TMode.WritesScaledExp)
         {
-            double coefficient = (plan.LabelCoefficient + (plan.TermCoefficient * totalTerm)) * plan.Scale / sumExp;
+            double coefficient = (plan.LabelCoefficient + (plan.TermCoefficient * totalTerm) + (2 * plan.ZLoss * lse)) * plan.Scale / sumExp;
             TVec termScale = TOps.Create(T.CreateTruncating(-plan.TermCoefficient * plan.Scale));
-            int c = 0;
-            for (nuint start = 0; start < classes; c++)
+            double labelStep = plan.LabelCoefficient * plan.Scale;
+            if (keepCapped)
             {
-                nuint length = classes - start >= chunkLength + count ? chunkLength : classes - start;
-                double factor = chunks[c].SumExp == 0 && sumExp != 0 ? 0 : Math.Exp(chunks[c].Shift - rowMax) * coefficient;
-                ScaleChunk(output + start, start, length, TOps.Create(T.CreateTruncating(factor)), term, termScale);
-                start += length;
+                ScaleCapped(output, classes, TOps.Create(T.CreateTruncating(rowMax)), TOps.Create(T.CreateTruncating(coefficient)), term, termScale, inverseCap);
+                if (plan.Label >= 0)
+                {
+                    double t = labelLogit / double.CreateTruncating(softcap); // the capped logit is s tanh(y / s)
+                    output[plan.Label] -= T.CreateTruncating(labelStep * (1 - (t * t)));
+                }
             }
-
-            if (plan.Label >= 0)
+            else
             {
-                output[plan.Label] -= T.CreateTruncating(plan.LabelCoefficient * plan.Scale);
+                int c = 0;
+                for (nuint start = 0; start < classes; c++)
+                {
+                    nuint length = classes - start >= chunkLength + count ? chunkLength : classes - start;
+                    double factor = chunks[c].SumExp == 0 && sumExp != 0 ? 0 : Math.Exp(chunks[c].Shift - rowMax) * coefficient;
+                    ScaleChunk(output + start, start, length, TOps.Create(T.CreateTruncating(factor)), term, termScale);
+                    start += length;
+                }
+
+                if (plan.Label >= 0)
+                {
+                    output[plan.Label] -= T.CreateTruncating(labelStep);
+                }
             }
         }
         else if (TMode.WritesLogProbabilities)
@@ -196,7 +267,7 @@ internal static unsafe class RowKernel<TOps, TVec, T>
             SubtractAll(y, output, classes, TOps.Create(T.CreateTruncating(lse)));
         }
 
-        return loss;
+        return outcome;
     }
 
     /// <summary>
@@ -205,12 +276,15 @@ internal static unsafe class RowKernel<TOps, TVec, T>
     /// reductions and written back unchanged.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static double ShortRow<TTerm, TMode>(T* y, T* output, TTerm term, in RowPlan plan, TVec inRow)
+    public static RowOutcome ShortRow<TTerm, TMode, TFeatures>(T* y, T* output, TTerm term, in RowPlan plan, TVec inRow, T softcap)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
+        where TFeatures : struct, IRowFeatures
     {
         TVec yv = TOps.Load(y);
-        TVec masked = TOps.Select(inRow, yv, TOps.Create(T.NegativeInfinity));
+        TVec inverseCap = TOps.Create(TFeatures.Softcap ? T.One / softcap : T.One);
+        TVec capped = TFeatures.Softcap ? SimdMasks.Softcap<TOps, TVec, T>(yv, TOps.Create(softcap), inverseCap) : yv;
+        TVec masked = TOps.Select(inRow, capped, TOps.Create(T.NegativeInfinity));
         T max = TOps.MaxAcross(masked);
         T shift = T.IsNegativeInfinity(max) ? T.Zero : max;
         TVec shiftV = TOps.Create(shift);
@@ -227,18 +301,21 @@ internal static unsafe class RowKernel<TOps, TVec, T>
         {
             u = TOps.Select(inRow, term.Load<TOps, TVec>(0), TOps.Zero);
             TVec distance = TOps.Zero, termSum = TOps.Zero;
-            Accumulate(u, yv, shiftV, ref distance, ref termSum);
+            Accumulate(u, capped, shiftV, ref distance, ref termSum);
             stats.TermDistance = double.CreateTruncating(TOps.Sum(distance));
             stats.TermSum = double.CreateTruncating(TOps.Sum(termSum));
         }
 
         double lse = double.CreateTruncating(max) + Math.Log(sumExp);
-        double labelLogit = plan.Label >= 0 ? double.CreateTruncating(y[plan.Label]) : 0;
-        double loss = RowLoss<TTerm>(plan, lse, labelLogit, &stats, 1);
+        double labelLogit = plan.Label >= 0 ? CappedScalar<TFeatures>(y[plan.Label], softcap) : 0;
+        RowOutcome outcome;
+        outcome.ZLoss = plan.ZLoss * lse * lse;
+        outcome.Loss = RowLoss<TTerm>(plan, lse, labelLogit, &stats, 1) + outcome.ZLoss;
+        outcome.Argmax = TFeatures.Argmax ? TOps.IndexOf(masked, max) : -1;
 
         if (TMode.WritesScaledExp)
         {
-            double coefficient = (plan.LabelCoefficient + (plan.TermCoefficient * stats.TermSum)) * plan.Scale / sumExp;
+            double coefficient = (plan.LabelCoefficient + (plan.TermCoefficient * stats.TermSum) + (2 * plan.ZLoss * lse)) * plan.Scale / sumExp;
             TVec result = TOps.Multiply(e, TOps.Create(T.CreateTruncating(coefficient)));
             if (TTerm.IsActive)
             {
@@ -247,14 +324,93 @@ internal static unsafe class RowKernel<TOps, TVec, T>
 
             TVec isLabel = TOps.Equals(TOps.Indices, TOps.Create(T.CreateTruncating(plan.Label)));
             result = TOps.Select(isLabel, TOps.Subtract(result, TOps.Create(T.CreateTruncating(plan.LabelCoefficient * plan.Scale))), result);
+            if (TFeatures.Softcap)
+            {
+                result = TOps.Multiply(result, CapDerivative(capped, inverseCap));
+            }
+
             TOps.Store(TOps.Select(inRow, result, yv), output);
         }
         else if (TMode.WritesLogProbabilities)
         {
-            TOps.Store(TOps.Select(inRow, TOps.Subtract(yv, TOps.Create(T.CreateTruncating(lse))), yv), output);
+            TOps.Store(TOps.Select(inRow, TOps.Subtract(capped, TOps.Create(T.CreateTruncating(lse))), yv), output);
         }
 
-        return loss;
+        return outcome;
+    }
+
+    /// <summary>A vector of logits, soft-capped when the features say so.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec Load<TFeatures>(T* source, TVec cap, TVec inverseCap)
+        where TFeatures : struct, IRowFeatures
+    {
+        TVec v = TOps.Load(source);
+        return TFeatures.Softcap ? SimdMasks.Softcap<TOps, TVec, T>(v, cap, inverseCap) : v;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double CappedScalar<TFeatures>(T y, T softcap)
+        where TFeatures : struct, IRowFeatures
+    {
+        double v = double.CreateTruncating(y);
+        if (!TFeatures.Softcap)
+        {
+            return v;
+        }
+
+        double s = double.CreateTruncating(softcap);
+        return s * Math.Tanh(v / s);
+    }
+
+    /// <summary><c>d(s tanh(y / s))/dy = 1 - (capped / s)^2</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec CapDerivative(TVec capped, TVec inverseCap)
+    {
+        TVec t = TOps.Multiply(capped, inverseCap);
+        return TOps.MultiplyAdd(TOps.Subtract(TOps.Zero, t), t, TOps.Create(T.One));
+    }
+
+    /// <summary>The lowest lane index among the lanes that hold <paramref name="max"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int LowestIndexOfMax(TVec values, TVec indices, T max)
+    {
+        TVec candidates = TOps.Select(TOps.Equals(values, TOps.Create(max)), indices, TOps.Create(T.PositiveInfinity));
+        T lowest = T.Zero - TOps.MaxAcross(TOps.Subtract(TOps.Zero, candidates));
+        return int.CreateTruncating(lowest);
+    }
+
+    /// <summary>
+    /// The gradient of a soft-capped row from its capped logits, in place:
+    /// <c>(exp(y' - max) * coefficient + u * termScale) * (1 - (y' / s)^2)</c>.
+    /// </summary>
+    private static void ScaleCapped<TTerm>(T* output, nuint length, TVec rowMax, TVec coefficient, TTerm term, TVec termScale, TVec inverseCap)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+    {
+        nuint count = (nuint)TOps.Count;
+        nuint full = length - (length % count);
+        TVec tail = full != length ? TOps.Load(output + length - count) : TOps.Zero;
+        for (nuint i = 0; i < full; i += count)
+        {
+            TOps.Store(CappedGradient(TOps.Load(output + i), i, rowMax, coefficient, term, termScale, inverseCap), output + i);
+        }
+
+        if (full != length)
+        {
+            TOps.Store(CappedGradient(tail, length - count, rowMax, coefficient, term, termScale, inverseCap), output + length - count);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec CappedGradient<TTerm>(TVec capped, nuint index, TVec rowMax, TVec coefficient, TTerm term, TVec termScale, TVec inverseCap)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+    {
+        TVec r = TOps.Multiply(TOps.ExpDifference(capped, rowMax), coefficient);
+        if (TTerm.IsActive)
+        {
+            r = TOps.MultiplyAdd(term.Load<TOps, TVec>(index), termScale, r);
+        }
+
+        return TOps.Multiply(r, CapDerivative(capped, inverseCap));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -22,7 +22,7 @@ internal readonly struct FixedPlanner(RowPlan plan) : IRowPlanner
 }
 
 /// <summary>Class-index labels: the label, its weight and smoothing, and the ignored value.</summary>
-internal readonly unsafe struct LabelPlanner<T>(int* labels, T* weights, int ignoreIndex, bool hasIgnoreIndex, double keep, double spread, double scale) : IRowPlanner
+internal readonly unsafe struct LabelPlanner<T>(int* labels, T* weights, int ignoreIndex, bool hasIgnoreIndex, double keep, double spread, double scale, double zLoss) : IRowPlanner
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -36,7 +36,7 @@ internal readonly unsafe struct LabelPlanner<T>(int* labels, T* weights, int ign
         }
 
         double weight = weights == null ? 1 : double.CreateTruncating(weights[label]);
-        plan = new RowPlan(label, keep * weight, spread, scale);
+        plan = new RowPlan(label, keep * weight, spread, scale, zLoss);
         return true;
     }
 }
@@ -54,55 +54,59 @@ internal static unsafe class RowLoop<TOps, TVec, T>
     /// <summary>
     /// Processes <paramref name="rows"/> rows. <paramref name="output"/> may equal <paramref name="logits"/>
     /// (in place), or be null when <typeparamref name="TMode"/> writes nothing. <paramref name="targets"/> is the
-    /// dense target rows that <paramref name="term"/> reads (null for labels); <paramref name="rowLosses"/>,
-    /// when not null, receives each row's loss. Returns the sum of the row losses, in double.
+    /// dense target rows that <paramref name="term"/> reads (null for labels); <paramref name="rowLosses"/> and
+    /// <paramref name="predictions"/>, when not null, receive each row's loss and argmax (-1 for an ignored row).
     /// </summary>
-    public static double Run<TTerm, TMode, TPlanner>(T* logits, T* output, T* targets, T* rowLosses, int rows, int classes, TTerm term, TPlanner planner)
+    public static RowTotals Run<TTerm, TMode, TPlanner, TFeatures>(
+        T* logits, T* output, T* targets, T* rowLosses, int* predictions, int rows, int classes, TTerm term, TPlanner planner, T softcap)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TPlanner : struct, IRowPlanner
+        where TFeatures : struct, IRowFeatures
     {
         return classes <= TOps.Count
-            ? RunShortRows<TTerm, TMode, TPlanner>(logits, output, targets, rowLosses, rows, classes, term, planner)
-            : RunLongRows<TTerm, TMode, TPlanner>(logits, output, rowLosses, rows, classes, term, planner);
+            ? RunShortRows<TTerm, TMode, TPlanner, TFeatures>(logits, output, targets, rowLosses, predictions, rows, classes, term, planner, softcap)
+            : RunLongRows<TTerm, TMode, TPlanner, TFeatures>(logits, output, rowLosses, predictions, rows, classes, term, planner, softcap);
     }
 
-    private static double RunLongRows<TTerm, TMode, TPlanner>(T* logits, T* output, T* rowLosses, int rows, int classes, TTerm term, TPlanner planner)
+    private static RowTotals RunLongRows<TTerm, TMode, TPlanner, TFeatures>(
+        T* logits, T* output, T* rowLosses, int* predictions, int rows, int classes, TTerm term, TPlanner planner, T softcap)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TPlanner : struct, IRowPlanner
+        where TFeatures : struct, IRowFeatures
     {
         ChunkStats* chunks = stackalloc ChunkStats[RowKernel<TOps, TVec, T>.MaxChunks];
         nuint chunkLength = RowKernel<TOps, TVec, T>.ChunkLength(classes);
         nuint c = (nuint)classes;
-        double total = 0;
+        RowTotals totals = default;
         for (int r = 0; r < rows; r++)
         {
             nuint offset = (nuint)r * c;
-            double loss = 0;
+            RowOutcome outcome = default;
+            outcome.Argmax = -1;
             if (planner.TryPlan(r, out RowPlan plan))
             {
-                loss = RowKernel<TOps, TVec, T>.Row<TTerm, TMode>(logits + offset, output + offset, c, term.AtRow(offset), plan, chunks, chunkLength);
-                total += loss;
+                outcome = RowKernel<TOps, TVec, T>.Row<TTerm, TMode, TFeatures>(logits + offset, output + offset, c, term.AtRow(offset), plan, chunks, chunkLength, softcap);
+                Count<TFeatures>(ref totals, outcome, plan.Label);
             }
             else if (TMode.WritesScaledExp)
             {
                 new Span<T>(output + offset, classes).Clear();
             }
 
-            if (rowLosses != null)
-            {
-                rowLosses[r] = T.CreateTruncating(loss);
-            }
+            Write<TFeatures>(r, outcome, rowLosses, predictions);
         }
 
-        return total;
+        return totals;
     }
 
-    private static double RunShortRows<TTerm, TMode, TPlanner>(T* logits, T* output, T* targets, T* rowLosses, int rows, int classes, TTerm term, TPlanner planner)
+    private static RowTotals RunShortRows<TTerm, TMode, TPlanner, TFeatures>(
+        T* logits, T* output, T* targets, T* rowLosses, int* predictions, int rows, int classes, TTerm term, TPlanner planner, T softcap)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TPlanner : struct, IRowPlanner
+        where TFeatures : struct, IRowFeatures
     {
         TVec inRow = TOps.Equals(SimdMasks.LanesFrom<TOps, TVec, T>(classes), TOps.Zero);
         nuint c = (nuint)classes;
@@ -110,21 +114,21 @@ internal static unsafe class RowLoop<TOps, TVec, T>
 
         // Rows whose vector-wide load stays inside the buffers run in place; the last few run on a padded copy.
         int direct = length >= TOps.Count ? (int)((length - TOps.Count) / classes) + 1 : 0;
-        double total = 0;
+        RowTotals totals = default;
         int r0 = 0;
-        if (ShortRowsAvx512.Serves<T, TVec, TTerm>(classes))
+        if (ShortRowsAvx512.Serves<T, TVec, TTerm, TFeatures>(classes))
         {
             // Whole blocks of 16 rows whose loads stay inside the buffers.
             for (; r0 + ShortRowsAvx512.BlockRows <= direct; r0 += ShortRowsAvx512.BlockRows)
             {
-                total += ShortRowsAvx512.Block<T, TTerm, TMode, TPlanner>(logits, output, rowLosses, r0, classes, term, planner);
+                totals.Add(ShortRowsAvx512.Block<T, TTerm, TMode, TPlanner, TFeatures>(logits, output, rowLosses, predictions, r0, classes, term, planner));
             }
         }
 
         for (int r = r0; r < direct; r++)
         {
             nuint offset = (nuint)r * c;
-            total += ShortRow<TTerm, TMode, TPlanner>(r, logits + offset, output + offset, term.AtRow(offset), planner, inRow, rowLosses);
+            ShortRow<TTerm, TMode, TPlanner, TFeatures>(ref totals, r, logits + offset, output + offset, term.AtRow(offset), planner, inRow, rowLosses, predictions, softcap);
         }
 
         if (direct < rows)
@@ -146,7 +150,7 @@ internal static unsafe class RowLoop<TOps, TVec, T>
             for (int r = direct; r < rows; r++)
             {
                 nuint offset = (nuint)(r - direct) * c;
-                total += ShortRow<TTerm, TMode, TPlanner>(r, y + offset, o + offset, padded.AtRow(offset), planner, inRow, rowLosses);
+                ShortRow<TTerm, TMode, TPlanner, TFeatures>(ref totals, r, y + offset, o + offset, padded.AtRow(offset), planner, inRow, rowLosses, predictions, softcap);
             }
 
             if (TMode.WritesScaledExp || TMode.WritesLogProbabilities)
@@ -155,19 +159,23 @@ internal static unsafe class RowLoop<TOps, TVec, T>
             }
         }
 
-        return total;
+        return totals;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double ShortRow<TTerm, TMode, TPlanner>(int row, T* y, T* output, TTerm term, TPlanner planner, TVec inRow, T* rowLosses)
+    private static void ShortRow<TTerm, TMode, TPlanner, TFeatures>(
+        ref RowTotals totals, int row, T* y, T* output, TTerm term, TPlanner planner, TVec inRow, T* rowLosses, int* predictions, T softcap)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TPlanner : struct, IRowPlanner
+        where TFeatures : struct, IRowFeatures
     {
-        double loss = 0;
+        RowOutcome outcome = default;
+        outcome.Argmax = -1;
         if (planner.TryPlan(row, out RowPlan plan))
         {
-            loss = RowKernel<TOps, TVec, T>.ShortRow<TTerm, TMode>(y, output, term, plan, inRow);
+            outcome = RowKernel<TOps, TVec, T>.ShortRow<TTerm, TMode, TFeatures>(y, output, term, plan, inRow, softcap);
+            Count<TFeatures>(ref totals, outcome, plan.Label);
         }
         else if (TMode.WritesScaledExp)
         {
@@ -175,11 +183,33 @@ internal static unsafe class RowLoop<TOps, TVec, T>
             TOps.Store(TOps.Select(inRow, TOps.Zero, TOps.Load(y)), output);
         }
 
+        Write<TFeatures>(row, outcome, rowLosses, predictions);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Count<TFeatures>(ref RowTotals totals, in RowOutcome outcome, int label)
+        where TFeatures : struct, IRowFeatures
+    {
+        totals.Loss += outcome.Loss;
+        totals.ZLoss += outcome.ZLoss;
+        if (TFeatures.Argmax && label >= 0 && outcome.Argmax == label)
+        {
+            totals.Correct++;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Write<TFeatures>(int row, in RowOutcome outcome, T* rowLosses, int* predictions)
+        where TFeatures : struct, IRowFeatures
+    {
         if (rowLosses != null)
         {
-            rowLosses[row] = T.CreateTruncating(loss);
+            rowLosses[row] = T.CreateTruncating(outcome.Loss);
         }
 
-        return loss;
+        if (TFeatures.Argmax && predictions != null)
+        {
+            predictions[row] = outcome.Argmax;
+        }
     }
 }

@@ -21,28 +21,30 @@ internal static unsafe class ShortRowsAvx512
     public const int BlockRows = 16;
 
     /// <summary>Whether this kernel serves a call of these types on this machine.</summary>
-    public static bool Serves<T, TVec, TTerm>(int classes)
+    public static bool Serves<T, TVec, TTerm, TFeatures>(int classes)
         where T : unmanaged, IFloatingPointIeee754<T>
-        where TTerm : struct, ITargetTerm<TTerm, T> =>
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TFeatures : struct, IRowFeatures =>
         typeof(T) == typeof(float) && typeof(TVec) == typeof(Vector512<float>) && Avx512F.IsSupported
-        && TTerm.IsSameForEveryRow && classes >= 2 && classes <= BlockRows;
+        && TTerm.IsSameForEveryRow && !TFeatures.Softcap && classes >= 2 && classes <= BlockRows;
 
     /// <summary>
     /// Rows <c>firstRow .. firstRow + 16</c>; the 16 elements read from each row's start must be readable
     /// (the caller leaves the last rows to the padded path). Returns the sum of their losses.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static double Block<T, TTerm, TMode, TPlanner>(T* logits, T* output, T* rowLosses, int firstRow, int classes, TTerm term, TPlanner planner)
+    public static RowTotals Block<T, TTerm, TMode, TPlanner, TFeatures>(T* logits, T* output, T* rowLosses, int* predictions, int firstRow, int classes, TTerm term, TPlanner planner)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TPlanner : struct, IRowPlanner
+        where TFeatures : struct, IRowFeatures
     {
         Unsafe.SkipInit(out Block16 v);
         int* labels = stackalloc int[BlockRows];
         float* labelCoefficients = stackalloc float[BlockRows];
         float* counted = stackalloc float[BlockRows];
-        double termCoefficient = 0, scale = 1;
+        double termCoefficient = 0, scale = 1, zLoss = 0;
         for (int r = 0; r < BlockRows; r++)
         {
             bool planned = planner.TryPlan(firstRow + r, out RowPlan plan);
@@ -54,6 +56,7 @@ internal static unsafe class ShortRowsAvx512
                 // The same for every row of a call.
                 termCoefficient = plan.TermCoefficient;
                 scale = plan.Scale;
+                zLoss = plan.ZLoss;
             }
         }
 
@@ -68,9 +71,20 @@ internal static unsafe class ShortRowsAvx512
 
         // Lane r of every vector below is row r of the block.
         Vector512<float> max = v[0];
+        Vector512<int> argmax = Vector512<int>.Zero;
         for (int k = 1; k < classes; k++)
         {
-            max = Vector512.MaxNative(max, v[k]);
+            if (TFeatures.Argmax)
+            {
+                // Strictly greater: ties keep the lower class.
+                Vector512<float> greater = Vector512.GreaterThan(v[k], max);
+                max = Vector512.ConditionalSelect(greater, v[k], max);
+                argmax = Vector512.ConditionalSelect(greater.AsInt32(), Vector512.Create(k), argmax);
+            }
+            else
+            {
+                max = Vector512.MaxNative(max, v[k]);
+            }
         }
 
         Vector512<float> negativeInfinity = Vector512.Create(float.NegativeInfinity);
@@ -118,23 +132,45 @@ internal static unsafe class ShortRowsAvx512
             loss += Vector512.Create((float)termCoefficient) * termPart;
         }
 
-        loss = Vector512.ConditionalSelect(Vector512.Equals(isCounted, Vector512<float>.Zero), Vector512<float>.Zero, loss);
+        Vector512<float> zPart = Vector512<float>.Zero;
+        if (zLoss != 0)
+        {
+            zPart = Vector512.Create((float)zLoss) * lse * lse;
+            loss += zPart;
+        }
+
+        Vector512<float> notCounted = Vector512.Equals(isCounted, Vector512<float>.Zero);
+        loss = Vector512.ConditionalSelect(notCounted, Vector512<float>.Zero, loss);
+        zPart = Vector512.ConditionalSelect(notCounted, Vector512<float>.Zero, zPart);
         if (rowLosses != null)
         {
             loss.Store((float*)rowLosses + firstRow);
         }
 
-        double total = Vector512.Sum(Vector512.WidenLower(loss) + Vector512.WidenUpper(loss));
+        RowTotals totals;
+        totals.Loss = Vector512.Sum(Vector512.WidenLower(loss) + Vector512.WidenUpper(loss));
+        totals.ZLoss = Vector512.Sum(Vector512.WidenLower(zPart) + Vector512.WidenUpper(zPart));
+        totals.Correct = 0;
+        if (TFeatures.Argmax)
+        {
+            Vector512<int> countedArgmax = Vector512.ConditionalSelect(notCounted.AsInt32(), Vector512.Create(-1), argmax);
+            if (predictions != null)
+            {
+                countedArgmax.Store(predictions + firstRow);
+            }
+
+            totals.Correct = BitOperations.PopCount(Vector512.Equals(countedArgmax, label).ExtractMostSignificantBits() & ~notCounted.ExtractMostSignificantBits());
+        }
 
         if (!TMode.WritesScaledExp && !TMode.WritesLogProbabilities)
         {
-            return total;
+            return totals;
         }
 
         if (TMode.WritesScaledExp)
         {
             float g = (float)scale;
-            Vector512<float> coefficient = (labelCoefficient + Vector512.Create((float)(termCoefficient * termSum))) * g / sum;
+            Vector512<float> coefficient = (labelCoefficient + Vector512.Create((float)(termCoefficient * termSum)) + (Vector512.Create((float)(2 * zLoss)) * lse)) * g / sum;
             Vector512<float> labelStep = labelCoefficient * g;
             float termStep = (float)(termCoefficient * scale);
             Vector512<float> countedMask = ~Vector512.Equals(isCounted, Vector512<float>.Zero);
@@ -172,7 +208,7 @@ internal static unsafe class ShortRowsAvx512
         Vector512<float> inRow = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(classes)).AsSingle();
         Vector512.ConditionalSelect(inRow, v[BlockRows - 1], lastRow).Store(o + ((BlockRows - 1) * classes));
 
-        return total;
+        return totals;
     }
 
     /// <summary>Transposes the 16 x 16 block in place: four rounds of 16 shuffles.</summary>

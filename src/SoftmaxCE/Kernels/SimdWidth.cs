@@ -25,8 +25,8 @@ internal interface IWidthCall<T>
 
     int Classes { get; }
 
-    /// <summary>Runs rows <c>firstRow .. firstRow + rowCount</c> and returns the sum of their losses, in row order.</summary>
-    double Run<TOps, TVec>(int firstRow, int rowCount)
+    /// <summary>Runs rows <c>firstRow .. firstRow + rowCount</c> and returns the sums of their losses (in row order) and correct predictions.</summary>
+    RowTotals Run<TOps, TVec>(int firstRow, int rowCount)
         where TOps : ISimdOps<TVec, T>
         where TVec : unmanaged;
 }
@@ -57,7 +57,7 @@ internal static class WidthDispatch
     /// <summary>Whether <paramref name="width"/> runs on vector hardware here (a narrower width always can).</summary>
     public static bool IsSupported(SimdWidth width) => width <= Best;
 
-    public static double Run<T, TCall>(in TCall call, SimdWidth width, int firstRow, int rowCount)
+    public static RowTotals Run<T, TCall>(in TCall call, SimdWidth width, int firstRow, int rowCount)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TCall : struct, IWidthCall<T>
     {

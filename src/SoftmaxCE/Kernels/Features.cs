@@ -1,0 +1,63 @@
+namespace SoftmaxCE.Kernels;
+
+/// <summary>Optional work of a row kernel, chosen at compile time so that a plain call pays nothing for it.</summary>
+internal interface IRowFeatures
+{
+    /// <summary>Logits are soft-capped, <c>s tanh(y / s)</c>, before the softmax; the gradient goes through the cap.</summary>
+    static abstract bool Softcap { get; }
+
+    /// <summary>The row's argmax (lowest index on ties) is found during the max pass.</summary>
+    static abstract bool Argmax { get; }
+}
+
+internal readonly struct PlainRows : IRowFeatures
+{
+    public static bool Softcap => false;
+    public static bool Argmax => false;
+}
+
+internal readonly struct ArgmaxRows : IRowFeatures
+{
+    public static bool Softcap => false;
+    public static bool Argmax => true;
+}
+
+internal readonly struct SoftcapRows : IRowFeatures
+{
+    public static bool Softcap => true;
+    public static bool Argmax => false;
+}
+
+internal readonly struct SoftcapArgmaxRows : IRowFeatures
+{
+    public static bool Softcap => true;
+    public static bool Argmax => true;
+}
+
+/// <summary>What a row kernel returns besides what it writes.</summary>
+internal struct RowOutcome
+{
+    /// <summary>The row's loss before reduction, z-loss included.</summary>
+    public double Loss;
+
+    /// <summary>The z-loss part of <see cref="Loss"/>.</summary>
+    public double ZLoss;
+
+    /// <summary>The index of the row's largest (capped) logit, when the features ask for it; else -1.</summary>
+    public int Argmax;
+}
+
+/// <summary>Sums over a range of rows, added chunk by chunk in order.</summary>
+internal struct RowTotals
+{
+    public double Loss;
+    public double ZLoss;
+    public long Correct;
+
+    public void Add(in RowTotals other)
+    {
+        Loss += other.Loss;
+        ZLoss += other.ZLoss;
+        Correct += other.Correct;
+    }
+}

@@ -20,12 +20,18 @@ internal static unsafe class ShortRowsAvx512
 {
     public const int BlockRows = 16;
 
+    /// <summary>
+    /// Off, rows of at most 16 floats take the one-row-per-vector path instead: for <c>ShortRowKernelBenchmarks</c>,
+    /// which keeps both variants measured side by side.
+    /// </summary>
+    internal static bool Enabled { get; set; } = true;
+
     /// <summary>Whether this kernel serves a call of these types on this machine.</summary>
     public static bool Serves<T, TVec, TTerm, TFeatures>(int classes)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TFeatures : struct, IRowFeatures =>
-        typeof(T) == typeof(float) && typeof(TVec) == typeof(Vector512<float>) && Avx512F.IsSupported
+        Enabled && typeof(T) == typeof(float) && typeof(TVec) == typeof(Vector512<float>) && Avx512F.IsSupported
         && TTerm.IsSameForEveryRow && !TFeatures.Softcap && classes >= 2 && classes <= BlockRows;
 
     /// <summary>

@@ -1,0 +1,74 @@
+using System;
+using System.Collections.Generic;
+using System.Threading.Tasks;
+using BenchmarkDotNet.Attributes;
+using SoftmaxCE;
+
+namespace Benchmarks;
+
+/// <summary>
+/// Scaling over cores: the fused float call on the calling thread only against all cores, next to a copy of the
+/// same bytes on one thread and on all cores (the memory roofline for each).
+/// </summary>
+/// <remarks>The all-core copy splits the buffer into one contiguous piece per core with <see cref="Parallel.For(int, int, Action{int})"/>.</remarks>
+[MemoryDiagnoser]
+[MemoryTraffic(bytesPerElement: 2 * sizeof(float), bytesPerRow: sizeof(int))]
+public unsafe class ParallelScalingBenchmarks : NativeBuffers
+{
+    private static readonly CrossEntropyOptions AllCores = new() { MaxDegreeOfParallelism = 0 };
+
+    private float* _logits;
+    private float* _gradient;
+    private int* _labels;
+
+    /// <summary>The five shapes: (M, C).</summary>
+    public static IEnumerable<Shape> Shapes => Shape.All;
+
+    /// <summary>The shape of this case.</summary>
+    [ParamsSource(nameof(Shapes))]
+    public Shape Shape { get; set; }
+
+    /// <summary>Allocates and fills every buffer.</summary>
+    [GlobalSetup]
+    public void Setup()
+    {
+        var random = new Random(Seed);
+        _logits = Allocate<float>(Shape.Elements);
+        _gradient = Allocate<float>(Shape.Elements);
+        _labels = Allocate<int>(Shape.Rows);
+        FillLogits(random, new Span<float>(_logits, Shape.Elements));
+        FillLabels(random, new Span<int>(_labels, Shape.Rows), Shape.Classes);
+    }
+
+    /// <summary>A copy on the calling thread.</summary>
+    [Benchmark(Baseline = true)]
+    [MemoryTraffic(bytesPerElement: 2 * sizeof(float))]
+    public void Copy1Thread() => new ReadOnlySpan<float>(_logits, Shape.Elements).CopyTo(new Span<float>(_gradient, Shape.Elements));
+
+    /// <summary>A copy split over every core.</summary>
+    [Benchmark]
+    [MemoryTraffic(bytesPerElement: 2 * sizeof(float))]
+    public void CopyAllCores()
+    {
+        int parts = Environment.ProcessorCount;
+        int length = Shape.Elements;
+        float* source = _logits;
+        float* destination = _gradient;
+        Parallel.For(0, parts, part =>
+        {
+            int start = (int)((long)length * part / parts);
+            int end = (int)((long)length * (part + 1) / parts);
+            new ReadOnlySpan<float>(source + start, end - start).CopyTo(new Span<float>(destination + start, end - start));
+        });
+    }
+
+    /// <summary>SoftmaxCE on the calling thread (MaxDegreeOfParallelism = 1).</summary>
+    [Benchmark]
+    public float SoftmaxCE1Thread() => SoftmaxCrossEntropy.LossAndGradient(
+        new ReadOnlySpan<float>(_logits, Shape.Elements), new ReadOnlySpan<int>(_labels, Shape.Rows), new Span<float>(_gradient, Shape.Elements), Shape.Classes, OneThread);
+
+    /// <summary>SoftmaxCE on every core (MaxDegreeOfParallelism = 0).</summary>
+    [Benchmark]
+    public float SoftmaxCEAllCores() => SoftmaxCrossEntropy.LossAndGradient(
+        new ReadOnlySpan<float>(_logits, Shape.Elements), new ReadOnlySpan<int>(_labels, Shape.Rows), new Span<float>(_gradient, Shape.Elements), Shape.Classes, AllCores);
+}

@@ -1,0 +1,428 @@
+using System;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Numerics;
+using System.Runtime.InteropServices;
+using SoftmaxCE.Internals;
+
+namespace SoftmaxCE;
+
+/// <summary>
+/// Vocabulary-parallel (class-sharded) cross-entropy with class-index labels: the exact loss and gradient of logits
+/// whose classes are split across devices or processes (tensor parallelism, as Megatron-LM does), with any
+/// communication layer.
+/// </summary>
+/// <remarks>
+/// <para>
+/// A shard holds the columns <c>[classOffset, classOffset + shardClasses)</c> of the global <c>[rows, classes]</c>
+/// logits as its own row-major <c>[rows, shardClasses]</c> buffer. The exact loss and gradient take three steps:
+/// </para>
+/// <list type="number">
+/// <item><description>every shard computes its per-row statistics with
+/// <see cref="ShardStatistics{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, Span{T}, Span{T}, int, int, int, CrossEntropyOptions)"/>;</description></item>
+/// <item><description>the statistics are all-reduced with
+/// <see cref="MergeShardStatistics{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T})"/>, in any order (the label logits,
+/// if wanted, with a plain sum);</description></item>
+/// <item><description>every shard computes its gradient and its share of the loss with
+/// <see cref="ShardLossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, int, int, CrossEntropyOptions, ReadOnlySpan{T})"/>;
+/// the shares add up (a sum all-reduce of one number) to the loss of
+/// <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+/// on the whole logits, and the shards' gradients, put side by side, are its gradient.</description></item>
+/// </list>
+/// <para>
+/// Only <c>2 * rows</c> numbers per shard cross the network, never the logits. The methods run on the calling thread
+/// (<see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/> is checked but not used), accumulate in double
+/// precision, and allocate nothing.
+/// </para>
+/// </remarks>
+public static unsafe partial class SoftmaxCrossEntropy
+{
+    /// <summary>
+    /// The per-row statistics of one class shard: its maximum logit, the sum of the exponentials of its logits relative to
+    /// that maximum, and the logit of the row's label when the label falls in the shard.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="shardLogits">The shard's logits, <c>rows * shardClasses</c> elements, row-major: row <c>i</c> holds the
+    /// global classes <c>[classOffset, classOffset + shardClasses)</c> of the global row <c>i</c>.</param>
+    /// <param name="labels">One global class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.
+    /// A label outside this shard is normal.</param>
+    /// <param name="rowMax">Receives each row's maximum (capped) logit <c>m_i</c> over the shard; one per row.</param>
+    /// <param name="rowSumExp">Receives each row's <c>s_i = sum_k exp(y_ik - m_i)</c> over the shard; one per row.</param>
+    /// <param name="labelLogits">Receives each row's (capped) label logit when the label is a class of this shard, and 0
+    /// otherwise (and for an ignored row), so that a sum all-reduce over the shards gives every row's label logit; one per row.</param>
+    /// <param name="shardClasses">The number of classes in the shard, the length of a shard row.</param>
+    /// <param name="classOffset">The global index of the shard's first class.</param>
+    /// <param name="classes">The global number of classes <c>C</c>.</param>
+    /// <param name="options">The ignored label and <see cref="CrossEntropyOptions.LogitSoftcap"/> are used; the other options are
+    /// only checked.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> or <paramref name="shardClasses"/> is not positive;
+    /// <paramref name="classOffset"/> is negative or the shard ends past <paramref name="classes"/>; a label is outside
+    /// <c>[0, classes)</c> and not the ignored value; an option is out of range.</exception>
+    /// <exception cref="ArgumentException">The length of <paramref name="shardLogits"/> is not a multiple of
+    /// <paramref name="shardClasses"/>; <paramref name="labels"/>, <paramref name="rowMax"/>, <paramref name="rowSumExp"/> or
+    /// <paramref name="labelLogits"/> does not have one element per row; an output overlaps an input or another output.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <remarks>
+    /// <para>
+    /// With <see cref="CrossEntropyOptions.LogitSoftcap"/> <c>s</c>, the statistics are those of the capped logits
+    /// <c>s * tanh(y / s)</c>, which are what the softmax sees. The sum is accumulated in double precision relative to the
+    /// maximum as stored in <typeparamref name="T"/>, so the pair is consistent after rounding.
+    /// </para>
+    /// <para>
+    /// A row whose shard logits are all negative infinity (every class masked) gets <c>(-inf, 0)</c>, the identity of
+    /// the merge. A NaN logit makes the row's maximum and sum NaN; a logit of positive infinity makes the sum NaN
+    /// (as the unsharded loss is NaN for it).
+    /// </para>
+    /// </remarks>
+    public static void ShardStatistics<T>(
+        ReadOnlySpan<T> shardLogits,
+        ReadOnlySpan<int> labels,
+        Span<T> rowMax,
+        Span<T> rowSumExp,
+        Span<T> labelLogits,
+        int shardClasses,
+        int classOffset,
+        int classes,
+        CrossEntropyOptions options = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = ValidateShard(shardLogits, labels, shardClasses, classOffset, classes, options);
+        Validation.Length(rowMax.Length, rows, nameof(rowMax), "one maximum per row");
+        Validation.Length(rowSumExp.Length, rows, nameof(rowSumExp), "one sum of exponentials per row");
+        Validation.Length(labelLogits.Length, rows, nameof(labelLogits), "one label logit per row");
+        ShardNoOverlap<T, T>(rowMax, shardLogits, nameof(rowMax), nameof(shardLogits));
+        ShardNoOverlap<T, int>(rowMax, labels, nameof(rowMax), nameof(labels));
+        ShardNoOverlap<T, T>(rowSumExp, shardLogits, nameof(rowSumExp), nameof(shardLogits));
+        ShardNoOverlap<T, int>(rowSumExp, labels, nameof(rowSumExp), nameof(labels));
+        ShardNoOverlap<T, T>(rowSumExp, rowMax, nameof(rowSumExp), nameof(rowMax));
+        ShardNoOverlap<T, T>(labelLogits, shardLogits, nameof(labelLogits), nameof(shardLogits));
+        ShardNoOverlap<T, int>(labelLogits, labels, nameof(labelLogits), nameof(labels));
+        ShardNoOverlap<T, T>(labelLogits, rowMax, nameof(labelLogits), nameof(rowMax));
+        ShardNoOverlap<T, T>(labelLogits, rowSumExp, nameof(labelLogits), nameof(rowSumExp));
+        Validation.Labels<T>(labels, classes, options.IgnoreIndex, default);
+
+        double cap = options.LogitSoftcap;
+        bool hasIgnore = options.IgnoreIndex.HasValue;
+        int ignore = options.IgnoreIndex.GetValueOrDefault();
+        for (int i = 0; i < rows; i++)
+        {
+            ReadOnlySpan<T> y = shardLogits.Slice(i * shardClasses, shardClasses);
+            double max = double.NegativeInfinity;
+            for (int k = 0; k < y.Length; k++)
+            {
+                max = Math.Max(max, Capped(y[k], cap)); // Math.Max propagates NaN
+            }
+
+            // The sum is taken relative to the maximum as it is stored, so that the stored pair is consistent.
+            T storedMax = T.CreateTruncating(max);
+            double shift = double.CreateTruncating(storedMax);
+            double sum = 0;
+            if (!double.IsNegativeInfinity(shift))
+            {
+                for (int k = 0; k < y.Length; k++)
+                {
+                    sum += Math.Exp(Capped(y[k], cap) - shift);
+                }
+            }
+
+            int label = labels[i];
+            int local = label - classOffset;
+            bool inShard = !(hasIgnore && label == ignore) && (uint)local < (uint)shardClasses;
+            rowMax[i] = storedMax;
+            rowSumExp[i] = T.CreateTruncating(sum);
+            labelLogits[i] = inShard ? T.CreateTruncating(Capped(y[local], cap)) : T.Zero;
+        }
+    }
+
+    /// <summary>
+    /// Merges the per-row statistics of another shard (or of a group of shards) into <paramref name="rowMax"/> and
+    /// <paramref name="rowSumExp"/>: <c>(m, s) + (m', s') = (M, s exp(m - M) + s' exp(m' - M))</c> with <c>M = max(m, m')</c>.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="otherMax">The other statistics' row maxima.</param>
+    /// <param name="otherSumExp">The other statistics' sums of exponentials, relative to <paramref name="otherMax"/>.</param>
+    /// <param name="rowMax">The accumulated row maxima; receives the merged ones. It sets the number of rows.</param>
+    /// <param name="rowSumExp">The accumulated sums of exponentials, relative to <paramref name="rowMax"/>; receives the merged ones.</param>
+    /// <exception cref="ArgumentException"><paramref name="rowSumExp"/>, <paramref name="otherMax"/> or
+    /// <paramref name="otherSumExp"/> does not have the length of <paramref name="rowMax"/>; two of the spans overlap.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <remarks>
+    /// <para>
+    /// The merge is commutative (bitwise) and associative up to rounding, so any all-reduce order gives the same result
+    /// within a few ulp; merging two equal statistics is exact (<c>(m, 2 s)</c>). It is computed in double precision and
+    /// rounded once. <c>(-inf, 0)</c> is its identity: an accumulator may start there, and a shard whose classes are all
+    /// masked in a row changes nothing (two such rows merge to <c>(-inf, 0)</c>, not NaN). A NaN in either input makes the
+    /// merged row NaN.
+    /// </para>
+    /// <para>
+    /// For an all-reduce that works on a single buffer, the four spans may be slices of one array, as long as they do not overlap.
+    /// </para>
+    /// </remarks>
+    public static void MergeShardStatistics<T>(ReadOnlySpan<T> otherMax, ReadOnlySpan<T> otherSumExp, Span<T> rowMax, Span<T> rowSumExp)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Validation.ElementType<T>();
+        int rows = rowMax.Length;
+        Validation.Length(rowSumExp.Length, rows, nameof(rowSumExp), "one sum of exponentials per row of 'rowMax'");
+        Validation.Length(otherMax.Length, rows, nameof(otherMax), "one maximum per row of 'rowMax'");
+        Validation.Length(otherSumExp.Length, rows, nameof(otherSumExp), "one sum of exponentials per row of 'rowMax'");
+        ShardNoOverlap<T, T>(rowSumExp, rowMax, nameof(rowSumExp), nameof(rowMax));
+        ShardNoOverlap<T, T>(rowMax, otherMax, nameof(rowMax), nameof(otherMax));
+        ShardNoOverlap<T, T>(rowMax, otherSumExp, nameof(rowMax), nameof(otherSumExp));
+        ShardNoOverlap<T, T>(rowSumExp, otherMax, nameof(rowSumExp), nameof(otherMax));
+        ShardNoOverlap<T, T>(rowSumExp, otherSumExp, nameof(rowSumExp), nameof(otherSumExp));
+
+        for (int i = 0; i < rows; i++)
+        {
+            double m1 = double.CreateTruncating(rowMax[i]);
+            double s1 = double.CreateTruncating(rowSumExp[i]);
+            double m2 = double.CreateTruncating(otherMax[i]);
+            double s2 = double.CreateTruncating(otherSumExp[i]);
+            double max = Math.Max(m1, m2); // NaN if either is NaN
+            rowMax[i] = T.CreateTruncating(max);
+            rowSumExp[i] = T.CreateTruncating(Rescale(s1, m1, max) + Rescale(s2, m2, max));
+        }
+    }
+
+    /// <summary>
+    /// The gradient of the whole cross-entropy loss with respect to one class shard's logits, and the shard's share of
+    /// that loss, given the statistics of every shard merged.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="shardLogits">The shard's logits, <c>rows * shardClasses</c> elements, row-major: row <c>i</c> holds the
+    /// global classes <c>[classOffset, classOffset + shardClasses)</c> of the global row <c>i</c>.</param>
+    /// <param name="labels">One global class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>;
+    /// the same on every shard. A label outside this shard is normal.</param>
+    /// <param name="rowMax">Each row's maximum over all the shards, merged with
+    /// <see cref="MergeShardStatistics{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T})"/>; one per row.</param>
+    /// <param name="rowSumExp">Each row's sum of exponentials over all the shards, relative to <paramref name="rowMax"/>; one per row.</param>
+    /// <param name="shardGradient">Receives <c>dLoss/dShardLogits</c>, the shard's columns of the gradient that
+    /// <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// writes for the whole logits; the same length as <paramref name="shardLogits"/>. It may be the very same memory as
+    /// <paramref name="shardLogits"/> (in place), but may not overlap it otherwise, nor any other input.</param>
+    /// <param name="shardClasses">The number of classes in the shard, the length of a shard row.</param>
+    /// <param name="classOffset">The global index of the shard's first class. The shard at offset 0 counts the z-loss.</param>
+    /// <param name="classes">The global number of classes <c>C</c>.</param>
+    /// <param name="options">Every option, with the meaning it has for the unsharded loss; the same on every shard.</param>
+    /// <param name="classWeights">Empty (unweighted), or the global weights, one per class (length <paramref name="classes"/>,
+    /// indexed by global class); the same on every shard.</param>
+    /// <returns>
+    /// The shard's share of the loss; the shares of all the shards add up to the unsharded loss. Row <c>i</c> with label
+    /// <c>l</c> and <c>LSE_i = m_i + ln s_i</c> contributes <c>(1 - eps) w_l (LSE_i - y_il)</c> from the shard that holds
+    /// <c>l</c>, <c>(eps / C) sum_k w_k (LSE_i - y_ik)</c> over the shard's own classes <c>k</c> from every shard, and
+    /// <c>z LSE_i^2</c> from the shard at <paramref name="classOffset"/> 0 only; ignored rows contribute 0. Each share is
+    /// divided by the same denominator as the unsharded loss (<see cref="Reduction.Mean"/>: the sum of <c>w_l</c> over the rows
+    /// not ignored, computed from the global labels and weights, or <see cref="CrossEntropyOptions.Denominator"/>;
+    /// <see cref="Reduction.Sum"/>: 1). When every row is ignored the mean is 0/0: NaN, as in the unsharded loss.
+    /// </returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> or <paramref name="shardClasses"/> is not positive;
+    /// <paramref name="classOffset"/> is negative or the shard ends past <paramref name="classes"/>; a label is outside
+    /// <c>[0, classes)</c> and not the ignored value; an option is out of range.</exception>
+    /// <exception cref="ArgumentException">The length of <paramref name="shardLogits"/> is not a multiple of
+    /// <paramref name="shardClasses"/>; <paramref name="labels"/>, <paramref name="rowMax"/> or <paramref name="rowSumExp"/> does
+    /// not have one element per row; <paramref name="shardGradient"/> or <paramref name="classWeights"/> has the wrong length;
+    /// <paramref name="shardGradient"/> overlaps an input other than as the very same memory as the logits.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <remarks>
+    /// <para>
+    /// The gradient of row <c>i</c> at global class <c>k</c> is
+    /// <c>(P_ik (w_l (1 - eps) + (eps / C) sum_j w_j + 2 z LSE_i) - (1 - eps) w_l [k == l] - (eps / C) w_k) / D</c> with
+    /// <c>P_ik = exp(y_ik - m_i) / s_i</c>; with <see cref="CrossEntropyOptions.LogitSoftcap"/> <c>s</c>, <c>y</c> is the capped
+    /// logit and the gradient is multiplied by <c>1 - tanh^2(y / s)</c> of the raw logit. Ignored rows get zeros.
+    /// </para>
+    /// <para>
+    /// The statistics must be those of all the shards merged, from the same logits and options (the same softcap); this is
+    /// not checked. A row whose merged statistics are <c>(-inf, 0)</c> (every class masked) or NaN gets a NaN loss and
+    /// gradient, as in the unsharded loss. A masked class (logit negative infinity) gets the gradient <c>-(eps / C) w_k / D</c>
+    /// (0 without smoothing); with smoothing, the loss is then positive infinity.
+    /// </para>
+    /// </remarks>
+    public static T ShardLossAndGradient<T>(
+        ReadOnlySpan<T> shardLogits,
+        ReadOnlySpan<int> labels,
+        ReadOnlySpan<T> rowMax,
+        ReadOnlySpan<T> rowSumExp,
+        Span<T> shardGradient,
+        int shardClasses,
+        int classOffset,
+        int classes,
+        CrossEntropyOptions options = default,
+        ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = ValidateShard(shardLogits, labels, shardClasses, classOffset, classes, options);
+        Validation.ClassWeights(classWeights.Length, classes);
+        Validation.Length(rowMax.Length, rows, nameof(rowMax), "one maximum per row");
+        Validation.Length(rowSumExp.Length, rows, nameof(rowSumExp), "one sum of exponentials per row");
+        Validation.Length(shardGradient.Length, shardLogits.Length, nameof(shardGradient), "one gradient element per shard logit");
+        Validation.NoOverlap<T, T>(shardGradient, shardLogits, allowSame: true, nameof(shardGradient), nameof(shardLogits));
+        ShardNoOverlap<T, int>(shardGradient, labels, nameof(shardGradient), nameof(labels));
+        ShardNoOverlap<T, T>(shardGradient, rowMax, nameof(shardGradient), nameof(rowMax));
+        ShardNoOverlap<T, T>(shardGradient, rowSumExp, nameof(shardGradient), nameof(rowSumExp));
+        ShardNoOverlap<T, T>(shardGradient, classWeights, nameof(shardGradient), nameof(classWeights));
+        double labelWeightSum = Validation.Labels(labels, classes, options.IgnoreIndex, classWeights).Denominator;
+
+        double denominator = options.Reduction == Reduction.Sum ? 1 : options.Denominator ?? labelWeightSum;
+        double scale = 1 / denominator;
+        double keep = 1 - options.LabelSmoothing;
+        double spread = options.LabelSmoothing / classes;
+        double z = options.ZLoss;
+        bool countsZLoss = classOffset == 0 && z != 0;
+        double cap = options.LogitSoftcap;
+        bool hasWeights = !classWeights.IsEmpty;
+        ReadOnlySpan<T> shardWeights = hasWeights ? classWeights.Slice(classOffset, shardClasses) : default;
+        double weightSum = classes;
+        if (hasWeights)
+        {
+            weightSum = 0;
+            foreach (T w in classWeights)
+            {
+                weightSum += double.CreateTruncating(w);
+            }
+        }
+
+        bool hasIgnore = options.IgnoreIndex.HasValue;
+        int ignore = options.IgnoreIndex.GetValueOrDefault();
+        double total = 0;
+        for (int i = 0; i < rows; i++)
+        {
+            ReadOnlySpan<T> y = shardLogits.Slice(i * shardClasses, shardClasses);
+            Span<T> g = shardGradient.Slice(i * shardClasses, shardClasses);
+            int label = labels[i];
+            if (hasIgnore && label == ignore)
+            {
+                g.Clear();
+                continue;
+            }
+
+            double max = double.CreateTruncating(rowMax[i]);
+            double inverseSum = 1 / double.CreateTruncating(rowSumExp[i]);
+            double lse = max + Math.Log(double.CreateTruncating(rowSumExp[i]));
+            double labelCoefficient = keep * (hasWeights ? double.CreateTruncating(classWeights[label]) : 1);
+            double probabilityCoefficient = labelCoefficient + (spread * weightSum) + (2 * z * lse);
+            int local = label - classOffset; // outside [0, shardClasses) when the label is in another shard
+            double labelTerm = 0;
+            double spreadTerm = 0; // sum over the shard of w_k (LSE - y_k)
+            for (int k = 0; k < y.Length; k++)
+            {
+                double raw = double.CreateTruncating(y[k]);
+                double logit = raw;
+                double chain = 1;
+                if (cap != 0)
+                {
+                    double t = Math.Tanh(raw / cap);
+                    logit = cap * t;
+                    chain = 1 - (t * t);
+                }
+
+                double weight = hasWeights ? double.CreateTruncating(shardWeights[k]) : 1;
+                double target = spread * weight;
+                if (k == local)
+                {
+                    target += labelCoefficient;
+                    labelTerm = labelCoefficient * (lse - logit);
+                }
+
+                if (spread != 0)
+                {
+                    spreadTerm += weight * (lse - logit);
+                }
+
+                double probability = Math.Exp(logit - max) * inverseSum;
+                g[k] = T.CreateTruncating(scale * ((probability * probabilityCoefficient) - target) * chain);
+            }
+
+            double rowLoss = labelTerm;
+            if (spread != 0)
+            {
+                rowLoss += spread * spreadTerm;
+            }
+
+            if (countsZLoss)
+            {
+                rowLoss += z * lse * lse;
+            }
+
+            total += rowLoss;
+        }
+
+        return T.CreateTruncating(total / denominator);
+    }
+
+    /// <summary>The logit the softmax sees: <c>cap * tanh(y / cap)</c>, or <c>y</c> when <paramref name="cap"/> is 0.</summary>
+    private static double Capped<T>(T y, double cap)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        double value = double.CreateTruncating(y);
+        return cap == 0 ? value : cap * Math.Tanh(value / cap);
+    }
+
+    /// <summary><c>sum * exp(from - to)</c>, exact when <paramref name="from"/> equals <paramref name="to"/> (also for infinities).</summary>
+    private static double Rescale(double sum, double from, double to) => from == to ? sum : sum * Math.Exp(from - to);
+
+    /// <summary>Checks the element type, the shard's place among the classes, the options and the labels' length; returns the number of rows.</summary>
+    private static int ValidateShard<T>(ReadOnlySpan<T> shardLogits, ReadOnlySpan<int> labels, int shardClasses, int classOffset, int classes, in CrossEntropyOptions options)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Validation.ElementType<T>();
+        if (classes <= 0)
+        {
+            ThrowHelper.ClassesNotPositive(classes);
+        }
+
+        if (shardClasses <= 0)
+        {
+            ThrowShardClassesNotPositive(shardClasses);
+        }
+
+        if (classOffset < 0 || (long)classOffset + shardClasses > classes)
+        {
+            ThrowShardOutsideClasses(classOffset, shardClasses, classes);
+        }
+
+        if (shardLogits.Length % shardClasses != 0)
+        {
+            ThrowShardLogitsNotMultiple(shardLogits.Length, shardClasses);
+        }
+
+        int rows = shardLogits.Length / shardClasses;
+        Validation.Options(options);
+        Validation.Length(labels.Length, rows, nameof(labels), "one label per row");
+        return rows;
+    }
+
+    /// <summary>Refuses any overlap of <paramref name="output"/> with <paramref name="input"/>.</summary>
+    private static void ShardNoOverlap<TOut, TIn>(ReadOnlySpan<TOut> output, ReadOnlySpan<TIn> input, string outputName, string inputName)
+        where TOut : unmanaged
+        where TIn : unmanaged
+    {
+        if (MemoryMarshal.AsBytes(output).Overlaps(MemoryMarshal.AsBytes(input)))
+        {
+            ThrowShardOverlap(outputName, inputName);
+        }
+    }
+
+    // The parameter names below are those of the public methods that call these helpers.
+#pragma warning disable CA2208
+    [DoesNotReturn]
+    private static void ThrowShardClassesNotPositive(int shardClasses) =>
+        throw new ArgumentOutOfRangeException(nameof(shardClasses), shardClasses,
+            string.Create(CultureInfo.InvariantCulture, $"The number of classes in the shard must be positive; it is {shardClasses}."));
+
+    [DoesNotReturn]
+    private static void ThrowShardOutsideClasses(int classOffset, int shardClasses, int classes) =>
+        throw new ArgumentOutOfRangeException(nameof(classOffset), classOffset,
+            string.Create(CultureInfo.InvariantCulture,
+                $"The shard's classes [{classOffset}, {(long)classOffset + shardClasses}) are not within [0, {classes})."));
+
+    [DoesNotReturn]
+    private static void ThrowShardLogitsNotMultiple(int length, int shardClasses) =>
+        throw new ArgumentException(
+            string.Create(CultureInfo.InvariantCulture, $"The shard logits length {length} is not a multiple of the number of classes in the shard {shardClasses}."),
+            "shardLogits");
+
+    [DoesNotReturn]
+    private static void ThrowShardOverlap(string output, string input) =>
+        throw new ArgumentException($"'{output}' overlaps '{input}'. No overlap is allowed here.", output);
+#pragma warning restore CA2208
+}

@@ -1,0 +1,640 @@
+using System;
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+
+namespace SoftmaxCE;
+
+// Overloads over Tensor<T>, ReadOnlyTensorSpan<T> and TensorSpan<T> from System.Numerics.Tensors: the classes are
+// the last dimension, every leading dimension is a batch dimension ([batch, sequence, vocabulary] is the language-model
+// shape). (A plain comment: doc comments on several partial declarations pile up as several <summary> elements.)
+//
+// Each overload checks what is particular to tensors (rank, shapes, row-major layout), then calls the span overload of
+// the same name over the flattened memory, which checks the rest (labels, options, class weights, overlap) before
+// anything is written: a call that throws leaves every output as it was. A transposed, sliced or broadcast view is
+// refused with an ArgumentException naming the argument, never misread. Labels (and RowLosses' losses) are one per
+// row: shaped as the leading dimensions of the logits, one-dimensional, or a span over the flattened leading dimensions.
+//
+// The Tensor<T> overloads exist for type inference: C# does not infer T through the implicit conversion from Tensor<T>
+// to ReadOnlyTensorSpan<T>. A TensorSpan<T> of logits needs AsReadOnlyTensorSpan() (or an explicit <T>) in Loss, which
+// has no TensorSpan<T> output to infer T from.
+public static partial class SoftmaxCrossEntropy
+{
+    // ---------------------------------------------------------------- Softmax, LogSoftmax
+
+    /// <summary>Computes the softmax over the last dimension: <c>P_k = exp(y_k - LSE(y))</c> for every row <c>y</c>.</summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <param name="probabilities">Receives the probabilities; the same shape as <paramref name="logits"/>, contiguous.
+    /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// <paramref name="probabilities"/> has another shape or partially overlaps <paramref name="logits"/>;
+    /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <remarks>As <see cref="Softmax{T}(ReadOnlySpan{T}, Span{T}, int)"/>: each row sums to 1 within rounding; a row with a
+    /// NaN, or of only negative infinities, gives NaN; the row maximum is subtracted first, so large logits do not overflow.</remarks>
+    public static void Softmax<T>(in ReadOnlyTensorSpan<T> logits, in TensorSpan<T> probabilities)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        TensorShapes.SameShape(probabilities.Lengths, logits.Lengths, nameof(probabilities));
+        Span<T> p = TensorShapes.Flatten(probabilities, nameof(probabilities));
+        Softmax(y, p, classes);
+    }
+
+    /// <inheritdoc cref="Softmax{T}(in ReadOnlyTensorSpan{T}, in TensorSpan{T})"/>
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
+    public static void Softmax<T>(Tensor<T> logits, in TensorSpan<T> probabilities)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        Softmax(logits.AsReadOnlyTensorSpan(), probabilities);
+    }
+
+    /// <summary>Computes the log-softmax over the last dimension: <c>log P_k = y_k - LSE(y)</c> for every row <c>y</c>.</summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <param name="logProbabilities">Receives the log-probabilities; the same shape as <paramref name="logits"/>, contiguous.
+    /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// <paramref name="logProbabilities"/> has another shape or partially overlaps <paramref name="logits"/>;
+    /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <remarks>As <see cref="LogSoftmax{T}(ReadOnlySpan{T}, Span{T}, int)"/>: a logit of negative infinity gives negative
+    /// infinity; a row with a NaN gives NaN.</remarks>
+    public static void LogSoftmax<T>(in ReadOnlyTensorSpan<T> logits, in TensorSpan<T> logProbabilities)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        TensorShapes.SameShape(logProbabilities.Lengths, logits.Lengths, nameof(logProbabilities));
+        Span<T> p = TensorShapes.Flatten(logProbabilities, nameof(logProbabilities));
+        LogSoftmax(y, p, classes);
+    }
+
+    /// <inheritdoc cref="LogSoftmax{T}(in ReadOnlyTensorSpan{T}, in TensorSpan{T})"/>
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
+    public static void LogSoftmax<T>(Tensor<T> logits, in TensorSpan<T> logProbabilities)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        LogSoftmax(logits.AsReadOnlyTensorSpan(), logProbabilities);
+    }
+
+    // ---------------------------------------------------------------- Loss
+
+    /// <summary>The cross-entropy loss of logits against class-index labels, reduced over every leading dimension.</summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row:
+    /// shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous.</param>
+    /// <param name="options">Reduction, ignored label and label smoothing; the default is PyTorch's default.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// returns it for the flattened rows.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
+    /// the options are out of range.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// <paramref name="labels"/> has the wrong shape; <paramref name="classWeights"/> has the wrong length;
+    /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        TensorShapes.RowShape(labels.Lengths, logits.Lengths, nameof(labels));
+        ReadOnlySpan<int> l = TensorShapes.Flatten(labels, nameof(labels));
+        return Loss(y, l, classes, options, classWeights);
+    }
+
+    /// <summary>The cross-entropy loss of logits against class-index labels, reduced over every leading dimension.</summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row,
+    /// the leading dimensions of <paramref name="logits"/> flattened in row-major order.</param>
+    /// <param name="options">Reduction, ignored label and label smoothing; the default is PyTorch's default.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// returns it for the flattened rows.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
+    /// the options are out of range.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0, is not
+    /// contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements; <paramref name="labels"/> does
+    /// not hold one label per row; <paramref name="classWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        return Loss(y, labels, classes, options, classWeights);
+    }
+
+    /// <summary>The cross-entropy loss of logits against dense target rows, reduced over every leading dimension.</summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <param name="targets">The targets, the same shape as <paramref name="logits"/> and contiguous: one distribution per
+    /// row (one-hot, smoothed, soft), though rows need not sum to 1.</param>
+    /// <param name="options">Reduction and label smoothing; <see cref="CrossEntropyOptions.IgnoreIndex"/> does not apply to dense targets.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// returns it for the flattened rows.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The options are out of range.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// <paramref name="targets"/> has another shape; <paramref name="classWeights"/> has the wrong length;
+    /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        TensorShapes.SameShape(targets.Lengths, logits.Lengths, nameof(targets));
+        ReadOnlySpan<T> t = TensorShapes.Flatten(targets, nameof(targets));
+        return Loss(y, t, classes, options, classWeights);
+    }
+
+    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
+    public static T Loss<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        return Loss(logits.AsReadOnlyTensorSpan(), labels, options, classWeights);
+    }
+
+    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
+    public static T Loss<T>(Tensor<T> logits, ReadOnlySpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        return Loss(logits.AsReadOnlyTensorSpan(), labels, options, classWeights);
+    }
+
+    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
+    public static T Loss<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        return Loss(logits.AsReadOnlyTensorSpan(), targets, options, classWeights);
+    }
+
+    // ---------------------------------------------------------------- RowLosses
+
+    /// <summary>Each row's cross-entropy loss against its class-index label (PyTorch's <c>reduction='none'</c>).</summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row:
+    /// shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous.</param>
+    /// <param name="losses">Receives one loss per row, as
+    /// <see cref="RowLosses{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes
+    /// them: shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous. It may not overlap any input.</param>
+    /// <param name="options">Ignored label and label smoothing; <see cref="CrossEntropyOptions.Reduction"/> is not used.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
+    /// the options are out of range.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// <paramref name="labels"/> or <paramref name="losses"/> has the wrong shape; <paramref name="classWeights"/> has the
+    /// wrong length; <paramref name="losses"/> overlaps an input; a tensor is not contiguous in row-major order or has more
+    /// than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    public static void RowLosses<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        TensorShapes.RowShape(labels.Lengths, logits.Lengths, nameof(labels));
+        ReadOnlySpan<int> l = TensorShapes.Flatten(labels, nameof(labels));
+        TensorShapes.RowShape(losses.Lengths, logits.Lengths, nameof(losses));
+        Span<T> r = TensorShapes.Flatten(losses, nameof(losses));
+        RowLosses(y, l, r, classes, options, classWeights);
+    }
+
+    /// <summary>Each row's cross-entropy loss against its class-index label (PyTorch's <c>reduction='none'</c>).</summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row,
+    /// the leading dimensions of <paramref name="logits"/> flattened in row-major order.</param>
+    /// <param name="losses">Receives one loss per row, in the order of <paramref name="labels"/>, as
+    /// <see cref="RowLosses{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes
+    /// them. It may not overlap any input.</param>
+    /// <param name="options">Ignored label and label smoothing; <see cref="CrossEntropyOptions.Reduction"/> is not used.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
+    /// the options are out of range.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0, is not
+    /// contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements; <paramref name="labels"/> or
+    /// <paramref name="losses"/> does not hold one element per row; <paramref name="classWeights"/> has the wrong length;
+    /// <paramref name="losses"/> overlaps an input.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    public static void RowLosses<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, Span<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        RowLosses(y, labels, losses, classes, options, classWeights);
+    }
+
+    /// <inheritdoc cref="RowLosses{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
+    public static void RowLosses<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        RowLosses(logits.AsReadOnlyTensorSpan(), labels, losses, options, classWeights);
+    }
+
+    /// <inheritdoc cref="RowLosses{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, Span{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
+    public static void RowLosses<T>(Tensor<T> logits, ReadOnlySpan<int> labels, Span<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        RowLosses(logits.AsReadOnlyTensorSpan(), labels, losses, options, classWeights);
+    }
+
+    // ---------------------------------------------------------------- Backward
+
+    /// <summary>The gradient of the reduced cross-entropy loss with respect to the logits, for class-index labels.</summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row:
+    /// shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous.</param>
+    /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it;
+    /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
+    /// (in place), but may not overlap it otherwise, nor any other input.</param>
+    /// <param name="options">Reduction, ignored label and label smoothing.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
+    /// the options are out of range.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// <paramref name="labels"/> or <paramref name="gradient"/> has the wrong shape; <paramref name="classWeights"/> has the
+    /// wrong length; <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits;
+    /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => LossAndGradient(logits, labels, gradient, options, classWeights);
+
+    /// <summary>The gradient of the reduced cross-entropy loss with respect to the logits, for class-index labels.</summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row,
+    /// the leading dimensions of <paramref name="logits"/> flattened in row-major order.</param>
+    /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it;
+    /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
+    /// (in place), but may not overlap it otherwise, nor any other input.</param>
+    /// <param name="options">Reduction, ignored label and label smoothing.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
+    /// the options are out of range.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// <paramref name="labels"/> does not hold one label per row; <paramref name="gradient"/> has another shape;
+    /// <paramref name="classWeights"/> has the wrong length; <paramref name="gradient"/> overlaps an input other than as the
+    /// very same memory as the logits; a tensor is not contiguous in row-major order or has more than
+    /// <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => LossAndGradient(logits, labels, gradient, options, classWeights);
+
+    /// <summary>The gradient of the reduced cross-entropy loss with respect to the logits, for dense target rows.</summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <param name="targets">The targets, the same shape as <paramref name="logits"/>, contiguous.</param>
+    /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it;
+    /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
+    /// (in place), but may not overlap it otherwise, nor the targets or weights.</param>
+    /// <param name="options">Reduction and label smoothing.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The options are out of range.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// <paramref name="targets"/> or <paramref name="gradient"/> has another shape; <paramref name="classWeights"/> has the
+    /// wrong length; <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits;
+    /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => LossAndGradient(logits, targets, gradient, options, classWeights);
+
+    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
+    public static void Backward<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => LossAndGradient(logits, labels, gradient, options, classWeights);
+
+    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
+    public static void Backward<T>(Tensor<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => LossAndGradient(logits, labels, gradient, options, classWeights);
+
+    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
+    public static void Backward<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => LossAndGradient(logits, targets, gradient, options, classWeights);
+
+    // ---------------------------------------------------------------- LossAndGradient
+
+    /// <summary>
+    /// The reduced cross-entropy loss and its gradient with respect to the logits, for class-index labels, in one fused
+    /// pass over each row.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row:
+    /// shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous.</param>
+    /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it;
+    /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
+    /// (in place), but may not overlap it otherwise, nor any other input.</param>
+    /// <param name="options">Reduction, ignored label and label smoothing.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// returns it for the flattened rows.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
+    /// the options are out of range.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// <paramref name="labels"/> or <paramref name="gradient"/> has the wrong shape; <paramref name="classWeights"/> has the
+    /// wrong length; <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits;
+    /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        TensorShapes.RowShape(labels.Lengths, logits.Lengths, nameof(labels));
+        ReadOnlySpan<int> l = TensorShapes.Flatten(labels, nameof(labels));
+        TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
+        Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
+        return LossAndGradient(y, l, g, classes, options, classWeights);
+    }
+
+    /// <summary>
+    /// The reduced cross-entropy loss and its gradient with respect to the logits, for class-index labels, in one fused
+    /// pass over each row.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row,
+    /// the leading dimensions of <paramref name="logits"/> flattened in row-major order.</param>
+    /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it;
+    /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
+    /// (in place), but may not overlap it otherwise, nor any other input.</param>
+    /// <param name="options">Reduction, ignored label and label smoothing.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// returns it for the flattened rows.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
+    /// the options are out of range.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// <paramref name="labels"/> does not hold one label per row; <paramref name="gradient"/> has another shape;
+    /// <paramref name="classWeights"/> has the wrong length; <paramref name="gradient"/> overlaps an input other than as the
+    /// very same memory as the logits; a tensor is not contiguous in row-major order or has more than
+    /// <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
+        Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
+        return LossAndGradient(y, labels, g, classes, options, classWeights);
+    }
+
+    /// <summary>
+    /// The reduced cross-entropy loss and its gradient with respect to the logits, for dense target rows, in one fused
+    /// pass over each row.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <param name="targets">The targets, the same shape as <paramref name="logits"/>, contiguous.</param>
+    /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it;
+    /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
+    /// (in place), but may not overlap it otherwise, nor the targets or weights.</param>
+    /// <param name="options">Reduction and label smoothing.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// returns it for the flattened rows.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The options are out of range.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// <paramref name="targets"/> or <paramref name="gradient"/> has another shape; <paramref name="classWeights"/> has the
+    /// wrong length; <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits;
+    /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        TensorShapes.SameShape(targets.Lengths, logits.Lengths, nameof(targets));
+        ReadOnlySpan<T> t = TensorShapes.Flatten(targets, nameof(targets));
+        TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
+        Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
+        return LossAndGradient(y, t, g, classes, options, classWeights);
+    }
+
+    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
+    public static T LossAndGradient<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        return LossAndGradient(logits.AsReadOnlyTensorSpan(), labels, gradient, options, classWeights);
+    }
+
+    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
+    public static T LossAndGradient<T>(Tensor<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        return LossAndGradient(logits.AsReadOnlyTensorSpan(), labels, gradient, options, classWeights);
+    }
+
+    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
+    public static T LossAndGradient<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        return LossAndGradient(logits.AsReadOnlyTensorSpan(), targets, gradient, options, classWeights);
+    }
+
+    /// <summary>
+    /// The checks particular to tensors (rank, shape, row-major layout) and the flattening to spans. The span overloads
+    /// check everything else.
+    /// </summary>
+    private static class TensorShapes
+    {
+        /// <summary>The length of the last dimension of the logits: the number of classes.</summary>
+        public static int Classes(ReadOnlySpan<nint> lengths, string paramName)
+        {
+            if (lengths.IsEmpty)
+            {
+                TensorThrowHelper.RankZero(paramName);
+            }
+
+            nint classes = lengths[^1];
+            if (classes <= 0)
+            {
+                TensorThrowHelper.NoClasses(paramName, lengths);
+            }
+
+            // A last dimension longer than int.MaxValue makes the tensor too large too; Flatten reports that.
+            return (int)Math.Min(classes, int.MaxValue);
+        }
+
+        /// <summary>Checks that <paramref name="actual"/> is the shape of the logits.</summary>
+        public static void SameShape(ReadOnlySpan<nint> actual, ReadOnlySpan<nint> logits, string paramName)
+        {
+            if (!actual.SequenceEqual(logits))
+            {
+                TensorThrowHelper.ShapeMismatch(paramName, actual, logits);
+            }
+        }
+
+        /// <summary>
+        /// Checks that <paramref name="actual"/> holds one element per row of the logits: the logits' leading dimensions,
+        /// or one dimension of the number of rows.
+        /// </summary>
+        public static void RowShape(ReadOnlySpan<nint> actual, ReadOnlySpan<nint> logits, string paramName)
+        {
+            Debug.Assert(!logits.IsEmpty);
+            ReadOnlySpan<nint> leading = logits[..^1];
+            if (actual.SequenceEqual(leading))
+            {
+                return;
+            }
+
+            nint rows = 1;
+            foreach (nint length in leading)
+            {
+                rows *= length;
+            }
+
+            if (actual.Length == 1 && actual[0] == rows)
+            {
+                return;
+            }
+
+            TensorThrowHelper.RowShapeMismatch(paramName, actual, logits, rows);
+        }
+
+        /// <summary>The elements of a row-major contiguous tensor span, as one span.</summary>
+        public static ReadOnlySpan<T> Flatten<T>(in ReadOnlyTensorSpan<T> tensor, string paramName)
+        {
+            int length = CheckRowMajor(tensor.Lengths, tensor.Strides, tensor.FlattenedLength, paramName);
+            return length == 0 ? default : MemoryMarshal.CreateReadOnlySpan(in tensor.GetPinnableReference(), length);
+        }
+
+        /// <summary>The elements of a row-major contiguous tensor span, as one span.</summary>
+        public static Span<T> Flatten<T>(in TensorSpan<T> tensor, string paramName)
+        {
+            int length = CheckRowMajor(tensor.Lengths, tensor.Strides, tensor.FlattenedLength, paramName);
+            return length == 0 ? default : MemoryMarshal.CreateSpan(ref tensor.GetPinnableReference(), length);
+        }
+
+        /// <summary>
+        /// Checks that element <c>(i_0, ..., i_n)</c> is at offset <c>sum_k i_k * prod_{j &gt; k} length_j</c>: the
+        /// row-major layout without gaps. A dimension of length 1 may have any stride, since it is never stepped over.
+        /// </summary>
+        private static int CheckRowMajor(ReadOnlySpan<nint> lengths, ReadOnlySpan<nint> strides, nint flattenedLength, string paramName)
+        {
+            if (lengths.IsEmpty)
+            {
+                TensorThrowHelper.RankZero(paramName);
+            }
+
+            if (flattenedLength == 0)
+            {
+                return 0;
+            }
+
+            if (flattenedLength > int.MaxValue)
+            {
+                TensorThrowHelper.TooLarge(paramName, flattenedLength);
+            }
+
+            nint expected = 1;
+            for (int i = lengths.Length - 1; i >= 0; i--)
+            {
+                if (lengths[i] != 1 && strides[i] != expected)
+                {
+                    TensorThrowHelper.NotRowMajor(paramName, lengths, strides);
+                }
+
+                expected *= lengths[i];
+            }
+
+            return (int)flattenedLength;
+        }
+    }
+
+    /// <summary>The exceptions of the tensor overloads, with their messages.</summary>
+    [StackTraceHidden]
+    private static class TensorThrowHelper
+    {
+        [DoesNotReturn]
+        public static void RankZero(string paramName) =>
+            throw new ArgumentException(
+                string.Create(CultureInfo.InvariantCulture, $"'{paramName}' has rank 0; it needs at least one dimension, and the last dimension of the logits holds the classes."),
+                paramName);
+
+        [DoesNotReturn]
+        public static void NoClasses(string paramName, ReadOnlySpan<nint> lengths) =>
+            throw new ArgumentException(
+                string.Create(CultureInfo.InvariantCulture, $"The last dimension of '{paramName}' (the classes) has length {lengths[^1]} in shape {Shape(lengths)}; it must be positive."),
+                paramName);
+
+        [DoesNotReturn]
+        public static void ShapeMismatch(string paramName, ReadOnlySpan<nint> actual, ReadOnlySpan<nint> logits) =>
+            throw new ArgumentException(
+                string.Create(CultureInfo.InvariantCulture, $"'{paramName}' has shape {Shape(actual)}; it must have the shape of 'logits', {Shape(logits)}."),
+                paramName);
+
+        [DoesNotReturn]
+        public static void RowShapeMismatch(string paramName, ReadOnlySpan<nint> actual, ReadOnlySpan<nint> logits, nint rows) =>
+            throw new ArgumentException(
+                string.Create(CultureInfo.InvariantCulture, $"'{paramName}' has shape {Shape(actual)}; it must hold one element per row of 'logits' {Shape(logits)}: shape {Shape(logits[..^1])} or [{rows}]."),
+                paramName);
+
+        [DoesNotReturn]
+        public static void NotRowMajor(string paramName, ReadOnlySpan<nint> lengths, ReadOnlySpan<nint> strides) =>
+            throw new ArgumentException(
+                string.Create(CultureInfo.InvariantCulture, $"'{paramName}' (shape {Shape(lengths)}, strides {Shape(strides)}) is not contiguous in row-major order, as a transposed, sliced or broadcast view is not. Copy it into a dense tensor first."),
+                paramName);
+
+        [DoesNotReturn]
+        public static void TooLarge(string paramName, nint length) =>
+            throw new ArgumentException(
+                string.Create(CultureInfo.InvariantCulture, $"'{paramName}' has {length} elements; at most {int.MaxValue} are supported."),
+                paramName);
+
+        private static string Shape(ReadOnlySpan<nint> lengths)
+        {
+            var text = new System.Text.StringBuilder("[");
+            for (int i = 0; i < lengths.Length; i++)
+            {
+                text.Append(i == 0 ? "" : ", ").Append(((long)lengths[i]).ToString(CultureInfo.InvariantCulture));
+            }
+
+            return text.Append(']').ToString();
+        }
+    }
+}

@@ -1,6 +1,7 @@
 using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.InteropServices;
 
 namespace SoftmaxCE.Internals;
@@ -105,6 +106,36 @@ internal static class Validation
         }
     }
 
+    /// <summary>The number of labels that are not ignored, or -1 if any label is out of range (the caller then finds and reports it).</summary>
+    private static int CountValidLabels(ReadOnlySpan<int> labels, int classes, bool hasIgnore, int ignore)
+    {
+        Vector512<int> ignoreV = Vector512.Create(ignore);
+        Vector512<uint> classesV = Vector512.Create((uint)classes);
+        Vector512<int> bad = Vector512<int>.Zero;
+        int ignored = 0;
+        int last = labels.Length - Vector512<int>.Count;
+        for (int i = 0; ; i += Vector512<int>.Count)
+        {
+            bool tail = i >= last;
+            int start = tail ? last : i;
+            Vector512<int> v = Vector512.Create(labels.Slice(start, Vector512<int>.Count));
+            Vector512<int> isIgnored = hasIgnore ? Vector512.Equals(v, ignoreV) : Vector512<int>.Zero;
+            bad |= Vector512.GreaterThanOrEqual(v.AsUInt32(), classesV).AsInt32() & ~isIgnored;
+            ulong ignoredBits = isIgnored.ExtractMostSignificantBits();
+            if (tail)
+            {
+                // The last vector overlaps the one before: count only its lanes past i.
+                ignoredBits >>= i - last;
+                ignored += BitOperations.PopCount(ignoredBits);
+                break;
+            }
+
+            ignored += BitOperations.PopCount(ignoredBits);
+        }
+
+        return bad == Vector512<int>.Zero ? labels.Length - ignored : -1;
+    }
+
     /// <summary>
     /// Checks every label, and returns the mean's denominator (the number of counted rows, or the sum of
     /// the class weights of their labels, added in row order) and the number of counted rows.
@@ -114,6 +145,17 @@ internal static class Validation
     {
         bool hasIgnore = ignoreIndex.HasValue;
         int ignore = ignoreIndex.GetValueOrDefault();
+        if (classWeights.IsEmpty && Vector512.IsHardwareAccelerated && labels.Length >= Vector512<int>.Count)
+        {
+            // Unweighted, the denominator is a count: check and count sixteen labels at a time. At C = 10 the
+            // scalar loop cost a tenth of the whole fused call.
+            int count = CountValidLabels(labels, classes, hasIgnore, ignore);
+            if (count >= 0)
+            {
+                return new LabelCounts(count, count);
+            }
+        }
+
         double denominator = 0;
         int counted = 0;
         for (int row = 0; row < labels.Length; row++)

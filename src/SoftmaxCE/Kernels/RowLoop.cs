@@ -1,18 +1,38 @@
 using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace SoftmaxCE.Kernels;
 
 /// <summary>Gives each row its <see cref="RowPlan"/>, or says that the row is ignored.</summary>
 internal interface IRowPlanner
 {
+    /// <summary>The same for every row of a call: <see cref="RowPlan.TermCoefficient"/>, <see cref="RowPlan.Scale"/>, <see cref="RowPlan.ZLoss"/>.</summary>
+    RowPlan Common { get; }
+
     bool TryPlan(int row, out RowPlan plan);
+
+    /// <summary>
+    /// Sixteen rows at once, for <see cref="ShortRowsAvx512"/> (float only): each row's label (-1 for none or
+    /// ignored), <see cref="RowPlan.LabelCoefficient"/> (0 when ignored) and whether it is counted (1 or 0).
+    /// </summary>
+    void PlanBlock(int firstRow, out Vector512<int> labels, out Vector512<float> labelCoefficients, out Vector512<float> counted);
 }
 
 /// <summary>The same plan for every row: softmax, log-softmax and dense targets.</summary>
 internal readonly struct FixedPlanner(RowPlan plan) : IRowPlanner
 {
+    public RowPlan Common => plan;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PlanBlock(int firstRow, out Vector512<int> labels, out Vector512<float> labelCoefficients, out Vector512<float> counted)
+    {
+        labels = Vector512.Create(plan.Label);
+        labelCoefficients = Vector512.Create((float)plan.LabelCoefficient);
+        counted = Vector512<float>.One;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryPlan(int row, out RowPlan plan1)
     {
@@ -25,6 +45,32 @@ internal readonly struct FixedPlanner(RowPlan plan) : IRowPlanner
 internal readonly unsafe struct LabelPlanner<T>(int* labels, T* weights, int ignoreIndex, bool hasIgnoreIndex, double keep, double spread, double scale, double zLoss) : IRowPlanner
     where T : unmanaged, IFloatingPointIeee754<T>
 {
+    public RowPlan Common => new(-1, 0, spread, scale, zLoss);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PlanBlock(int firstRow, out Vector512<int> labels16, out Vector512<float> labelCoefficients, out Vector512<float> counted)
+    {
+        Vector512<int> raw = Vector512.Load(labels + firstRow);
+        Vector512<int> ignored = hasIgnoreIndex ? Vector512.Equals(raw, Vector512.Create(ignoreIndex)) : Vector512<int>.Zero;
+        labels16 = Vector512.ConditionalSelect(ignored, Vector512.Create(-1), raw);
+        Vector512<float> weight = Vector512<float>.One;
+        if (weights != null)
+        {
+            // Ignored rows read class 0's weight, which is then dropped.
+            float* gathered = stackalloc float[16];
+            for (int r = 0; r < 16; r++)
+            {
+                gathered[r] = float.CreateTruncating(weights[Math.Max(labels16.GetElement(r), 0)]);
+            }
+
+            weight = Vector512.Load(gathered);
+        }
+
+        Vector512<float> dropped = ignored.AsSingle();
+        labelCoefficients = Vector512.ConditionalSelect(dropped, Vector512<float>.Zero, weight * (float)keep);
+        counted = Vector512.ConditionalSelect(dropped, Vector512<float>.Zero, Vector512<float>.One);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryPlan(int row, out RowPlan plan)
     {

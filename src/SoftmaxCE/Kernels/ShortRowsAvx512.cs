@@ -47,24 +47,9 @@ internal static unsafe class ShortRowsAvx512
         where TFeatures : struct, IRowFeatures
     {
         Unsafe.SkipInit(out Block16 v);
-        int* labels = stackalloc int[BlockRows];
-        float* labelCoefficients = stackalloc float[BlockRows];
-        float* counted = stackalloc float[BlockRows];
-        double termCoefficient = 0, scale = 1, zLoss = 0;
-        for (int r = 0; r < BlockRows; r++)
-        {
-            bool planned = planner.TryPlan(firstRow + r, out RowPlan plan);
-            labels[r] = planned ? plan.Label : -1;
-            labelCoefficients[r] = planned ? (float)plan.LabelCoefficient : 0;
-            counted[r] = planned ? 1 : 0;
-            if (planned)
-            {
-                // The same for every row of a call.
-                termCoefficient = plan.TermCoefficient;
-                scale = plan.Scale;
-                zLoss = plan.ZLoss;
-            }
-        }
+        planner.PlanBlock(firstRow, out Vector512<int> label, out Vector512<float> labelCoefficient, out Vector512<float> isCounted);
+        RowPlan common = planner.Common;
+        double termCoefficient = common.TermCoefficient, scale = common.Scale, zLoss = common.ZLoss;
 
         float* y = (float*)logits + ((nint)firstRow * classes);
         for (int r = 0; r < BlockRows; r++)
@@ -95,7 +80,6 @@ internal static unsafe class ShortRowsAvx512
 
         Vector512<float> negativeInfinity = Vector512.Create(float.NegativeInfinity);
         Vector512<float> shift = Vector512.ConditionalSelect(Vector512.Equals(max, negativeInfinity), Vector512<float>.Zero, max);
-        Vector512<int> label = Vector512.Load(labels);
         Vector512<float> labelLogit = Vector512<float>.Zero;
         Vector512<float> sum = Vector512<float>.Zero;
         Vector512<float> distance = Vector512<float>.Zero;
@@ -124,8 +108,6 @@ internal static unsafe class ShortRowsAvx512
         }
 
         Vector512<float> lse = max + Vector512.Log(sum);
-        Vector512<float> isCounted = Vector512.Load(counted);
-        Vector512<float> labelCoefficient = Vector512.Load(labelCoefficients);
         Vector512<float> loss = labelCoefficient * (lse - labelLogit);
         if (TTerm.IsActive)
         {
@@ -217,45 +199,98 @@ internal static unsafe class ShortRowsAvx512
         return totals;
     }
 
-    /// <summary>Transposes the 16 x 16 block in place: four rounds of 16 shuffles.</summary>
+    /// <summary>Transposes the 16 x 16 block in place: four rounds of 16 shuffles, in registers.</summary>
+    /// <remarks>Written out in full: as loops over the block, the JIT kept every step in memory, with bounds checks.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose(ref Block16 r)
+    private static void Transpose(ref Block16 block)
     {
-        Unsafe.SkipInit(out Block16 t);
-        Unsafe.SkipInit(out Block16 u);
-        for (int q = 0; q < 16; q += 4)
-        {
-            t[q] = Avx512F.UnpackLow(r[q], r[q + 1]);
-            t[q + 1] = Avx512F.UnpackHigh(r[q], r[q + 1]);
-            t[q + 2] = Avx512F.UnpackLow(r[q + 2], r[q + 3]);
-            t[q + 3] = Avx512F.UnpackHigh(r[q + 2], r[q + 3]);
-        }
+        Vector512<float> r0 = block[0];
+        Vector512<float> r1 = block[1];
+        Vector512<float> r2 = block[2];
+        Vector512<float> r3 = block[3];
+        Vector512<float> r4 = block[4];
+        Vector512<float> r5 = block[5];
+        Vector512<float> r6 = block[6];
+        Vector512<float> r7 = block[7];
+        Vector512<float> r8 = block[8];
+        Vector512<float> r9 = block[9];
+        Vector512<float> r10 = block[10];
+        Vector512<float> r11 = block[11];
+        Vector512<float> r12 = block[12];
+        Vector512<float> r13 = block[13];
+        Vector512<float> r14 = block[14];
+        Vector512<float> r15 = block[15];
 
-        // u[4q + c] holds, in 128-bit lane j, class 4j + c of rows 4q .. 4q + 3.
-        for (int q = 0; q < 16; q += 4)
-        {
-            u[q] = Avx512F.UnpackLow(t[q].AsDouble(), t[q + 2].AsDouble()).AsSingle();
-            u[q + 1] = Avx512F.UnpackHigh(t[q].AsDouble(), t[q + 2].AsDouble()).AsSingle();
-            u[q + 2] = Avx512F.UnpackLow(t[q + 1].AsDouble(), t[q + 3].AsDouble()).AsSingle();
-            u[q + 3] = Avx512F.UnpackHigh(t[q + 1].AsDouble(), t[q + 3].AsDouble()).AsSingle();
-        }
+        // Interleave 32-bit lanes of row pairs.
+        Vector512<float> t0 = Avx512F.UnpackLow(r0, r1);
+        Vector512<float> t1 = Avx512F.UnpackHigh(r0, r1);
+        Vector512<float> t2 = Avx512F.UnpackLow(r2, r3);
+        Vector512<float> t3 = Avx512F.UnpackHigh(r2, r3);
+        Vector512<float> t4 = Avx512F.UnpackLow(r4, r5);
+        Vector512<float> t5 = Avx512F.UnpackHigh(r4, r5);
+        Vector512<float> t6 = Avx512F.UnpackLow(r6, r7);
+        Vector512<float> t7 = Avx512F.UnpackHigh(r6, r7);
+        Vector512<float> t8 = Avx512F.UnpackLow(r8, r9);
+        Vector512<float> t9 = Avx512F.UnpackHigh(r8, r9);
+        Vector512<float> t10 = Avx512F.UnpackLow(r10, r11);
+        Vector512<float> t11 = Avx512F.UnpackHigh(r10, r11);
+        Vector512<float> t12 = Avx512F.UnpackLow(r12, r13);
+        Vector512<float> t13 = Avx512F.UnpackHigh(r12, r13);
+        Vector512<float> t14 = Avx512F.UnpackLow(r14, r15);
+        Vector512<float> t15 = Avx512F.UnpackHigh(r14, r15);
 
-        // 0x88 takes 128-bit lanes (a0, a2, b0, b2); 0xDD takes (a1, a3, b1, b3).
-        for (int c = 0; c < 4; c++)
-        {
-            t[c] = Avx512F.Shuffle4x128(u[c], u[c + 4], 0x88);
-            t[c + 4] = Avx512F.Shuffle4x128(u[c], u[c + 4], 0xDD);
-            t[c + 8] = Avx512F.Shuffle4x128(u[c + 8], u[c + 12], 0x88);
-            t[c + 12] = Avx512F.Shuffle4x128(u[c + 8], u[c + 12], 0xDD);
-        }
+        // Interleave 64-bit lanes: u[4q + c] holds, in 128-bit lane j, class 4j + c of rows 4q .. 4q + 3.
+        Vector512<float> u0 = Avx512F.UnpackLow(t0.AsDouble(), t2.AsDouble()).AsSingle();
+        Vector512<float> u1 = Avx512F.UnpackHigh(t0.AsDouble(), t2.AsDouble()).AsSingle();
+        Vector512<float> u2 = Avx512F.UnpackLow(t1.AsDouble(), t3.AsDouble()).AsSingle();
+        Vector512<float> u3 = Avx512F.UnpackHigh(t1.AsDouble(), t3.AsDouble()).AsSingle();
+        Vector512<float> u4 = Avx512F.UnpackLow(t4.AsDouble(), t6.AsDouble()).AsSingle();
+        Vector512<float> u5 = Avx512F.UnpackHigh(t4.AsDouble(), t6.AsDouble()).AsSingle();
+        Vector512<float> u6 = Avx512F.UnpackLow(t5.AsDouble(), t7.AsDouble()).AsSingle();
+        Vector512<float> u7 = Avx512F.UnpackHigh(t5.AsDouble(), t7.AsDouble()).AsSingle();
+        Vector512<float> u8 = Avx512F.UnpackLow(t8.AsDouble(), t10.AsDouble()).AsSingle();
+        Vector512<float> u9 = Avx512F.UnpackHigh(t8.AsDouble(), t10.AsDouble()).AsSingle();
+        Vector512<float> u10 = Avx512F.UnpackLow(t9.AsDouble(), t11.AsDouble()).AsSingle();
+        Vector512<float> u11 = Avx512F.UnpackHigh(t9.AsDouble(), t11.AsDouble()).AsSingle();
+        Vector512<float> u12 = Avx512F.UnpackLow(t12.AsDouble(), t14.AsDouble()).AsSingle();
+        Vector512<float> u13 = Avx512F.UnpackHigh(t12.AsDouble(), t14.AsDouble()).AsSingle();
+        Vector512<float> u14 = Avx512F.UnpackLow(t13.AsDouble(), t15.AsDouble()).AsSingle();
+        Vector512<float> u15 = Avx512F.UnpackHigh(t13.AsDouble(), t15.AsDouble()).AsSingle();
 
-        for (int c = 0; c < 4; c++)
-        {
-            r[c] = Avx512F.Shuffle4x128(t[c], t[c + 8], 0x88);
-            r[c + 8] = Avx512F.Shuffle4x128(t[c], t[c + 8], 0xDD);
-            r[c + 4] = Avx512F.Shuffle4x128(t[c + 4], t[c + 12], 0x88);
-            r[c + 12] = Avx512F.Shuffle4x128(t[c + 4], t[c + 12], 0xDD);
-        }
+        // Gather 128-bit lanes: 0x88 takes (a0, a2, b0, b2), 0xDD takes (a1, a3, b1, b3).
+        t0 = Avx512F.Shuffle4x128(u0, u4, 0x88);
+        t4 = Avx512F.Shuffle4x128(u0, u4, 0xDD);
+        t8 = Avx512F.Shuffle4x128(u8, u12, 0x88);
+        t12 = Avx512F.Shuffle4x128(u8, u12, 0xDD);
+        t1 = Avx512F.Shuffle4x128(u1, u5, 0x88);
+        t5 = Avx512F.Shuffle4x128(u1, u5, 0xDD);
+        t9 = Avx512F.Shuffle4x128(u9, u13, 0x88);
+        t13 = Avx512F.Shuffle4x128(u9, u13, 0xDD);
+        t2 = Avx512F.Shuffle4x128(u2, u6, 0x88);
+        t6 = Avx512F.Shuffle4x128(u2, u6, 0xDD);
+        t10 = Avx512F.Shuffle4x128(u10, u14, 0x88);
+        t14 = Avx512F.Shuffle4x128(u10, u14, 0xDD);
+        t3 = Avx512F.Shuffle4x128(u3, u7, 0x88);
+        t7 = Avx512F.Shuffle4x128(u3, u7, 0xDD);
+        t11 = Avx512F.Shuffle4x128(u11, u15, 0x88);
+        t15 = Avx512F.Shuffle4x128(u11, u15, 0xDD);
+
+        block[0] = Avx512F.Shuffle4x128(t0, t8, 0x88);
+        block[8] = Avx512F.Shuffle4x128(t0, t8, 0xDD);
+        block[4] = Avx512F.Shuffle4x128(t4, t12, 0x88);
+        block[12] = Avx512F.Shuffle4x128(t4, t12, 0xDD);
+        block[1] = Avx512F.Shuffle4x128(t1, t9, 0x88);
+        block[9] = Avx512F.Shuffle4x128(t1, t9, 0xDD);
+        block[5] = Avx512F.Shuffle4x128(t5, t13, 0x88);
+        block[13] = Avx512F.Shuffle4x128(t5, t13, 0xDD);
+        block[2] = Avx512F.Shuffle4x128(t2, t10, 0x88);
+        block[10] = Avx512F.Shuffle4x128(t2, t10, 0xDD);
+        block[6] = Avx512F.Shuffle4x128(t6, t14, 0x88);
+        block[14] = Avx512F.Shuffle4x128(t6, t14, 0xDD);
+        block[3] = Avx512F.Shuffle4x128(t3, t11, 0x88);
+        block[11] = Avx512F.Shuffle4x128(t3, t11, 0xDD);
+        block[7] = Avx512F.Shuffle4x128(t7, t15, 0x88);
+        block[15] = Avx512F.Shuffle4x128(t7, t15, 0xDD);
     }
 
     [InlineArray(16)]

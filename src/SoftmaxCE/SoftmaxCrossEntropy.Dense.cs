@@ -5,7 +5,7 @@ using SoftmaxCE.Kernels;
 
 namespace SoftmaxCE;
 
-/// <summary>Cross-entropy with dense (soft or one-hot) target rows.</summary>
+// Cross-entropy with dense (soft or one-hot) target rows.
 public static unsafe partial class SoftmaxCrossEntropy
 {
     /// <summary>The cross-entropy loss of logits against dense target rows, reduced over the batch.</summary>

@@ -5,7 +5,7 @@ using SoftmaxCE.Kernels;
 
 namespace SoftmaxCE;
 
-/// <summary>Cross-entropy with class-index labels.</summary>
+// Cross-entropy with class-index labels.
 public static unsafe partial class SoftmaxCrossEntropy
 {
     /// <summary>

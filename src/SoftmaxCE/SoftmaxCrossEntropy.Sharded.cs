@@ -7,34 +7,35 @@ using SoftmaxCE.Internals;
 
 namespace SoftmaxCE;
 
-/// <summary>
-/// Vocabulary-parallel (class-sharded) cross-entropy with class-index labels: the exact loss and gradient of logits
-/// whose classes are split across devices or processes (tensor parallelism, as Megatron-LM does), with any
-/// communication layer.
-/// </summary>
-/// <remarks>
-/// <para>
-/// A shard holds the columns <c>[classOffset, classOffset + shardClasses)</c> of the global <c>[rows, classes]</c>
-/// logits as its own row-major <c>[rows, shardClasses]</c> buffer. The exact loss and gradient take three steps:
-/// </para>
-/// <list type="number">
-/// <item><description>every shard computes its per-row statistics with
-/// <see cref="ShardStatistics{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, Span{T}, Span{T}, int, int, int, CrossEntropyOptions)"/>;</description></item>
-/// <item><description>the statistics are all-reduced with
-/// <see cref="MergeShardStatistics{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T})"/>, in any order (the label logits,
-/// if wanted, with a plain sum);</description></item>
-/// <item><description>every shard computes its gradient and its share of the loss with
-/// <see cref="ShardLossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, int, int, CrossEntropyOptions, ReadOnlySpan{T})"/>;
-/// the shares add up (a sum all-reduce of one number) to the loss of
-/// <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
-/// on the whole logits, and the shards' gradients, put side by side, are its gradient.</description></item>
-/// </list>
-/// <para>
-/// Only <c>2 * rows</c> numbers per shard cross the network, never the logits. The methods run on the calling thread
-/// (<see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/> is checked but not used), accumulate in double
-/// precision, and allocate nothing.
-/// </para>
-/// </remarks>
+// (The class's XML summary lives in SoftmaxCrossEntropy.cs; these notes are for readers of this file.)
+// <summary>
+// Vocabulary-parallel (class-sharded) cross-entropy with class-index labels: the exact loss and gradient of logits
+// whose classes are split across devices or processes (tensor parallelism, as Megatron-LM does), with any
+// communication layer.
+// </summary>
+// <remarks>
+// <para>
+// A shard holds the columns <c>[classOffset, classOffset + shardClasses)</c> of the global <c>[rows, classes]</c>
+// logits as its own row-major <c>[rows, shardClasses]</c> buffer. The exact loss and gradient take three steps:
+// </para>
+// <list type="number">
+// <item><description>every shard computes its per-row statistics with
+// <see cref="ShardStatistics{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, Span{T}, Span{T}, int, int, int, CrossEntropyOptions)"/>;</description></item>
+// <item><description>the statistics are all-reduced with
+// <see cref="MergeShardStatistics{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T})"/>, in any order (the label logits,
+// if wanted, with a plain sum);</description></item>
+// <item><description>every shard computes its gradient and its share of the loss with
+// <see cref="ShardLossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, int, int, CrossEntropyOptions, ReadOnlySpan{T})"/>;
+// the shares add up (a sum all-reduce of one number) to the loss of
+// <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+// on the whole logits, and the shards' gradients, put side by side, are its gradient.</description></item>
+// </list>
+// <para>
+// Only <c>2 * rows</c> numbers per shard cross the network, never the logits. The methods run on the calling thread
+// (<see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/> is checked but not used), accumulate in double
+// precision, and allocate nothing.
+// </para>
+// </remarks>
 public static unsafe partial class SoftmaxCrossEntropy
 {
     /// <summary>

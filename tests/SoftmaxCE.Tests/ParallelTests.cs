@@ -6,7 +6,7 @@ using Xunit;
 
 namespace SoftmaxCE.Tests;
 
-/// <summary>Shapes above the single-thread threshold (2^18 elements) whose rows split into uneven chunks.</summary>
+/// <summary>Shapes above the single-thread threshold (2^16 elements) whose rows split into uneven chunks.</summary>
 public static class ParallelShapes
 {
     public static TheoryData<int, int> Uneven() => new()

@@ -29,7 +29,13 @@ public class TorchPeerBenchmarks
 
     private sealed class Config : ManualConfig
     {
-        public Config() => AddColumn(new NsPerElementColumn());
+        public Config()
+        {
+            AddColumn(new NsPerElementColumn());
+
+            // One baseline per category (ours on one thread, ours on all cores), so ratios compare like with like.
+            AddLogicalGroupRules(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams);
+        }
     }
 
     private float[] _logits = [];
@@ -53,7 +59,7 @@ public class TorchPeerBenchmarks
     [GlobalSetup(Targets = [nameof(SoftmaxCE_LossAndGradient), nameof(Torch_ForwardBackward_1Thread), nameof(Torch_Forward_1Thread)])]
     public void SetupOneThread() => Setup(threads: 1);
 
-    [GlobalSetup(Target = nameof(Torch_ForwardBackward_AllThreads))]
+    [GlobalSetup(Targets = [nameof(SoftmaxCE_LossAndGradient_AllCores), nameof(Torch_ForwardBackward_AllThreads)])]
     public void SetupAllThreads() => Setup(threads: Environment.ProcessorCount);
 
     private void Setup(int threads)
@@ -81,11 +87,20 @@ public class TorchPeerBenchmarks
         _gradient = [];
     }
 
-    /// <summary>Ours: loss and gradient in one fused pass, out of place, into a preallocated buffer.</summary>
+    private static readonly CrossEntropyOptions OneThreadOptions = new() { MaxDegreeOfParallelism = 1 };
+    private static readonly CrossEntropyOptions AllCoresOptions = new() { MaxDegreeOfParallelism = 0 };
+
+    /// <summary>Ours: loss and gradient in one fused pass, out of place, into a preallocated buffer, on the calling thread.</summary>
     [Benchmark(Baseline = true)]
     [BenchmarkCategory(OneThread)]
     public float SoftmaxCE_LossAndGradient() =>
-        SoftmaxCrossEntropy.LossAndGradient<float>(_logits, _labels, _gradient, Shape.Classes);
+        SoftmaxCrossEntropy.LossAndGradient<float>(_logits, _labels, _gradient, Shape.Classes, OneThreadOptions);
+
+    /// <summary>Ours on all cores (MaxDegreeOfParallelism = 0): the baseline of the all-threads group.</summary>
+    [Benchmark(Baseline = true)]
+    [BenchmarkCategory(AllThreads)]
+    public float SoftmaxCE_LossAndGradient_AllCores() =>
+        SoftmaxCrossEntropy.LossAndGradient<float>(_logits, _labels, _gradient, Shape.Classes, AllCoresOptions);
 
     /// <summary>libtorch on one thread: cross_entropy forward, backward, the gradient read back, grad reset to None.</summary>
     [Benchmark]

@@ -106,3 +106,56 @@ public unsafe class ShortRowKernelBenchmarks : NativeBuffers
         new ReadOnlySpan<float>(_logits, Shape.Elements), new ReadOnlySpan<int>(_labels, Shape.Rows), new Span<float>(_gradient, Shape.Elements),
         Shape.Classes, new CrossEntropyOptions { MaxDegreeOfParallelism = 1 });
 }
+
+/// <summary>
+/// The double exponential: the BCL's <c>Vector512.Exp</c> against the kernels' <c>ExpDouble</c> (2^t by a degree-13
+/// polynomial and vscalefpd), over 32 Ki values already in L1/L2.
+/// </summary>
+[MemoryDiagnoser]
+[MemoryTraffic(bytesPerElement: 2 * sizeof(double))]
+public unsafe class ExpDoubleVariantBenchmarks : NativeBuffers
+{
+    private const int Length = 1 << 15;
+    private double* _input;
+    private double* _output;
+
+    /// <summary>The one shape: 32 Ki values.</summary>
+    public static IEnumerable<Shape> Shapes => [new(1, Length)];
+
+    /// <summary>The shape of this case.</summary>
+    [ParamsSource(nameof(Shapes))]
+    public Shape Shape { get; set; }
+
+    /// <summary>Values in [-20, 0], as <c>y - max</c> is.</summary>
+    [GlobalSetup]
+    public void Setup()
+    {
+        var random = new Random(Seed);
+        _input = Allocate<double>(Length);
+        _output = Allocate<double>(Length);
+        for (int i = 0; i < Length; i++)
+        {
+            _input[i] = random.NextDouble() * -20;
+        }
+    }
+
+    /// <summary>The BCL's vector exp.</summary>
+    [Benchmark(Baseline = true)]
+    public void Vector512Exp()
+    {
+        for (int i = 0; i < Length; i += Vector512<double>.Count)
+        {
+            Vector512.Exp(Vector512.Load(_input + i)).Store(_output + i);
+        }
+    }
+
+    /// <summary>The kernels' exp.</summary>
+    [Benchmark]
+    public void ExpDouble2t()
+    {
+        for (int i = 0; i < Length; i += Vector512<double>.Count)
+        {
+            ExpDouble.ExpDifference(Vector512.Load(_input + i), Vector512<double>.Zero).Store(_output + i);
+        }
+    }
+}

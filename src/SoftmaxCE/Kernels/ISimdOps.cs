@@ -37,8 +37,8 @@ internal unsafe interface ISimdOps<TVec, T>
     static abstract TVec Max(TVec left, TVec right);
 
     /// <summary>
-    /// <c>exp(y - shift)</c> for <c>y &lt;= shift</c> (the only inputs the kernels pass); float uses
-    /// <see cref="ExpSingle"/>. Negative infinity gives 0; NaN gives NaN.
+    /// <c>exp(y - shift)</c> for <c>y &lt;= shift</c> (the only inputs the kernels pass): <see cref="ExpSingle"/> and
+    /// <see cref="ExpDouble"/>. Negative infinity gives 0; NaN gives NaN.
     /// </summary>
     static abstract TVec ExpDifference(TVec y, TVec shift);
 
@@ -141,7 +141,7 @@ internal readonly unsafe struct Ops512<T> : ISimdOps<Vector512<T>, T>
             return ExpSingle.ExpDifference(y.AsSingle(), shift.AsSingle()).As<float, T>();
         }
 
-        return Vector512.Exp((y - shift).AsDouble()).As<double, T>();
+        return ExpDouble.ExpDifference(y.AsDouble(), shift.AsDouble()).As<double, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Equals(Vector512<T> left, Vector512<T> right) => Vector512.Equals(left, right);
@@ -191,7 +191,7 @@ internal readonly unsafe struct Ops256<T> : ISimdOps<Vector256<T>, T>
             return ExpSingle.ExpDifference(y.AsSingle(), shift.AsSingle()).As<float, T>();
         }
 
-        return Vector256.Exp((y - shift).AsDouble()).As<double, T>();
+        return ExpDouble.ExpDifference(y.AsDouble(), shift.AsDouble()).As<double, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Equals(Vector256<T> left, Vector256<T> right) => Vector256.Equals(left, right);
@@ -241,7 +241,7 @@ internal readonly unsafe struct Ops128<T> : ISimdOps<Vector128<T>, T>
             return ExpSingle.ExpDifference(y.AsSingle(), shift.AsSingle()).As<float, T>();
         }
 
-        return Vector128.Exp((y - shift).AsDouble()).As<double, T>();
+        return ExpDouble.ExpDifference(y.AsDouble(), shift.AsDouble()).As<double, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<T> Equals(Vector128<T> left, Vector128<T> right) => Vector128.Equals(left, right);

@@ -1,9 +1,9 @@
 using System;
 using System.Diagnostics;
-using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Numerics;
 using System.Numerics.Tensors;
+using SoftmaxCE.Internals;
 using System.Runtime.InteropServices;
 
 namespace SoftmaxCE;
@@ -487,13 +487,13 @@ public static partial class SoftmaxCrossEntropy
         {
             if (lengths.IsEmpty)
             {
-                TensorThrowHelper.RankZero(paramName);
+                ThrowHelper.RankZero(paramName);
             }
 
             nint classes = lengths[^1];
             if (classes <= 0)
             {
-                TensorThrowHelper.NoClasses(paramName, lengths);
+                ThrowHelper.NoClasses(paramName, lengths);
             }
 
             // A last dimension longer than int.MaxValue makes the tensor too large too; Flatten reports that.
@@ -505,7 +505,7 @@ public static partial class SoftmaxCrossEntropy
         {
             if (!actual.SequenceEqual(logits))
             {
-                TensorThrowHelper.ShapeMismatch(paramName, actual, logits);
+                ThrowHelper.ShapeMismatch(paramName, actual, logits);
             }
         }
 
@@ -533,7 +533,7 @@ public static partial class SoftmaxCrossEntropy
                 return;
             }
 
-            TensorThrowHelper.RowShapeMismatch(paramName, actual, logits, rows);
+            ThrowHelper.RowShapeMismatch(paramName, actual, logits, rows);
         }
 
         /// <summary>The elements of a row-major contiguous tensor span, as one span.</summary>
@@ -558,7 +558,7 @@ public static partial class SoftmaxCrossEntropy
         {
             if (lengths.IsEmpty)
             {
-                TensorThrowHelper.RankZero(paramName);
+                ThrowHelper.RankZero(paramName);
             }
 
             if (flattenedLength == 0)
@@ -568,7 +568,7 @@ public static partial class SoftmaxCrossEntropy
 
             if (flattenedLength > int.MaxValue)
             {
-                TensorThrowHelper.TooLarge(paramName, flattenedLength);
+                ThrowHelper.TooLarge(paramName, flattenedLength);
             }
 
             nint expected = 1;
@@ -576,65 +576,13 @@ public static partial class SoftmaxCrossEntropy
             {
                 if (lengths[i] != 1 && strides[i] != expected)
                 {
-                    TensorThrowHelper.NotRowMajor(paramName, lengths, strides);
+                    ThrowHelper.NotRowMajor(paramName, lengths, strides);
                 }
 
                 expected *= lengths[i];
             }
 
             return (int)flattenedLength;
-        }
-    }
-
-    /// <summary>The exceptions of the tensor overloads, with their messages.</summary>
-    [StackTraceHidden]
-    private static class TensorThrowHelper
-    {
-        [DoesNotReturn]
-        public static void RankZero(string paramName) =>
-            throw new ArgumentException(
-                string.Create(CultureInfo.InvariantCulture, $"'{paramName}' has rank 0; it needs at least one dimension, and the last dimension of the logits holds the classes."),
-                paramName);
-
-        [DoesNotReturn]
-        public static void NoClasses(string paramName, ReadOnlySpan<nint> lengths) =>
-            throw new ArgumentException(
-                string.Create(CultureInfo.InvariantCulture, $"The last dimension of '{paramName}' (the classes) has length {lengths[^1]} in shape {Shape(lengths)}; it must be positive."),
-                paramName);
-
-        [DoesNotReturn]
-        public static void ShapeMismatch(string paramName, ReadOnlySpan<nint> actual, ReadOnlySpan<nint> logits) =>
-            throw new ArgumentException(
-                string.Create(CultureInfo.InvariantCulture, $"'{paramName}' has shape {Shape(actual)}; it must have the shape of 'logits', {Shape(logits)}."),
-                paramName);
-
-        [DoesNotReturn]
-        public static void RowShapeMismatch(string paramName, ReadOnlySpan<nint> actual, ReadOnlySpan<nint> logits, nint rows) =>
-            throw new ArgumentException(
-                string.Create(CultureInfo.InvariantCulture, $"'{paramName}' has shape {Shape(actual)}; it must hold one element per row of 'logits' {Shape(logits)}: shape {Shape(logits[..^1])} or [{rows}]."),
-                paramName);
-
-        [DoesNotReturn]
-        public static void NotRowMajor(string paramName, ReadOnlySpan<nint> lengths, ReadOnlySpan<nint> strides) =>
-            throw new ArgumentException(
-                string.Create(CultureInfo.InvariantCulture, $"'{paramName}' (shape {Shape(lengths)}, strides {Shape(strides)}) is not contiguous in row-major order, as a transposed, sliced or broadcast view is not. Copy it into a dense tensor first."),
-                paramName);
-
-        [DoesNotReturn]
-        public static void TooLarge(string paramName, nint length) =>
-            throw new ArgumentException(
-                string.Create(CultureInfo.InvariantCulture, $"'{paramName}' has {length} elements; at most {int.MaxValue} are supported."),
-                paramName);
-
-        private static string Shape(ReadOnlySpan<nint> lengths)
-        {
-            var text = new System.Text.StringBuilder("[");
-            for (int i = 0; i < lengths.Length; i++)
-            {
-                text.Append(i == 0 ? "" : ", ").Append(((long)lengths[i]).ToString(CultureInfo.InvariantCulture));
-            }
-
-            return text.Append(']').ToString();
         }
     }
 }

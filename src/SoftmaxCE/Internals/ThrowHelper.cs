@@ -60,4 +60,76 @@ internal static class ThrowHelper
     [DoesNotReturn]
     public static void TypeNotSupported(Type type) =>
         throw new NotSupportedException($"Element type {type} is not supported; use float or double.");
+
+    // Tensor overloads (SoftmaxCrossEntropy.Tensors.cs).
+
+    [DoesNotReturn]
+    public static void RankZero(string paramName) =>
+        throw new ArgumentException(
+            string.Create(CultureInfo.InvariantCulture, $"'{paramName}' has rank 0; it needs at least one dimension, and the last dimension of the logits holds the classes."),
+            paramName);
+
+    [DoesNotReturn]
+    public static void NoClasses(string paramName, ReadOnlySpan<nint> lengths) =>
+        throw new ArgumentException(
+            string.Create(CultureInfo.InvariantCulture, $"The last dimension of '{paramName}' (the classes) has length {lengths[^1]} in shape {Shape(lengths)}; it must be positive."),
+            paramName);
+
+    [DoesNotReturn]
+    public static void ShapeMismatch(string paramName, ReadOnlySpan<nint> actual, ReadOnlySpan<nint> logits) =>
+        throw new ArgumentException(
+            string.Create(CultureInfo.InvariantCulture, $"'{paramName}' has shape {Shape(actual)}; it must have the shape of 'logits', {Shape(logits)}."),
+            paramName);
+
+    [DoesNotReturn]
+    public static void RowShapeMismatch(string paramName, ReadOnlySpan<nint> actual, ReadOnlySpan<nint> logits, nint rows) =>
+        throw new ArgumentException(
+            string.Create(CultureInfo.InvariantCulture, $"'{paramName}' has shape {Shape(actual)}; it must hold one element per row of 'logits' {Shape(logits)}: shape {Shape(logits[..^1])} or [{rows}]."),
+            paramName);
+
+    [DoesNotReturn]
+    public static void NotRowMajor(string paramName, ReadOnlySpan<nint> lengths, ReadOnlySpan<nint> strides) =>
+        throw new ArgumentException(
+            string.Create(CultureInfo.InvariantCulture, $"'{paramName}' (shape {Shape(lengths)}, strides {Shape(strides)}) is not contiguous in row-major order, as a transposed, sliced or broadcast view is not. Copy it into a dense tensor first."),
+            paramName);
+
+    [DoesNotReturn]
+    public static void TooLarge(string paramName, nint length) =>
+        throw new ArgumentException(
+            string.Create(CultureInfo.InvariantCulture, $"'{paramName}' has {length} elements; at most {int.MaxValue} are supported."),
+            paramName);
+
+    private static string Shape(ReadOnlySpan<nint> lengths)
+    {
+        var text = new System.Text.StringBuilder("[");
+        for (int i = 0; i < lengths.Length; i++)
+        {
+            text.Append(i == 0 ? "" : ", ").Append(((long)lengths[i]).ToString(CultureInfo.InvariantCulture));
+        }
+
+        return text.Append(']').ToString();
+    }
+
+    // Sharded cross-entropy (SoftmaxCrossEntropy.Sharded.cs).
+
+    [DoesNotReturn]
+    public static void ShardClassesNotPositive(int shardClasses) =>
+        throw new ArgumentOutOfRangeException(nameof(shardClasses), shardClasses,
+            string.Create(CultureInfo.InvariantCulture, $"The number of classes in the shard must be positive; it is {shardClasses}."));
+
+    [DoesNotReturn]
+    public static void ShardOutsideClasses(int classOffset, int shardClasses, int classes) =>
+        throw new ArgumentOutOfRangeException(nameof(classOffset), classOffset,
+            string.Create(CultureInfo.InvariantCulture,
+                $"The shard's classes [{classOffset}, {(long)classOffset + shardClasses}) are not within [0, {classes})."));
+
+    [DoesNotReturn]
+    public static void ShardLogitsNotMultiple(int length, int shardClasses) =>
+        throw new ArgumentException(
+            string.Create(CultureInfo.InvariantCulture, $"The shard logits length {length} is not a multiple of the number of classes in the shard {shardClasses}."),
+            "shardLogits");
+
+    [DoesNotReturn]
+    public static void ShardOverlap(string output, string input) =>
+        throw new ArgumentException($"'{output}' overlaps '{input}'. No overlap is allowed here.", output);
 }

@@ -16,12 +16,8 @@ namespace Benchmarks;
 /// </remarks>
 [MemoryDiagnoser]
 [MemoryTraffic(bytesPerElement: 2 * sizeof(float), bytesPerRow: sizeof(int))]
-public unsafe class FusedLossAndGradientBenchmarks : NativeBuffers
+public unsafe class FusedLossAndGradientBenchmarks : LabelBuffers<float>
 {
-    private float* _logits;
-    private float* _gradient;
-    private float* _inPlace;
-    private int* _labels;
 
     /// <summary>The five shapes: (M, C).</summary>
     public static IEnumerable<Shape> Shapes => Shape.All;
@@ -30,26 +26,15 @@ public unsafe class FusedLossAndGradientBenchmarks : NativeBuffers
     [ParamsSource(nameof(Shapes))]
     public Shape Shape { get; set; }
 
-    private ReadOnlySpan<float> Logits => new(_logits, Shape.Elements);
 
-    private Span<float> Gradient => new(_gradient, Shape.Elements);
 
-    private Span<float> InPlace => new(_inPlace, Shape.Elements);
 
-    private ReadOnlySpan<int> Labels => new(_labels, Shape.Rows);
 
     /// <summary>Allocates and fills every buffer.</summary>
     [GlobalSetup]
     public void Setup()
     {
-        var random = new Random(Seed);
-        _logits = Allocate<float>(Shape.Elements);
-        _gradient = Allocate<float>(Shape.Elements);
-        _inPlace = Allocate<float>(Shape.Elements);
-        _labels = Allocate<int>(Shape.Rows);
-        FillLogits(random, new Span<float>(_logits, Shape.Elements));
-        Logits.CopyTo(InPlace);
-        FillLabels(random, new Span<int>(_labels, Shape.Rows), Shape.Classes);
+        AllocateLabelBuffers(Shape);
     }
 
     /// <summary>Copies the logits into the gradient buffer: the least time any out-of-place kernel can take.</summary>

@@ -11,15 +11,12 @@ namespace Benchmarks;
 /// </summary>
 [MemoryDiagnoser]
 [MemoryTraffic(bytesPerElement: 2 * sizeof(float), bytesPerRow: sizeof(int))]
-public unsafe class LanguageModelFeatureBenchmarks : NativeBuffers
+public unsafe class LanguageModelFeatureBenchmarks : LabelBuffers<float>
 {
     private static readonly CrossEntropyOptions Plain = new() { MaxDegreeOfParallelism = 1 };
     private static readonly CrossEntropyOptions ZLoss = Plain with { ZLoss = 1e-4 };
     private static readonly CrossEntropyOptions Softcap = Plain with { LogitSoftcap = 30 };
 
-    private float* _logits;
-    private float* _gradient;
-    private int* _labels;
     private int* _predictions;
 
     /// <summary>Vocabulary shapes.</summary>
@@ -29,23 +26,15 @@ public unsafe class LanguageModelFeatureBenchmarks : NativeBuffers
     [ParamsSource(nameof(Shapes))]
     public Shape Shape { get; set; }
 
-    private ReadOnlySpan<float> Logits => new(_logits, Shape.Elements);
 
-    private Span<float> Gradient => new(_gradient, Shape.Elements);
 
-    private ReadOnlySpan<int> Labels => new(_labels, Shape.Rows);
 
     /// <summary>Allocates and fills every buffer.</summary>
     [GlobalSetup]
     public void Setup()
     {
-        var random = new Random(Seed);
-        _logits = Allocate<float>(Shape.Elements);
-        _gradient = Allocate<float>(Shape.Elements);
-        _labels = Allocate<int>(Shape.Rows);
+        AllocateLabelBuffers(Shape);
         _predictions = Allocate<int>(Shape.Rows);
-        FillLogits(random, new Span<float>(_logits, Shape.Elements));
-        FillLabels(random, new Span<int>(_labels, Shape.Rows), Shape.Classes);
     }
 
     /// <summary>The plain fused call.</summary>

@@ -12,12 +12,8 @@ namespace Benchmarks;
 /// <remarks>In place: see <see cref="FusedLossAndGradientBenchmarks"/>; repeated calls stay finite.</remarks>
 [MemoryDiagnoser]
 [MemoryTraffic(bytesPerElement: 2 * sizeof(double), bytesPerRow: sizeof(int))]
-public unsafe class LossAndGradientDoubleBenchmarks : NativeBuffers
+public unsafe class LossAndGradientDoubleBenchmarks : LabelBuffers<double>
 {
-    private double* _logits;
-    private double* _gradient;
-    private double* _inPlace;
-    private int* _labels;
 
     /// <summary>The common shapes: (M, C).</summary>
     public static IEnumerable<Shape> Shapes => Shape.Common;
@@ -26,26 +22,15 @@ public unsafe class LossAndGradientDoubleBenchmarks : NativeBuffers
     [ParamsSource(nameof(Shapes))]
     public Shape Shape { get; set; }
 
-    private ReadOnlySpan<double> Logits => new(_logits, Shape.Elements);
 
-    private Span<double> Gradient => new(_gradient, Shape.Elements);
 
-    private Span<double> InPlace => new(_inPlace, Shape.Elements);
 
-    private ReadOnlySpan<int> Labels => new(_labels, Shape.Rows);
 
     /// <summary>Allocates and fills every buffer.</summary>
     [GlobalSetup]
     public void Setup()
     {
-        var random = new Random(Seed);
-        _logits = Allocate<double>(Shape.Elements);
-        _gradient = Allocate<double>(Shape.Elements);
-        _inPlace = Allocate<double>(Shape.Elements);
-        _labels = Allocate<int>(Shape.Rows);
-        FillLogits(random, new Span<double>(_logits, Shape.Elements));
-        Logits.CopyTo(InPlace);
-        FillLabels(random, new Span<int>(_labels, Shape.Rows), Shape.Classes);
+        AllocateLabelBuffers(Shape);
     }
 
     /// <summary>Copies the logits into the gradient buffer: the memory roofline.</summary>

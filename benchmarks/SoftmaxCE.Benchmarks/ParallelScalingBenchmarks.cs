@@ -13,13 +13,10 @@ namespace Benchmarks;
 /// <remarks>The all-core copy splits the buffer into one contiguous piece per core with <see cref="Parallel.For(int, int, Action{int})"/>.</remarks>
 [MemoryDiagnoser]
 [MemoryTraffic(bytesPerElement: 2 * sizeof(float), bytesPerRow: sizeof(int))]
-public unsafe class ParallelScalingBenchmarks : NativeBuffers
+public unsafe class ParallelScalingBenchmarks : LabelBuffers<float>
 {
     private static readonly CrossEntropyOptions AllCores = new() { MaxDegreeOfParallelism = 0 };
 
-    private float* _logits;
-    private float* _gradient;
-    private int* _labels;
 
     /// <summary>The five shapes: (M, C).</summary>
     public static IEnumerable<Shape> Shapes => Shape.All;
@@ -32,18 +29,13 @@ public unsafe class ParallelScalingBenchmarks : NativeBuffers
     [GlobalSetup]
     public void Setup()
     {
-        var random = new Random(Seed);
-        _logits = Allocate<float>(Shape.Elements);
-        _gradient = Allocate<float>(Shape.Elements);
-        _labels = Allocate<int>(Shape.Rows);
-        FillLogits(random, new Span<float>(_logits, Shape.Elements));
-        FillLabels(random, new Span<int>(_labels, Shape.Rows), Shape.Classes);
+        AllocateLabelBuffers(Shape);
     }
 
     /// <summary>A copy on the calling thread.</summary>
     [Benchmark(Baseline = true)]
     [MemoryTraffic(bytesPerElement: 2 * sizeof(float))]
-    public void Copy1Thread() => new ReadOnlySpan<float>(_logits, Shape.Elements).CopyTo(new Span<float>(_gradient, Shape.Elements));
+    public void Copy1Thread() => Logits.CopyTo(Gradient);
 
     /// <summary>A copy split over every core.</summary>
     [Benchmark]
@@ -52,8 +44,8 @@ public unsafe class ParallelScalingBenchmarks : NativeBuffers
     {
         int parts = Environment.ProcessorCount;
         int length = Shape.Elements;
-        float* source = _logits;
-        float* destination = _gradient;
+        float* source = LogitsPointer;
+        float* destination = GradientPointer;
         Parallel.For(0, parts, part =>
         {
             int start = (int)((long)length * part / parts);
@@ -65,10 +57,10 @@ public unsafe class ParallelScalingBenchmarks : NativeBuffers
     /// <summary>SoftmaxCE on the calling thread (MaxDegreeOfParallelism = 1).</summary>
     [Benchmark]
     public float SoftmaxCE1Thread() => SoftmaxCrossEntropy.LossAndGradient(
-        new ReadOnlySpan<float>(_logits, Shape.Elements), new ReadOnlySpan<int>(_labels, Shape.Rows), new Span<float>(_gradient, Shape.Elements), Shape.Classes, OneThread);
+        Logits, Labels, Gradient, Shape.Classes, OneThread);
 
     /// <summary>SoftmaxCE on every core (MaxDegreeOfParallelism = 0).</summary>
     [Benchmark]
     public float SoftmaxCEAllCores() => SoftmaxCrossEntropy.LossAndGradient(
-        new ReadOnlySpan<float>(_logits, Shape.Elements), new ReadOnlySpan<int>(_labels, Shape.Rows), new Span<float>(_gradient, Shape.Elements), Shape.Classes, AllCores);
+        Logits, Labels, Gradient, Shape.Classes, AllCores);
 }

@@ -13,13 +13,10 @@ namespace Benchmarks;
 /// </summary>
 [MemoryDiagnoser]
 [MemoryTraffic(bytesPerElement: 2 * sizeof(float), bytesPerRow: sizeof(int))]
-public unsafe class ParallelThresholdBenchmarks : NativeBuffers
+public unsafe class ParallelThresholdBenchmarks : LabelBuffers<float>
 {
     private static readonly CrossEntropyOptions AllCores = new() { MaxDegreeOfParallelism = 0 };
 
-    private float* _logits;
-    private float* _gradient;
-    private int* _labels;
 
     /// <summary>16 Ki to 1 Mi elements, C = 1000.</summary>
     public static IEnumerable<Shape> Shapes => [new(16, 1000), new(64, 1000), new(256, 1000), new(1024, 1000)];
@@ -33,12 +30,7 @@ public unsafe class ParallelThresholdBenchmarks : NativeBuffers
     public void Setup()
     {
         RowChunks.ParallelMinElements = 0;
-        var random = new Random(Seed);
-        _logits = Allocate<float>(Shape.Elements);
-        _gradient = Allocate<float>(Shape.Elements);
-        _labels = Allocate<int>(Shape.Rows);
-        FillLogits(random, new Span<float>(_logits, Shape.Elements));
-        FillLabels(random, new Span<int>(_labels, Shape.Rows), Shape.Classes);
+        AllocateLabelBuffers(Shape);
     }
 
     /// <summary>Restores the library's threshold.</summary>
@@ -48,10 +40,10 @@ public unsafe class ParallelThresholdBenchmarks : NativeBuffers
     /// <summary>The calling thread only.</summary>
     [Benchmark(Baseline = true)]
     public float CallingThread() => SoftmaxCrossEntropy.LossAndGradient(
-        new ReadOnlySpan<float>(_logits, Shape.Elements), new ReadOnlySpan<int>(_labels, Shape.Rows), new Span<float>(_gradient, Shape.Elements), Shape.Classes, OneThread);
+        Logits, Labels, Gradient, Shape.Classes, OneThread);
 
     /// <summary>Every core, however small the call.</summary>
     [Benchmark]
     public float AllCoresNoThreshold() => SoftmaxCrossEntropy.LossAndGradient(
-        new ReadOnlySpan<float>(_logits, Shape.Elements), new ReadOnlySpan<int>(_labels, Shape.Rows), new Span<float>(_gradient, Shape.Elements), Shape.Classes, AllCores);
+        Logits, Labels, Gradient, Shape.Classes, AllCores);
 }

@@ -14,9 +14,6 @@ internal unsafe interface ISimdOps<TVec, T>
     where TVec : unmanaged
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Whether this width runs on vector hardware here.</summary>
-    static abstract bool IsSupported { get; }
-
     /// <summary>Lanes per vector.</summary>
     static abstract int Count { get; }
 
@@ -109,7 +106,6 @@ internal static class SimdMasks
 internal readonly unsafe struct Ops512<T> : ISimdOps<Vector512<T>, T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public static bool IsSupported => Vector512.IsHardwareAccelerated;
     public static int Count => Vector512<T>.Count;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Load(T* source) => Vector512.Load(source);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<T> value, T* destination) => value.Store(destination);
@@ -159,7 +155,6 @@ internal readonly unsafe struct Ops512<T> : ISimdOps<Vector512<T>, T>
 internal readonly unsafe struct Ops256<T> : ISimdOps<Vector256<T>, T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public static bool IsSupported => Vector256.IsHardwareAccelerated;
     public static int Count => Vector256<T>.Count;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Load(T* source) => Vector256.Load(source);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<T> value, T* destination) => value.Store(destination);
@@ -209,7 +204,6 @@ internal readonly unsafe struct Ops256<T> : ISimdOps<Vector256<T>, T>
 internal readonly unsafe struct Ops128<T> : ISimdOps<Vector128<T>, T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public static bool IsSupported => Vector128.IsHardwareAccelerated;
     public static int Count => Vector128<T>.Count;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<T> Load(T* source) => Vector128.Load(source);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector128<T> value, T* destination) => value.Store(destination);
@@ -269,7 +263,6 @@ internal readonly unsafe struct Ops128<T> : ISimdOps<Vector128<T>, T>
 internal readonly unsafe struct OpsScalar<T> : ISimdOps<T, T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public static bool IsSupported => true;
     public static int Count => 1;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Load(T* source) => *source;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(T value, T* destination) => *destination = value;

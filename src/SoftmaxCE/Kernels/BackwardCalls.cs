@@ -3,9 +3,11 @@ using System.Runtime.Intrinsics;
 
 namespace SoftmaxCE.Kernels;
 
-/// <summary>The backward from saved log-sum-exps with class-index labels (<see cref="RecomputeFromStatistics{TOps, TVec, T}"/>).</summary>
-/// <param name="rowFactors">Per-row upstream gradients, or null.</param>
-/// <param name="commonTermSum"><c>sum_k u_k</c> of the smoothing term: the sum of the class weights, or the number of classes.</param>
+/// <summary>
+/// The backward from saved log-sum-exps with class-index labels (<see cref="RecomputeFromStatistics{TOps, TVec, T}"/>).
+/// <c>rowFactors0</c> holds per-row upstream gradients (or is null); <c>commonTermSum</c> is <c>sum_k u_k</c> of the
+/// smoothing term: the sum of the class weights, or the number of classes.
+/// </summary>
 internal readonly unsafe struct LabelBackwardCall<T>(
     T* logits0, T* gradient0, T* logSumExp0, T* rowFactors0, int* labels0, T* weights, T* rowWeights0, int rows, int classes,
     int? ignoreIndex, CallSettings settings, double commonTermSum) : IWidthCall<T>
@@ -106,8 +108,10 @@ internal readonly unsafe struct LabelBackwardCall<T>(
     }
 }
 
-/// <summary>The backward from saved log-sum-exps with dense target rows (<see cref="RecomputeFromStatistics{TOps, TVec, T}"/>).</summary>
-/// <param name="rowFactors">Per-row upstream gradients, or null.</param>
+/// <summary>
+/// The backward from saved log-sum-exps with dense target rows (<see cref="RecomputeFromStatistics{TOps, TVec, T}"/>);
+/// <c>rowFactors0</c> holds per-row upstream gradients, or is null.
+/// </summary>
 internal readonly unsafe struct DenseBackwardCall<T>(
     T* logits0, T* gradient0, T* logSumExp0, T* rowFactors0, T* targets0, T* weights, T* rowWeights0, int rows, int classes, CallSettings settings) : IWidthCall<T>
     where T : unmanaged, IFloatingPointIeee754<T>

@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using MPI;
 using SoftmaxCE;
 
@@ -52,31 +53,42 @@ internal sealed class ShardedStep
     /// <summary>dLoss/dLogits for this rank's block, written by <see cref="Run"/>.</summary>
     public float[] Gradient { get; }
 
+    /// <summary>The seconds the last <see cref="Run"/> spent in all-reduces (waiting for the other ranks included).</summary>
+    public double CommunicationSeconds { get; private set; }
+
     /// <summary>Runs the step on every rank (it is collective) and returns the loss of the whole batch.</summary>
     public float Run()
     {
         int classes = _layout.Classes;
         CrossEntropyOptions options = _options;
+        long communication = 0;
+        long start;
 
         // Data parallelism: the mean divides by the whole batch's denominator, not by this rank's.
         if (options.Reduction == Reduction.Mean)
         {
             double local = SoftmaxCrossEntropy.MeanDenominator<float>(_labels, classes, options, _classWeights);
+            start = Stopwatch.GetTimestamp();
             options = options with { Denominator = _layout.DataGroup.Allreduce(local, Operation<double>.Add) };
+            communication += Stopwatch.GetTimestamp() - start;
         }
 
         // Vocabulary parallelism: each shard's (max, sum of exp) per row, combined over the tensor-parallel group:
         // the global max first, then the sums rescaled to it and added. (MergeShardStatistics does the same pairwise.)
         SoftmaxCrossEntropy.ShardStatistics<float>(_logits, _labels, _rowMax, _rowSumExp, _labelLogits,
             _layout.ClassCount, _layout.ClassStart, classes, options);
+        start = Stopwatch.GetTimestamp();
         _layout.TensorGroup.Allreduce(_rowMax, Operation<float>.Max, ref _globalMax);
+        communication += Stopwatch.GetTimestamp() - start;
         for (int i = 0; i < _rowMax.Length; i++)
         {
             // A shard whose classes are all masked in a row has (-inf, 0): it adds nothing (and -inf - -inf is NaN).
             _rescaledSumExp[i] = _rowSumExp[i] == 0 ? 0 : _rowSumExp[i] * Math.Exp((double)_rowMax[i] - _globalMax[i]);
         }
 
+        start = Stopwatch.GetTimestamp();
         _layout.TensorGroup.Allreduce(_rescaledSumExp, Operation<double>.Add, ref _globalSumExpDouble);
+        communication += Stopwatch.GetTimestamp() - start;
         for (int i = 0; i < _globalSumExp.Length; i++)
         {
             _globalSumExp[i] = (float)_globalSumExpDouble[i];
@@ -86,6 +98,10 @@ internal sealed class ShardedStep
             _layout.ClassCount, _layout.ClassStart, classes, options, _classWeights);
 
         // Every rank's share, over both kinds of parallelism, adds up to the whole batch's loss.
-        return (float)_layout.World.Allreduce((double)share, Operation<double>.Add);
+        start = Stopwatch.GetTimestamp();
+        double loss = _layout.World.Allreduce((double)share, Operation<double>.Add);
+        communication += Stopwatch.GetTimestamp() - start;
+        CommunicationSeconds = (double)communication / Stopwatch.Frequency;
+        return (float)loss;
     }
 }

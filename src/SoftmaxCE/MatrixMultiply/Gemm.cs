@@ -260,9 +260,23 @@ internal static unsafe class Gemm
 
             if (rs == 1 && columns == nr)
             {
-                // B transposed (each column contiguous in memory): step by step, so the writes are contiguous and the
-                // reads walk nr streams in step.
-                for (int p = 0; p < depth; p++)
+                // B transposed (each column contiguous in memory): square blocks through vector registers, then the
+                // last steps one by one, so the writes are contiguous and the reads walk nr streams in step.
+                int side = Transpose.Side<T>();
+                int blocked = 0;
+                if (Transpose.IsSupported && nr % side == 0)
+                {
+                    blocked = depth / side * side;
+                    for (int p = 0; p < blocked; p += side)
+                    {
+                        for (int j = 0; j < nr; j += side)
+                        {
+                            Transpose.Block(source + p + (j * cs), cs, panel + (p * nr) + j, nr);
+                        }
+                    }
+                }
+
+                for (int p = blocked; p < depth; p++)
                 {
                     T* s = source + p;
                     T* d = panel + (p * nr);

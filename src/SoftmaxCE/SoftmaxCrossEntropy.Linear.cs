@@ -266,6 +266,7 @@ public static unsafe partial class SoftmaxCrossEntropy
                 Divisor = Divisor(options, counts.Denominator),
                 WeightSum = weightSum,
                 Degree = ParallelTasks.Degree(options.MaxDegreeOfParallelism),
+                Width = Kernels.WidthDispatch.Current,
             };
             double total = LinearHead.Run(problem);
             return T.CreateTruncating(total / problem.Divisor);

@@ -112,6 +112,20 @@ public abstract class LinearTests<T>
     }
 
     [Fact]
+    public void LinearLossAndGradient_OnceWarm_AllocatesNothing()
+    {
+        var options = new CrossEntropyOptions { IgnoreIndex = -100, LabelSmoothing = 0.1, LogitSoftcap = 4, MaxDegreeOfParallelism = 1 };
+        LinearProblem p = Rounded(LinearReference.Random(12, 270, 16, 2100, options, true, true, true, 5));
+        Buffers b = Buffers.For(p);
+        b.Run(p);
+        SoftmaxCrossEntropy.LinearLoss<T>(b.Hidden, b.Weight, b.Bias, p.Labels, p.HiddenSize, options, b.ClassWeights, b.RowWeights);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        b.Run(p);
+        SoftmaxCrossEntropy.LinearLoss<T>(b.Hidden, b.Weight, b.Bias, p.Labels, p.HiddenSize, options, b.ClassWeights, b.RowWeights);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void LinearLossAndGradient_WeightAndBiasGradients_AreAddedTo()
     {
         LinearProblem p = Rounded(LinearReference.Random(4, 7, 5, 33, default, true, false, false, 0));

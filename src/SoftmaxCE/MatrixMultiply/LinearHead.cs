@@ -2,6 +2,8 @@ using System;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using SoftmaxCE.Kernels;
 
 namespace SoftmaxCE.MatrixMultiply;
 
@@ -35,6 +37,9 @@ internal unsafe struct HeadProblem<T>
     public double WeightSum;
 
     public int Degree;
+
+    /// <summary>The vector width of the element-wise work (the calling thread's, so tests can force one).</summary>
+    public SimdWidth Width;
 
     public readonly bool WantsGradient => HiddenGradient != null || WeightGradient != null || BiasGradient != null;
 }
@@ -240,21 +245,6 @@ internal static unsafe class LinearHead
         return total;
     }
 
-    /// <summary>The logit the softmax sees, from the product's value: bias, logit scale, then soft-capping.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static double Transform<T>(in HeadProblem<T> p, T product, int cls)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        double y = double.CreateTruncating(product);
-        if (p.Bias != null)
-        {
-            y += double.CreateTruncating(p.Bias[cls]);
-        }
-
-        y *= p.LogitScale;
-        return p.Softcap == 0 ? y : p.Softcap * Math.Tanh(y / p.Softcap);
-    }
-
     /// <summary><c>sum * exp(from - to)</c>, exact when <paramref name="from"/> equals <paramref name="to"/> (also for infinities).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static double Rescale(double sum, double from, double to) => from == to ? sum : sum * Math.Exp(from - to);
@@ -309,36 +299,110 @@ internal readonly unsafe struct RowState(double* memory, int rows)
     public double* Scale => memory + (8 * rows);
 }
 
+/// <summary>The logit the softmax sees, from a vector of products: bias, logit scale, then soft-capping, in <typeparamref name="T"/>.</summary>
+internal static unsafe class LogitTransform<TOps, TVec, T>
+    where TOps : ISimdOps<TVec, T>
+    where TVec : unmanaged
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Apply(in HeadProblem<T> p, TVec product, T* bias)
+    {
+        TVec v = product;
+        if (bias != null)
+        {
+            v = TOps.Add(v, TOps.Load(bias));
+        }
+
+        if (p.LogitScale != 1)
+        {
+            v = TOps.Multiply(v, TOps.Create(T.CreateTruncating(p.LogitScale)));
+        }
+
+        if (p.Softcap != 0)
+        {
+            v = SimdMasks.Softcap<TOps, TVec, T>(v, TOps.Create(T.CreateTruncating(p.Softcap)), TOps.Create(T.CreateTruncating(1 / p.Softcap)));
+        }
+
+        return v;
+    }
+}
+
 /// <summary>Turns a chunk of products into logits (in place) and merges its statistics into each row's.</summary>
 internal readonly unsafe struct StatisticsWork<T>(HeadProblem<T> p, BlockScratch<T> s, int count, int v0, int width) : ITaskWork
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     public void Run(int task)
     {
+        switch (p.Width)
+        {
+            case SimdWidth.Vector512:
+                Rows<Ops512<T>, Vector512<T>>(task);
+                break;
+            case SimdWidth.Vector256:
+                Rows<Ops256<T>, Vector256<T>>(task);
+                break;
+            case SimdWidth.Vector128:
+                Rows<Ops128<T>, Vector128<T>>(task);
+                break;
+            default:
+                Rows<OpsScalar<T>, T>(task);
+                break;
+        }
+    }
+
+    private void Rows<TOps, TVec>(int task)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+    {
+        int lanes = TOps.Count;
+        int vectorEnd = width - (width % lanes);
+        T* bias = p.Bias == null ? null : p.Bias + v0;
+        T* weights = p.ClassWeights == null ? null : p.ClassWeights + v0;
         int end = Math.Min(count, (task + 1) * LinearHead.TaskRows);
         RowState st = s.State;
         for (int t = task * LinearHead.TaskRows; t < end; t++)
         {
             T* z = s.Logits + ((nint)t * width);
-            double max = double.NegativeInfinity;
-            for (int j = 0; j < width; j++)
+            TVec maxV = TOps.Create(T.NegativeInfinity);
+            for (int j = 0; j < vectorEnd; j += lanes)
             {
-                T value = T.CreateTruncating(LinearHead.Transform(p, z[j], v0 + j));
-                z[j] = value;
-                max = Math.Max(max, double.CreateTruncating(value)); // Math.Max propagates NaN
+                TVec v = LogitTransform<TOps, TVec, T>.Apply(p, TOps.Load(z + j), bias == null ? null : bias + j);
+                TOps.Store(v, z + j);
+                maxV = TOps.Max(maxV, v);
             }
 
+            T max = TOps.MaxAcross(maxV);
+            for (int j = vectorEnd; j < width; j++)
+            {
+                T v = LogitTransform<OpsScalar<T>, T, T>.Apply(p, z[j], bias == null ? null : bias + j);
+                z[j] = v;
+                max = T.MaxNative(max, v);
+            }
+
+            // A NaN that the hardware max dropped still reaches the sum below, which makes the row NaN.
             double sum = 0;
-            if (!double.IsNegativeInfinity(max))
+            if (!T.IsNegativeInfinity(max))
             {
-                for (int j = 0; j < width; j++)
+                TVec shift = TOps.Create(max);
+                TVec acc = TOps.Zero;
+                for (int j = 0; j < vectorEnd; j += lanes)
                 {
-                    sum += Math.Exp(double.CreateTruncating(z[j]) - max);
+                    acc = TOps.Add(acc, TOps.ExpDifference(TOps.Load(z + j), shift));
                 }
+
+                T total = TOps.Sum(acc);
+                for (int j = vectorEnd; j < width; j++)
+                {
+                    total += OpsScalar<T>.ExpDifference(z[j], max);
+                }
+
+                sum = double.CreateTruncating(total);
             }
 
-            double merged = Math.Max(st.Max[t], max);
-            st.SumExp[t] = LinearHead.Rescale(st.SumExp[t], st.Max[t], merged) + LinearHead.Rescale(sum, max, merged);
+            double chunkMax = double.CreateTruncating(max);
+            double merged = Math.Max(st.Max[t], chunkMax);
+            st.SumExp[t] = LinearHead.Rescale(st.SumExp[t], st.Max[t], merged) + LinearHead.Rescale(sum, chunkMax, merged);
             st.Max[t] = merged;
 
             int label = p.Labels[s.RowIndex[t]];
@@ -351,18 +415,25 @@ internal readonly unsafe struct StatisticsWork<T>(HeadProblem<T> p, BlockScratch
             {
                 if (double.IsNaN(st.Shift[t]))
                 {
-                    st.Shift[t] = double.IsFinite(max) ? max : 0;
+                    st.Shift[t] = double.IsFinite(chunkMax) ? chunkMax : 0;
                 }
 
-                double shift = st.Shift[t];
-                double smooth = 0;
-                for (int j = 0; j < width; j++)
+                T shiftT = T.CreateTruncating(st.Shift[t]);
+                TVec shift = TOps.Create(shiftT);
+                TVec acc = TOps.Zero;
+                for (int j = 0; j < vectorEnd; j += lanes)
                 {
-                    double w = p.ClassWeights == null ? 1 : double.CreateTruncating(p.ClassWeights[v0 + j]);
-                    smooth += w * (double.CreateTruncating(z[j]) - shift);
+                    TVec d = TOps.Subtract(TOps.Load(z + j), shift);
+                    acc = weights == null ? TOps.Add(acc, d) : TOps.MultiplyAdd(TOps.Load(weights + j), d, acc);
                 }
 
-                st.Smoothing[t] += smooth;
+                T smooth = TOps.Sum(acc);
+                for (int j = vectorEnd; j < width; j++)
+                {
+                    smooth += (weights == null ? T.One : weights[j]) * (z[j] - shiftT);
+                }
+
+                st.Smoothing[t] += double.CreateTruncating(smooth);
             }
         }
     }
@@ -374,34 +445,89 @@ internal readonly unsafe struct GradientWork<T>(HeadProblem<T> p, BlockScratch<T
 {
     public void Run(int task)
     {
-        int end = Math.Min(count, (task + 1) * LinearHead.TaskRows);
-        RowState st = s.State;
+        switch (p.Width)
+        {
+            case SimdWidth.Vector512:
+                Rows<Ops512<T>, Vector512<T>>(task);
+                break;
+            case SimdWidth.Vector256:
+                Rows<Ops256<T>, Vector256<T>>(task);
+                break;
+            case SimdWidth.Vector128:
+                Rows<Ops128<T>, Vector128<T>>(task);
+                break;
+            default:
+                Rows<OpsScalar<T>, T>(task);
+                break;
+        }
+    }
+
+    private void Rows<TOps, TVec>(int task)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+    {
+        int lanes = TOps.Count;
+        int vectorEnd = width - (width % lanes);
+        T* bias = p.Bias == null ? null : p.Bias + v0;
+        T* weights = p.ClassWeights == null ? null : p.ClassWeights + v0;
         double spread = p.Smoothing / p.Classes;
         double cap = p.Softcap;
+        T spreadT = T.CreateTruncating(spread);
+        T inverseCap = cap == 0 ? T.Zero : T.CreateTruncating(1 / cap);
+        int end = Math.Min(count, (task + 1) * LinearHead.TaskRows);
+        RowState st = s.State;
         for (int t = task * LinearHead.TaskRows; t < end; t++)
         {
             T* g = s.Logits + ((nint)t * width);
-            double lse = st.Lse[t];
-            double coefficient = st.Coefficient[t];
-            double scale = st.Scale[t] * p.LogitScale;
-            int local = p.Labels[s.RowIndex[t]] - v0;
-            for (int j = 0; j < width; j++)
+            double rowScale = st.Scale[t] * p.LogitScale;
+            T lse = T.CreateTruncating(st.Lse[t]);
+            T coefficient = T.CreateTruncating(st.Coefficient[t]);
+            T scale = T.CreateTruncating(rowScale);
+            for (int j = 0; j < vectorEnd; j += lanes)
             {
-                double z = double.CreateTruncating(T.CreateTruncating(LinearHead.Transform(p, g[j], v0 + j)));
-                double target = spread == 0 ? 0 : spread * (p.ClassWeights == null ? 1 : double.CreateTruncating(p.ClassWeights[v0 + j]));
-                if (j == local)
+                TVec z = LogitTransform<TOps, TVec, T>.Apply(p, TOps.Load(g + j), bias == null ? null : bias + j);
+                TVec r = TOps.Multiply(TOps.ExpDifference(z, TOps.Create(lse)), TOps.Create(coefficient));
+                if (spread != 0)
                 {
-                    target += st.LabelTarget[t];
+                    r = TOps.Subtract(r, weights == null ? TOps.Create(spreadT) : TOps.Multiply(TOps.Create(spreadT), TOps.Load(weights + j)));
                 }
 
-                double chain = scale;
+                TVec chain = TOps.Create(scale);
                 if (cap != 0)
                 {
-                    double tanh = z / cap;
-                    chain *= 1 - (tanh * tanh);
+                    TVec tanh = TOps.Multiply(z, TOps.Create(inverseCap));
+                    chain = TOps.Multiply(chain, TOps.Subtract(TOps.Create(T.One), TOps.Multiply(tanh, tanh)));
                 }
 
-                g[j] = T.CreateTruncating(((Math.Exp(z - lse) * coefficient) - target) * chain);
+                TOps.Store(TOps.Multiply(r, chain), g + j);
+            }
+
+            for (int j = vectorEnd; j < width; j++)
+            {
+                T z = LogitTransform<OpsScalar<T>, T, T>.Apply(p, g[j], bias == null ? null : bias + j);
+                T r = (OpsScalar<T>.ExpDifference(z, lse) * coefficient) - (spread == 0 ? T.Zero : spreadT * (weights == null ? T.One : weights[j]));
+                T chain = scale;
+                if (cap != 0)
+                {
+                    T tanh = z * inverseCap;
+                    chain *= T.One - (tanh * tanh);
+                }
+
+                g[j] = r * chain;
+            }
+
+            // The label's own target, subtracted where it sits: (1 - eps) w_l, through the chain rule at the label logit.
+            int local = p.Labels[s.RowIndex[t]] - v0;
+            if ((uint)local < (uint)width)
+            {
+                double labelChain = rowScale;
+                if (cap != 0)
+                {
+                    double tanh = st.LabelLogit[t] / cap;
+                    labelChain *= 1 - (tanh * tanh);
+                }
+
+                g[local] -= T.CreateTruncating(st.LabelTarget[t] * labelChain);
             }
         }
     }

@@ -27,14 +27,14 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <paramref name="bias"/> is. It may not overlap any input or other gradient.</param>
     /// <param name="hiddenSize">The hidden size <c>H</c>, the length of a row of <paramref name="hidden"/> and of <paramref name="weight"/>.</param>
     /// <param name="options">Every option of the cross-entropy applies, with the meaning it has for
-    /// <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
-    /// on the logits: reduction, ignored label, label smoothing, z-loss, soft-capping, <see cref="CrossEntropyOptions.Denominator"/>
+    /// <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
+    /// on the logits: reduction, ignored label, label smoothing, z-loss, <see cref="CrossEntropyOptions.LogitScale"/>, soft-capping, <see cref="CrossEntropyOptions.Denominator"/>
     /// and <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/>.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class (length <c>V</c>).</param>
     /// <param name="rowWeights">Empty, or one finite weight <c>r_i &gt;= 0</c> per row: row <c>i</c>'s loss (z-loss included)
     /// and gradient are multiplied by it; the mean's denominator does not change.</param>
     /// <returns>The reduced loss, the value
-    /// <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns for the logits. When every row is ignored the mean is 0/0: NaN, as in PyTorch, and no gradient is added.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="hiddenSize"/> is not positive; a label is outside
     /// <c>[0, V)</c> and not the ignored value; a row weight is negative or not finite; an option is out of range.</exception>
@@ -186,19 +186,7 @@ public static unsafe partial class SoftmaxCrossEntropy
 
         Validation.Length(labels.Length, rows, nameof(labels), "one label per row");
         Validation.ClassWeights(classWeights.Length, classes);
-        if (!rowWeights.IsEmpty)
-        {
-            Validation.Length(rowWeights.Length, rows, nameof(rowWeights), "empty, or one weight per row");
-            for (int i = 0; i < rowWeights.Length; i++)
-            {
-                double r = double.CreateTruncating(rowWeights[i]);
-                if (!(r >= 0 && double.IsFinite(r)))
-                {
-                    ThrowHelper.RowWeightOutOfRange(r, i);
-                }
-            }
-        }
-
+        Validation.RowWeights(rowWeights, rows);
         return (rows, classes);
     }
 
@@ -273,10 +261,6 @@ public static unsafe partial class SoftmaxCrossEntropy
         }
     }
 
-    /// <summary>The logit scale of the options (1 until <c>CrossEntropyOptions.LogitScale</c> exists).</summary>
-    private static double LinearLogitScale(in CrossEntropyOptions options)
-    {
-        _ = options;
-        return 1;
-    }
+    /// <summary>The logit scale of the options: 0 means 1.</summary>
+    private static double LinearLogitScale(in CrossEntropyOptions options) => options.LogitScale == 0 ? 1 : options.LogitScale;
 }

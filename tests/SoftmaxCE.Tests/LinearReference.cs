@@ -5,7 +5,7 @@ namespace SoftmaxCE.Tests;
 /// <summary>A linear head's inputs, in double, with the options of one call.</summary>
 internal sealed record LinearProblem(
     int Rows, int HiddenSize, int Classes, double[] Hidden, double[] Weight, double[]? Bias, int[] Labels,
-    CrossEntropyOptions Options, double[]? ClassWeights, double[]? RowWeights, double LogitScale = 1);
+    CrossEntropyOptions Options, double[]? ClassWeights, double[]? RowWeights);
 
 /// <summary>What the reference computes: values, and the size of the terms each is made of (for tolerances).</summary>
 internal sealed record LinearExpected(
@@ -22,7 +22,7 @@ internal static class LinearReference
     {
         int n = p.Rows, hs = p.HiddenSize, v = p.Classes;
         CrossEntropyOptions o = p.Options;
-        double eps = o.LabelSmoothing, zl = o.ZLoss, cap = o.LogitSoftcap, s = p.LogitScale;
+        double eps = o.LabelSmoothing, zl = o.ZLoss, cap = o.LogitSoftcap, s = o.LogitScale == 0 ? 1 : o.LogitScale;
         double w(int k) => p.ClassWeights?[k] ?? 1;
         double weightSum = 0;
         for (int k = 0; k < v; k++)

@@ -12,9 +12,9 @@ public static class LinearData
     [
         ("default", default, false, false, false),
         ("sum+ignore+classWeights+bias", new() { Reduction = Reduction.Sum, IgnoreIndex = -100 }, true, true, false),
-        ("mean+ignore+smoothing+zloss+softcap+all weights+bias",
-            new() { IgnoreIndex = -1, LabelSmoothing = 0.1, ZLoss = 1e-3, LogitSoftcap = 5 }, true, true, true),
-        ("denominator+smoothing+rowWeights", new() { Denominator = 7.5, LabelSmoothing = 0.2 }, false, false, true),
+        ("mean+ignore+smoothing+zloss+scale+softcap+all weights+bias",
+            new() { IgnoreIndex = -1, LabelSmoothing = 0.1, ZLoss = 1e-3, LogitScale = 0.7, LogitSoftcap = 5 }, true, true, true),
+        ("denominator+smoothing+scale+rowWeights", new() { Denominator = 7.5, LabelSmoothing = 0.2, LogitScale = 1.5 }, false, false, true),
         ("sum+softcap+zloss", new() { Reduction = Reduction.Sum, LogitSoftcap = 2, ZLoss = 0.01 }, true, false, false),
     ];
 
@@ -68,6 +68,54 @@ public abstract class LinearTests<T>
 
         T lossOnly = SoftmaxCrossEntropy.LinearLoss<T>(b.Hidden, b.Weight, b.Bias, p.Labels, hidden, options, b.ClassWeights, b.RowWeights);
         Assert.Equal(loss, lossOnly);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void LinearLossAndGradient_MatchesLossAndGradientOnTheLogits(int config)
+    {
+        // The library's own cross-entropy on materialised logits (computed in double, rounded once), with the same options:
+        // the same loss and logits gradient, so the fused head and the plain call cannot drift apart in their semantics.
+        var (name, options, bias, classWeights, rowWeights) = LinearData.Configs[config];
+        LinearProblem p = Rounded(LinearReference.Random(70 + config, 23, 9, 300, options, bias, classWeights, rowWeights, options.IgnoreIndex.HasValue ? 4 : 0));
+        var logits = new T[p.Rows * p.Classes];
+        for (int i = 0; i < p.Rows; i++)
+        {
+            for (int k = 0; k < p.Classes; k++)
+            {
+                double y = p.Bias?[k] ?? 0;
+                for (int j = 0; j < p.HiddenSize; j++)
+                {
+                    y += p.Hidden[(i * p.HiddenSize) + j] * p.Weight[(k * p.HiddenSize) + j];
+                }
+
+                logits[(i * p.Classes) + k] = T.CreateTruncating(y);
+            }
+        }
+
+        Buffers b = Buffers.For(p);
+        var gradient = new T[logits.Length];
+        T expected = SoftmaxCrossEntropy.LossAndGradient<T>(logits, p.Labels, gradient, p.Classes, options, b.ClassWeights, b.RowWeights);
+        T loss = b.Run(p);
+        LinearExpected reference = LinearReference.Compute(p);
+        AssertClose(double.CreateTruncating(expected), reference.LossMagnitude, loss, Tol.Loss, name + ": loss against LossAndGradient");
+
+        // The bias gradient is the column sums of the logits gradient.
+        if (bias)
+        {
+            for (int k = 0; k < p.Classes; k++)
+            {
+                double sum = 0;
+                for (int i = 0; i < p.Rows; i++)
+                {
+                    sum += double.CreateTruncating(gradient[(i * p.Classes) + k]);
+                }
+
+                AssertClose(sum, reference.BiasMagnitude[k], b.BiasGradient[k], Tol.Gradient, $"{name}: bias gradient {k} against LossAndGradient");
+            }
+        }
     }
 
     [Fact]
@@ -230,6 +278,7 @@ public abstract class LinearTests<T>
         Expect("rowWeights", b => b.Call(rowWeights: new T[] { T.One, T.NaN, T.One, T.One }));
         Expect("options", b => b.Call(options: new() { LabelSmoothing = 2 }));
         Expect("options", b => b.Call(options: new() { MaxDegreeOfParallelism = -1 }));
+        Expect("options", b => b.Call(options: new() { LogitScale = -2 }));
         Expect("hiddenGradient", b => b.Call(hidden: Seg(b.Scratch, 0, 12), hiddenGradient: Seg(b.Scratch, 3, 12)));
         Expect("weightGradient", b => b.Call(weightGradient: b.Weight));
         Expect("weightGradient", b => b.Call(hiddenGradient: Seg(b.Scratch, 0, 12), weightGradient: Seg(b.Scratch, 10, 15)));

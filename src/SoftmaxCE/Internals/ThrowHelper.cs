@@ -166,9 +166,4 @@ internal static class ThrowHelper
     [DoesNotReturn]
     public static void BiasGradientWithoutBias() =>
         throw new ArgumentException("'biasGradient' is not empty but 'bias' is: there is no bias to take the gradient of.", "biasGradient");
-
-    [DoesNotReturn]
-    public static void RowWeightOutOfRange(double value, int row) =>
-        throw new ArgumentOutOfRangeException("rowWeights", value,
-            string.Create(CultureInfo.InvariantCulture, $"Row weight {value} at row {row} must be finite and >= 0."));
 }

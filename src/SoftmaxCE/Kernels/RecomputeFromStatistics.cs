@@ -1,6 +1,7 @@
 using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace SoftmaxCE.Kernels;
 
@@ -30,14 +31,22 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>
-    /// Rows <c>0 .. rows</c>, each at least <c>TOps.Count</c> classes long. <paramref name="rowFactors"/> (may be null)
+    /// Out-of-place gradients at least this large are written with non-temporal stores: they cannot stay in cache anyway
+    /// (a last-level cache is a few tens of MiB), and a normal store first reads every line it writes, a third more
+    /// memory traffic for a pass that is bound by it.
+    /// </summary>
+    public const long StreamingMinBytes = 16L << 20;
+
+    /// <summary>
+    /// Rows <c>0 .. rows</c>, each at least <c>TOps.Count</c> classes long. <paramref name="streaming"/>: the gradient is
+    /// not the logits' memory and large, so its full vectors go around the caches (never with <typeparamref name="TLoss"/>). <paramref name="rowFactors"/> (may be null)
     /// multiplies each row's gradient (per-row upstream gradients). <paramref name="commonTermSum"/> is <c>sum_j u_j</c>
     /// when <typeparamref name="TTerm"/> is the same for every row. With <typeparamref name="TLoss"/>, returns the sum of
     /// the rows' losses (the label and term parts over these classes, plus the z-loss when <paramref name="countZLoss"/>).
     /// </summary>
     public static RowTotals Rows<TTerm, TPlanner, TFeatures, TStatistics, TLoss>(
         T* logits, T* gradient, TStatistics statistics, T* rowFactors, int rows, int classes, TTerm term, TPlanner planner, in LogitMap<T> map,
-        double commonTermSum, bool countZLoss)
+        double commonTermSum, bool countZLoss, bool streaming = false)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TPlanner : struct, IRowPlanner
         where TFeatures : struct, IRowFeatures
@@ -69,6 +78,12 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
             TTerm rowTerm = term.AtRow(offset);
             double termSum = !TTerm.IsActive ? 0 : TTerm.IsSameForEveryRow ? commonTermSum : TermSum(rowTerm, c);
             statistics.At(r, out T shift, out double inverseSum, out double lse);
+            if (!TLoss.Enabled && streaming)
+            {
+                StreamingRow<TTerm, TFeatures>(logits + offset, gradient + offset, c, rowTerm, plan, shift, inverseSum, lse, termSum, map);
+                continue;
+            }
+
             double loss = Row<TTerm, TFeatures, TLoss>(logits + offset, gradient + offset, c, rowTerm, plan, shift, inverseSum, lse, termSum, map);
             if (TLoss.Enabled)
             {
@@ -76,7 +91,69 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
             }
         }
 
+        if (streaming && Sse.IsSupported)
+        {
+            // Non-temporal stores are weakly ordered: make them visible before the call returns or the chunk is reported done.
+            Sse.StoreFence();
+        }
+
         return totals;
+    }
+
+    /// <summary>
+    /// <see cref="Row"/> for an out-of-place gradient, with non-temporal stores: one ordinary vector at the row's start, then
+    /// aligned vectors, then the ordinary overlapping last vector (recomputing a few elements is harmless out of place).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void StreamingRow<TTerm, TFeatures>(
+        T* y, T* gradient, nuint classes, TTerm term, in RowPlan plan, T shift, double inverseSum, double lse, double termSum, in LogitMap<T> map)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TFeatures : struct, IRowFeatures
+    {
+        nuint count = (nuint)TOps.Count;
+        double coefficient = (plan.LabelCoefficient + (plan.TermCoefficient * termSum) + (2 * plan.ZLoss * lse)) * plan.Scale * inverseSum;
+        TVec coefficientV = TOps.Create(T.CreateTruncating(coefficient));
+        TVec termScale = TOps.Create(T.CreateTruncating(-plan.TermCoefficient * plan.Scale));
+        TVec shiftV = TOps.Create(shift);
+        nuint vectorBytes = count * (nuint)sizeof(T);
+        nuint misaligned = ((nuint)gradient % vectorBytes) / (nuint)sizeof(T);
+        nuint i = misaligned == 0 ? 0 : count - misaligned;
+        if (i != 0)
+        {
+            TOps.Store(StreamingGradient<TTerm, TFeatures>(y, 0, term, shiftV, coefficientV, termScale, map), gradient);
+        }
+
+        for (; i + count <= classes; i += count)
+        {
+            TOps.StoreNonTemporal(StreamingGradient<TTerm, TFeatures>(y, i, term, shiftV, coefficientV, termScale, map), gradient + i);
+        }
+
+        if (i != classes)
+        {
+            TOps.Store(StreamingGradient<TTerm, TFeatures>(y, classes - count, term, shiftV, coefficientV, termScale, map), gradient + classes - count);
+        }
+
+        if (plan.Label >= 0)
+        {
+            double chain = 1;
+            if (TFeatures.Softcap)
+            {
+                double t = map.Apply<TFeatures>(y[plan.Label]) / map.CapValue;
+                chain = 1 - (t * t);
+            }
+
+            gradient[plan.Label] -= T.CreateTruncating(plan.LabelCoefficient * plan.Scale * chain);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec StreamingGradient<TTerm, TFeatures>(T* y, nuint index, TTerm term, TVec shift, TVec coefficient, TVec termScale, in LogitMap<T> map)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TFeatures : struct, IRowFeatures
+    {
+        TVec z = map.Apply<TOps, TVec, TFeatures>(TOps.Load(y + index));
+        TVec u = TTerm.IsActive ? term.Load<TOps, TVec>(index) : TOps.Zero;
+        return Gradient<TTerm, TFeatures>(z, u, shift, coefficient, termScale, map);
     }
 
     /// <summary>

@@ -39,7 +39,7 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
 
     /// <summary>
     /// Rows <c>0 .. rows</c>, each at least <c>TOps.Count</c> classes long. <paramref name="streaming"/>: the gradient is
-    /// not the logits' memory and large, so its full vectors go around the caches (never with <typeparamref name="TLoss"/>). <paramref name="rowFactors"/> (may be null)
+    /// not the logits' memory and large, so its full vectors go around the caches. <paramref name="rowFactors"/> (may be null)
     /// multiplies each row's gradient (per-row upstream gradients). <paramref name="commonTermSum"/> is <c>sum_j u_j</c>
     /// when <typeparamref name="TTerm"/> is the same for every row. With <typeparamref name="TLoss"/>, returns the sum of
     /// the rows' losses (the label and term parts over these classes, plus the z-loss when <paramref name="countZLoss"/>).
@@ -78,13 +78,9 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
             TTerm rowTerm = term.AtRow(offset);
             double termSum = !TTerm.IsActive ? 0 : TTerm.IsSameForEveryRow ? commonTermSum : TermSum(rowTerm, c);
             statistics.At(r, out T shift, out double inverseSum, out double lse);
-            if (!TLoss.Enabled && streaming)
-            {
-                StreamingRow<TTerm, TFeatures>(logits + offset, gradient + offset, c, rowTerm, plan, shift, inverseSum, lse, termSum, map);
-                continue;
-            }
-
-            double loss = Row<TTerm, TFeatures, TLoss>(logits + offset, gradient + offset, c, rowTerm, plan, shift, inverseSum, lse, termSum, map);
+            double loss = streaming
+                ? StreamingRow<TTerm, TFeatures, TLoss>(logits + offset, gradient + offset, c, rowTerm, plan, shift, inverseSum, lse, termSum, map)
+                : Row<TTerm, TFeatures, TLoss>(logits + offset, gradient + offset, c, rowTerm, plan, shift, inverseSum, lse, termSum, map);
             if (TLoss.Enabled)
             {
                 totals.Loss += countZLoss ? loss + (plan.ZLoss * lse * lse) : loss;
@@ -102,14 +98,17 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
 
     /// <summary>
     /// <see cref="Row"/> for an out-of-place gradient, with non-temporal stores: one ordinary vector at the row's start, then
-    /// aligned vectors, then the ordinary overlapping last vector (recomputing a few elements is harmless out of place).
+    /// aligned vectors, then the ordinary overlapping last vector (recomputing a few elements is harmless out of place; the
+    /// loss counts each element once).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void StreamingRow<TTerm, TFeatures>(
+    private static double StreamingRow<TTerm, TFeatures, TLoss>(
         T* y, T* gradient, nuint classes, TTerm term, in RowPlan plan, T shift, double inverseSum, double lse, double termSum, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TFeatures : struct, IRowFeatures
+        where TLoss : struct, ILossSwitch
     {
+        TVec distance = TOps.Zero, localTermSum = TOps.Zero;
         nuint count = (nuint)TOps.Count;
         double coefficient = (plan.LabelCoefficient + (plan.TermCoefficient * termSum) + (2 * plan.ZLoss * lse)) * plan.Scale * inverseSum;
         TVec coefficientV = TOps.Create(T.CreateTruncating(coefficient));
@@ -120,40 +119,69 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
         nuint i = misaligned == 0 ? 0 : count - misaligned;
         if (i != 0)
         {
-            TOps.Store(StreamingGradient<TTerm, TFeatures>(y, 0, term, shiftV, coefficientV, termScale, map), gradient);
+            // Lanes [i, count) are computed again by the first aligned vector: the loss takes lanes [0, i) from here.
+            TVec z = map.Apply<TOps, TVec, TFeatures>(TOps.Load(y));
+            TVec u = TTerm.IsActive ? term.Load<TOps, TVec>(0) : TOps.Zero;
+            TOps.Store(Gradient<TTerm, TFeatures>(z, u, shiftV, coefficientV, termScale, map), gradient);
+            if (TLoss.Enabled && TTerm.IsActive)
+            {
+                Accumulate(TOps.Select(SimdMasks.LanesFrom<TOps, TVec, T>((int)i), TOps.Zero, u), z, shiftV, ref distance, ref localTermSum);
+            }
         }
 
         for (; i + count <= classes; i += count)
         {
-            TOps.StoreNonTemporal(StreamingGradient<TTerm, TFeatures>(y, i, term, shiftV, coefficientV, termScale, map), gradient + i);
+            TVec z = map.Apply<TOps, TVec, TFeatures>(TOps.Load(y + i));
+            TVec u = TTerm.IsActive ? term.Load<TOps, TVec>(i) : TOps.Zero;
+            TOps.StoreNonTemporal(Gradient<TTerm, TFeatures>(z, u, shiftV, coefficientV, termScale, map), gradient + i);
+            if (TLoss.Enabled && TTerm.IsActive)
+            {
+                Accumulate(u, z, shiftV, ref distance, ref localTermSum);
+            }
         }
 
         if (i != classes)
         {
-            TOps.Store(StreamingGradient<TTerm, TFeatures>(y, classes - count, term, shiftV, coefficientV, termScale, map), gradient + classes - count);
+            nuint last = classes - count;
+            TVec z = map.Apply<TOps, TVec, TFeatures>(TOps.Load(y + last));
+            TVec u = TTerm.IsActive ? term.Load<TOps, TVec>(last) : TOps.Zero;
+            TOps.Store(Gradient<TTerm, TFeatures>(z, u, shiftV, coefficientV, termScale, map), gradient + last);
+            if (TLoss.Enabled && TTerm.IsActive)
+            {
+                TVec fresh = SimdMasks.LanesFrom<TOps, TVec, T>((int)(i - last));
+                Accumulate(TOps.Select(fresh, u, TOps.Zero), z, shiftV, ref distance, ref localTermSum);
+            }
         }
 
+        double labelLogit = plan.Label >= 0 ? map.Apply<TFeatures>(y[plan.Label]) : 0;
         if (plan.Label >= 0)
         {
             double chain = 1;
             if (TFeatures.Softcap)
             {
-                double t = map.Apply<TFeatures>(y[plan.Label]) / map.CapValue;
+                double t = labelLogit / map.CapValue;
                 chain = 1 - (t * t);
             }
 
             gradient[plan.Label] -= T.CreateTruncating(plan.LabelCoefficient * plan.Scale * chain);
         }
+
+        return TLoss.Enabled ? RowLoss<TTerm>(plan, lse, labelLogit, shift, localTermSum, distance) : 0;
     }
 
+    /// <summary>The label part and the term part <c>sum_k u_k (LSE - y_k) = (sum u) (LSE - shift) + sum u (shift - y)</c> of a row's loss.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVec StreamingGradient<TTerm, TFeatures>(T* y, nuint index, TTerm term, TVec shift, TVec coefficient, TVec termScale, in LogitMap<T> map)
+    private static double RowLoss<TTerm>(in RowPlan plan, double lse, double labelLogit, T shift, TVec termSum, TVec distance)
         where TTerm : struct, ITargetTerm<TTerm, T>
-        where TFeatures : struct, IRowFeatures
     {
-        TVec z = map.Apply<TOps, TVec, TFeatures>(TOps.Load(y + index));
-        TVec u = TTerm.IsActive ? term.Load<TOps, TVec>(index) : TOps.Zero;
-        return Gradient<TTerm, TFeatures>(z, u, shift, coefficient, termScale, map);
+        double loss = plan.Label >= 0 ? plan.LabelCoefficient * (lse - labelLogit) : 0;
+        if (TTerm.IsActive)
+        {
+            double sumU = double.CreateTruncating(TOps.Sum(termSum));
+            loss += plan.TermCoefficient * ((sumU == 0 ? 0 : sumU * (lse - double.CreateTruncating(shift))) + double.CreateTruncating(TOps.Sum(distance)));
+        }
+
+        return loss;
     }
 
     /// <summary>
@@ -285,21 +313,7 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
             gradient[plan.Label] -= T.CreateTruncating(plan.LabelCoefficient * plan.Scale * chain);
         }
 
-        if (!TLoss.Enabled)
-        {
-            return 0;
-        }
-
-        double loss = plan.Label >= 0 ? plan.LabelCoefficient * (lse - labelLogit) : 0;
-        if (TTerm.IsActive)
-        {
-            // sum_k u_k (LSE - y_k) = (sum u) (LSE - shift) + sum u (shift - y): both parts non-negative.
-            double sumU = double.CreateTruncating(TOps.Sum(localTermSum));
-            double term2 = double.CreateTruncating(TOps.Sum(distance));
-            loss += plan.TermCoefficient * ((sumU == 0 ? 0 : sumU * (lse - double.CreateTruncating(shift))) + term2);
-        }
-
-        return loss;
+        return TLoss.Enabled ? RowLoss<TTerm>(plan, lse, labelLogit, shift, localTermSum, distance) : 0;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -64,8 +64,9 @@ internal sealed class ShardedStep
         int classOffset = _layout.ClassStart;
         Intracommunicator dataGroup = _layout.DataGroup;     // same classes, other rows
         Intracommunicator tensorGroup = _layout.TensorGroup; // same rows, other classes
+        Intracommunicator world = _layout.World;
         CrossEntropyOptions options = _options;
-        float[] shard = _shard, labelLogits = _labelLogits, classWeights = _classWeights;
+        float[] shard = _shard, shardGradient = Gradient, labelLogits = _labelLogits, classWeights = _classWeights;
         int[] labels = _labels;
         float[] rowMax = _rowMax, rowSumExp = _rowSumExp, rescaled = _rescaled, globalMax = _globalMax, globalSumExp = _globalSumExp;
 
@@ -87,9 +88,9 @@ internal sealed class ShardedStep
         AllreduceSum(tensorGroup, rescaled, ref globalSumExp);
 
         // This shard's columns of the gradient, and its share of the loss; the shares of all the ranks add up to the loss.
-        float share = SoftmaxCrossEntropy.ShardLossAndGradient<float>(shard, labels, globalMax, globalSumExp, Gradient,
+        float share = SoftmaxCrossEntropy.ShardLossAndGradient<float>(shard, labels, globalMax, globalSumExp, shardGradient,
             shardClasses, classOffset, vocab, options, classWeights);
-        return (float)AllreduceSum(_layout.World, share);
+        return (float)AllreduceSum(world, share);
         #endregion
     }
 

@@ -120,8 +120,11 @@ internal readonly unsafe struct RowWeightPlanner<TInner, T>(TInner inner, T* row
     }
 }
 
-/// <summary>What a call writes per row besides its output: each row's loss, argmax and log-sum-exp (each may be null).</summary>
-internal readonly unsafe struct RowOutputs<T>(T* rowLosses, int* predictions, T* logSumExp)
+/// <summary>
+/// What a call writes per row besides its output: each row's loss, argmax, log-sum-exp, and max with its sum of
+/// exponentials (the sharded statistics); each may be null.
+/// </summary>
+internal readonly unsafe struct RowOutputs<T>(T* rowLosses, int* predictions, T* logSumExp, T* rowMax = null, T* rowSumExp = null)
     where T : unmanaged
 {
     public T* RowLosses { get; } = rowLosses;
@@ -130,11 +133,20 @@ internal readonly unsafe struct RowOutputs<T>(T* rowLosses, int* predictions, T*
 
     public T* LogSumExp { get; } = logSumExp;
 
+    public T* RowMax { get; } = rowMax;
+
+    public T* RowSumExp { get; } = rowSumExp;
+
+    /// <summary>Whether some output only the row kernels write is asked for (the block kernels write losses and predictions only).</summary>
+    public bool NeedsRowKernel => LogSumExp != null || RowMax != null || RowSumExp != null;
+
     /// <summary>The same outputs for the rows from <paramref name="firstRow"/> on.</summary>
     public RowOutputs<T> From(int firstRow) => new(
         RowLosses == null ? null : RowLosses + firstRow,
         Predictions == null ? null : Predictions + firstRow,
-        LogSumExp == null ? null : LogSumExp + firstRow);
+        LogSumExp == null ? null : LogSumExp + firstRow,
+        RowMax == null ? null : RowMax + firstRow,
+        RowSumExp == null ? null : RowSumExp + firstRow);
 }
 
 /// <summary>Runs a row kernel over every row of a call, and sums the row losses in row order.</summary>
@@ -213,7 +225,7 @@ internal static unsafe class RowLoop<TOps, TVec, T>
         RowTotals totals = default;
         int r0 = 0;
         // The block kernel reads neither logit scales nor row weights, nor writes the log-sum-exp: such calls take the row path.
-        if (!TFeatures.Scale && !TPlanner.WeightsRows && outputs.LogSumExp == null && ShortRowsAvx512.Serves<T, TVec, TTerm, TFeatures>(classes))
+        if (!TFeatures.Scale && !TPlanner.WeightsRows && !outputs.NeedsRowKernel && ShortRowsAvx512.Serves<T, TVec, TTerm, TFeatures>(classes))
         {
             // Whole blocks of 16 rows whose loads stay inside the buffers.
             for (; r0 + ShortRowsAvx512.BlockRows <= direct; r0 += ShortRowsAvx512.BlockRows)
@@ -312,6 +324,13 @@ internal static unsafe class RowLoop<TOps, TVec, T>
         if (outputs.LogSumExp != null)
         {
             outputs.LogSumExp[row] = T.CreateTruncating(outcome.LogSumExp);
+        }
+
+        if (outputs.RowMax != null)
+        {
+            // The hardware max may drop a NaN; the sum never does: a NaN row gets a NaN max too.
+            outputs.RowMax[row] = T.CreateTruncating(double.IsNaN(outcome.SumExp) ? double.NaN : outcome.Max);
+            outputs.RowSumExp[row] = T.CreateTruncating(outcome.SumExp);
         }
     }
 }

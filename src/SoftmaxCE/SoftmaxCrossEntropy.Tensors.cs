@@ -34,7 +34,7 @@ public static partial class SoftmaxCrossEntropy
     /// <paramref name="probabilities"/> has another shape or partially overlaps <paramref name="logits"/>;
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    /// <remarks>As <see cref="Softmax{T}(ReadOnlySpan{T}, Span{T}, int)"/>: each row sums to 1 within rounding; a row with a
+    /// <remarks>As <see cref="Softmax{T}(ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions)"/>: each row sums to 1 within rounding; a row with a
     /// NaN, or of only negative infinities, gives NaN; the row maximum is subtracted first, so large logits do not overflow.</remarks>
     public static void Softmax<T>(in ReadOnlyTensorSpan<T> logits, in TensorSpan<T> probabilities)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -64,7 +64,7 @@ public static partial class SoftmaxCrossEntropy
     /// <paramref name="logProbabilities"/> has another shape or partially overlaps <paramref name="logits"/>;
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    /// <remarks>As <see cref="LogSoftmax{T}(ReadOnlySpan{T}, Span{T}, int)"/>: a logit of negative infinity gives negative
+    /// <remarks>As <see cref="LogSoftmax{T}(ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions)"/>: a logit of negative infinity gives negative
     /// infinity; a row with a NaN gives NaN.</remarks>
     public static void LogSoftmax<T>(in ReadOnlyTensorSpan<T> logits, in TensorSpan<T> logProbabilities)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -94,7 +94,7 @@ public static partial class SoftmaxCrossEntropy
     /// shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous.</param>
     /// <param name="options">Reduction, ignored label and label smoothing; the default is PyTorch's default.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
-    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
     /// the options are out of range.</exception>
@@ -119,7 +119,7 @@ public static partial class SoftmaxCrossEntropy
     /// the leading dimensions of <paramref name="logits"/> flattened in row-major order.</param>
     /// <param name="options">Reduction, ignored label and label smoothing; the default is PyTorch's default.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
-    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
     /// the options are out of range.</exception>
@@ -142,7 +142,7 @@ public static partial class SoftmaxCrossEntropy
     /// row (one-hot, smoothed, soft), though rows need not sum to 1.</param>
     /// <param name="options">Reduction and label smoothing; <see cref="CrossEntropyOptions.IgnoreIndex"/> does not apply to dense targets.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
-    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The options are out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
@@ -194,7 +194,7 @@ public static partial class SoftmaxCrossEntropy
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row:
     /// shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous.</param>
     /// <param name="losses">Receives one loss per row, as
-    /// <see cref="RowLosses{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes
+    /// <see cref="RowLosses{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes
     /// them: shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous. It may not overlap any input.</param>
     /// <param name="options">Ignored label and label smoothing; <see cref="CrossEntropyOptions.Reduction"/> is not used.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
@@ -223,7 +223,7 @@ public static partial class SoftmaxCrossEntropy
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row,
     /// the leading dimensions of <paramref name="logits"/> flattened in row-major order.</param>
     /// <param name="losses">Receives one loss per row, in the order of <paramref name="labels"/>, as
-    /// <see cref="RowLosses{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes
+    /// <see cref="RowLosses{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes
     /// them. It may not overlap any input.</param>
     /// <param name="options">Ignored label and label smoothing; <see cref="CrossEntropyOptions.Reduction"/> is not used.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
@@ -268,7 +268,7 @@ public static partial class SoftmaxCrossEntropy
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row:
     /// shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
-    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it;
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it;
     /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
@@ -290,7 +290,7 @@ public static partial class SoftmaxCrossEntropy
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row,
     /// the leading dimensions of <paramref name="logits"/> flattened in row-major order.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
-    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it;
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it;
     /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
@@ -312,7 +312,7 @@ public static partial class SoftmaxCrossEntropy
     /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
     /// <param name="targets">The targets, the same shape as <paramref name="logits"/>, contiguous.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
-    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it;
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it;
     /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
     /// (in place), but may not overlap it otherwise, nor the targets or weights.</param>
     /// <param name="options">Reduction and label smoothing.</param>
@@ -356,12 +356,12 @@ public static partial class SoftmaxCrossEntropy
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row:
     /// shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
-    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it;
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it;
     /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
-    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
     /// the options are out of range.</exception>
@@ -391,12 +391,12 @@ public static partial class SoftmaxCrossEntropy
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row,
     /// the leading dimensions of <paramref name="logits"/> flattened in row-major order.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
-    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it;
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it;
     /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
-    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
     /// the options are out of range.</exception>
@@ -424,12 +424,12 @@ public static partial class SoftmaxCrossEntropy
     /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
     /// <param name="targets">The targets, the same shape as <paramref name="logits"/>, contiguous.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
-    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it;
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it;
     /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
     /// (in place), but may not overlap it otherwise, nor the targets or weights.</param>
     /// <param name="options">Reduction and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
-    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The options are out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;

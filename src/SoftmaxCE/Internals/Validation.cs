@@ -21,6 +21,16 @@ internal static class Validation
         }
     }
 
+    /// <summary>float, double, or <see cref="Half"/> (which the methods that support it route to SoftmaxCrossEntropy.Half.cs).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ElementTypeOrHalf<T>()
+    {
+        if (typeof(T) != typeof(Half))
+        {
+            ElementType<T>();
+        }
+    }
+
     /// <summary>Checks <paramref name="classes"/> and the logits length, and returns the number of rows.</summary>
     public static int Rows(int logitsLength, int classes)
     {
@@ -79,6 +89,31 @@ internal static class Validation
         if (options.Denominator is double d && !(d > 0 && double.IsFinite(d)))
         {
             ThrowHelper.OptionOutOfRange(nameof(options.Denominator), d, "finite and > 0");
+        }
+
+        if (!(options.LogitScale >= 0 && double.IsFinite(options.LogitScale)))
+        {
+            ThrowHelper.OptionOutOfRange(nameof(options.LogitScale), options.LogitScale, "0 (meaning 1), or finite and > 0");
+        }
+    }
+
+    /// <summary>Checks row weights: empty, or one finite, non-negative weight per row.</summary>
+    public static void RowWeights<T>(ReadOnlySpan<T> rowWeights, int rows)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (rowWeights.IsEmpty)
+        {
+            return;
+        }
+
+        Length(rowWeights.Length, rows, nameof(rowWeights), "one weight per row, or none");
+        for (int row = 0; row < rowWeights.Length; row++)
+        {
+            T w = rowWeights[row];
+            if (!(w >= T.Zero && T.IsFinite(w)))
+            {
+                ThrowHelper.RowWeightOutOfRange(double.CreateTruncating(w), row);
+            }
         }
     }
 

@@ -273,6 +273,14 @@ public static unsafe partial class SoftmaxCrossEntropy
             NarrowBuffers<Half> b = default;
             b.Logits = y;
             b.Output = o;
+            if (typeof(TMode) == typeof(LogProbabilityOutput))
+            {
+                b.NeedsSpare = true;
+                var builder = new LogSoftmaxBuilder(classes, options.LogitScale == 0 ? 1 : options.LogitScale, options.LogitSoftcap);
+                RunNarrow<LogSoftmaxBuilder, AccurateLogSoftmaxCall>(b, rows, classes, builder, options.MaxDegreeOfParallelism);
+                return;
+            }
+
             RunNarrow<SoftmaxBuilder<TMode>, SoftmaxCall<float, TMode>>(b, rows, classes, new SoftmaxBuilder<TMode>(classes, MapOf<float>(options)), options.MaxDegreeOfParallelism);
         }
     }
@@ -392,6 +400,11 @@ public static unsafe partial class SoftmaxCrossEntropy
         where TMode : struct, IOutputMode
     {
         public SoftmaxCall<float, TMode> Build(in FloatChunk chunk) => new(chunk.Logits, chunk.Output, chunk.Rows, classes, map);
+    }
+
+    private readonly struct LogSoftmaxBuilder(int classes, double logitScale, double softcap) : IFloatCallBuilder<AccurateLogSoftmaxCall>
+    {
+        public AccurateLogSoftmaxCall Build(in FloatChunk chunk) => new(chunk.Logits, chunk.Targets, chunk.Rows, classes, logitScale, softcap);
     }
 
     private readonly struct LabelBuilder<TMode>(int classes, int? ignoreIndex, CallSettings settings) : IFloatCallBuilder<LabelCall<float, TMode>>

@@ -75,6 +75,9 @@ internal unsafe struct NarrowBuffers<TStorage>
     public float* FloatLogSumExp;
 
     public bool ReadsLogSumExp;
+
+    /// <summary>Whether the float call needs a second chunk-sized scratch (handed over as <see cref="FloatChunk.Targets"/>) when there are no targets.</summary>
+    public bool NeedsSpare;
     public TStorage* RowUpstream;
     public TStorage* RowWeights;
 
@@ -117,7 +120,7 @@ internal readonly unsafe struct NarrowCall<TStorage, TConvert, TBuilder, TCall>(
     {
         int elements = rowCount * classes;
         nint offset = (nint)firstRow * classes;
-        ChunkScratch scratch = ChunkScratch.ForThisThread(elements, rowCount, buffers.Targets != null);
+        ChunkScratch scratch = ChunkScratch.ForThisThread(elements, rowCount, buffers.Targets != null || buffers.NeedsSpare);
         NarrowBuffers<TStorage> b = buffers;
         FloatChunk chunk = default;
         chunk.Rows = rowCount;
@@ -127,6 +130,10 @@ internal readonly unsafe struct NarrowCall<TStorage, TConvert, TBuilder, TCall>(
         {
             chunk.Targets = scratch.Targets;
             TConvert.Widen(new ReadOnlySpan<TStorage>(b.Targets + offset, elements), new Span<float>(scratch.Targets, elements));
+        }
+        else if (b.NeedsSpare)
+        {
+            chunk.Targets = scratch.Targets;
         }
 
         // The float kernels may run in place: the output overwrites the widened logits in scratch.
@@ -176,6 +183,59 @@ internal readonly unsafe struct NarrowCall<TStorage, TConvert, TBuilder, TCall>(
 
         TConvert.Widen(new ReadOnlySpan<TStorage>(source + firstRow, rowCount), new Span<float>(scratch, rowCount));
         return scratch;
+    }
+}
+
+/// <summary>
+/// Log-softmax of float rows for narrow storage, in place: <c>(z_k - max) - log1p(sum_{k != argmax} exp(z_k - max))</c>.
+/// </summary>
+/// <remarks>
+/// The float kernels compute <c>z_k - LSE</c>, whose error is a float ulp of <c>|LSE|</c>: for a log-probability near 0 (a
+/// near-certain class) that is several Half ulps of the result (at logits near 65504, a float ulp is 0.004). Here the two terms
+/// have the same sign, and the sum of the other exponentials is kept apart from the 1 of the maximum, so every result is
+/// within a float ulp or so of itself and rounds once to within one Half ulp of the exact value.
+/// </remarks>
+internal readonly unsafe struct AccurateLogSoftmaxCall(float* logits, float* spare, int rows, int classes, double logitScale, double softcap) : IWidthCall<float>
+{
+    public int Rows => rows;
+
+    public int Classes => classes;
+
+    public RowTotals Run<TOps, TVec>(int firstRow, int rowCount)
+        where TOps : ISimdOps<TVec, float>
+        where TVec : unmanaged
+    {
+        Span<float> exps = new(spare, classes);
+        for (int r = firstRow; r < firstRow + rowCount; r++)
+        {
+            Span<float> z = new(logits + ((nint)r * classes), classes);
+            if (softcap != 0)
+            {
+                TensorPrimitives.Multiply(z, (float)(logitScale / softcap), z);
+                TensorPrimitives.Tanh(z, z);
+                TensorPrimitives.Multiply(z, (float)softcap, z);
+            }
+            else if (logitScale != 1)
+            {
+                TensorPrimitives.Multiply(z, (float)logitScale, z);
+            }
+
+            float max = TensorPrimitives.Max(z);
+            if (!float.IsFinite(max))
+            {
+                // A NaN, a row of only -inf (no distribution), or +inf (inf - inf): NaN, as the float kernels give.
+                z.Fill(float.NaN);
+                continue;
+            }
+
+            TensorPrimitives.Subtract(z, max, z);
+            TensorPrimitives.Exp(z, exps);
+            exps[TensorPrimitives.IndexOfMax(z)] = 0;
+            float logSum = (float)double.LogP1(TensorPrimitives.Sum(exps));
+            TensorPrimitives.Subtract(z, logSum, z);
+        }
+
+        return default;
     }
 }
 

@@ -523,6 +523,41 @@ public sealed class HalfTests
         Assert.Equal(predictions.Zip(p.Labels).Count(t => t.First == t.Second), m.CorrectCount);
     }
 
+    [Fact]
+    public void ShardFunctions_PutTogether_MatchTheReference_WithinTheHalfStatisticsRounding()
+    {
+        // Statistics saved as Half: the maximum is exact (a logit), the sum of exponentials rounded once (2^-11 relative at most),
+        // which moves every recomputed probability by that factor: the gradient is checked like a backward from a Half log-sum-exp.
+        foreach ((int rows, int classes, int[] split) in new[] { (5, 1000, new[] { 400, 600 }), (17, 33, new[] { 10, 20, 3 }), (2, 20000, new[] { 12000, 8000 }) })
+        {
+            foreach (CrossEntropyOptions options in new CrossEntropyOptions[] { default, new() { Reduction = Reduction.Sum, LabelSmoothing = 0.1, IgnoreIndex = -100 } })
+            {
+                var rng = new Random(Seeds.For(rows, classes, 1700));
+                Half[] logits = Data<Half>.Logits(rng, rows * classes);
+                int[] labels = Data<Half>.Labels(rng, rows, classes, options.IgnoreIndex, 3);
+                string what = $"Half shards [{rows} x {classes}] split {string.Join("+", split)}, eps {options.LabelSmoothing}";
+                ShardedResult<Half> r = Sharded<Half>.Run(logits, labels, classes, split, options, []);
+                double[] y = HalfCheck.ToDouble(logits);
+                double[] q = Reference.LabelEffectiveTargets(labels, classes, options.IgnoreIndex, null, options.LabelSmoothing);
+                double denominator = Reference.Denominator(options.Reduction, Reference.LabelDenominator(labels, options.IgnoreIndex, null));
+                (double[] gradRef, _) = Reference.Gradient(y, q, classes, denominator);
+                double[] lseRef = Reference.RowLogSumExps(y, classes);
+                for (int i = 0; i < rows; i++)
+                {
+                    Assert.Equal(logits.AsSpan(i * classes, classes).ToArray().Max(), r.RowMax[i]);
+                    HalfCheck.WithinUlps([r.RowSumExp[i]], [Math.Exp(lseRef[i] - (double)r.RowMax[i])], 2, $"{what} sum of exponentials, row {i}");
+                }
+
+                var lse = r.RowMax.Zip(r.RowSumExp, (m, s) => (Half)((double)m + Math.Log((double)s))).ToArray();
+                CheckSavedHalfLse(r.Gradient, gradRef, lse, classes, what + " gradient");
+                double lossRef = Reference.LabelLoss(y, labels, classes, options, null);
+                double counted = labels.Count(l => l != -100);
+                Assert.True(Math.Abs((double)r.Loss - lossRef) <= (Math.ScaleB(1, -9) * Math.Abs(lossRef)) + (Math.ScaleB(1, -11) * counted / denominator),
+                    $"{what}: loss {(double)r.Loss}, expected {lossRef}");
+            }
+        }
+    }
+
     /// <summary>The log-sum-exp of each counted row: float within 1e-6 relative (plus an absolute 1e-6 near 0), or Half within one ulp.</summary>
     private static void CheckCountedLse(float[] lse, double[] expected, int[] labels, int? ignoreIndex, string what, bool halfUlp = false)
     {

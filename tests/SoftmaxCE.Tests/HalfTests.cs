@@ -524,6 +524,65 @@ public sealed class HalfTests
     }
 
     [Fact]
+    public void Widening_EveryHalf_EqualsTheCastExactly()
+    {
+        var all = new Half[1 << 16];
+        for (int i = 0; i < all.Length; i++)
+        {
+            all[i] = BitConverter.Int16BitsToHalf((short)i);
+        }
+
+        var widened = new float[all.Length];
+        SoftmaxCE.Kernels.HalfConversion.Widen(all, widened);
+        for (int i = 0; i < all.Length; i++)
+        {
+            float expected = (float)all[i];
+            Assert.True(
+                float.IsNaN(expected) ? float.IsNaN(widened[i]) : BitConverter.SingleToInt32Bits(widened[i]) == BitConverter.SingleToInt32Bits(expected),
+                $"Half bits 0x{i:X4}: {widened[i]:R}, expected {expected:R}");
+        }
+    }
+
+    [Fact]
+    public void Narrowing_RoundsToNearestEven_AsTheCast()
+    {
+        // Every float a stride apart over all bit patterns, and at each Half the midpoint to the next and its float neighbours
+        // (where ties to even decide), through vector bodies, overlapping tails and the scalar path (lengths below one vector).
+        var values = new List<float>();
+        for (long bits = 0; bits <= uint.MaxValue; bits += 4099)
+        {
+            values.Add(BitConverter.UInt32BitsToSingle((uint)bits));
+        }
+
+        for (int i = 0; i < 0x7C00; i++)
+        {
+            double mid = ((double)BitConverter.Int16BitsToHalf((short)i) + (double)BitConverter.Int16BitsToHalf((short)(i + 1))) / 2;
+            float m = (float)mid;
+            foreach (float v in new[] { m, MathF.BitDecrement(m), MathF.BitIncrement(m) })
+            {
+                values.Add(v);
+                values.Add(-v);
+            }
+        }
+
+        values.AddRange([65504f, 65519.996f, 65520f, float.MaxValue, float.PositiveInfinity, float.NegativeInfinity, float.NaN, -0f, float.Epsilon, 5.9604645e-8f, 2.9802322e-8f, 2.9802326e-8f]);
+        float[] source = [.. values];
+        foreach (int length in new[] { source.Length, 1, 7, 31, 32, 33, 63, 65, 100 })
+        {
+            var narrowed = new Half[length];
+            SoftmaxCE.Kernels.HalfConversion.Narrow(source.AsSpan(source.Length - length), narrowed);
+            for (int i = 0; i < length; i++)
+            {
+                float f = source[source.Length - length + i];
+                Half expected = (Half)f;
+                Assert.True(
+                    Half.IsNaN(expected) ? Half.IsNaN(narrowed[i]) : BitConverter.HalfToInt16Bits(narrowed[i]) == BitConverter.HalfToInt16Bits(expected),
+                    $"float {f:R} (0x{BitConverter.SingleToUInt32Bits(f):X8}), length {length}: {narrowed[i]}, expected {expected}");
+            }
+        }
+    }
+
+    [Fact]
     public void ShardFunctions_PutTogether_MatchTheReference_WithinTheHalfStatisticsRounding()
     {
         // Statistics saved as Half: the maximum is exact (a logit), the sum of exponentials rounded once (2^-11 relative at most),

@@ -109,6 +109,7 @@ internal sealed class SoftmaxCrossEntropyFunction : autograd.SingleTensorFunctio
 {
     public override string Name => "SoftmaxCrossEntropy";
 
+    #region readme-torchsharp
     // vars: logits (float32 [N, C], contiguous, CPU), labels (int64 [N]), LossSettings.
     public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
@@ -171,4 +172,5 @@ internal sealed class SoftmaxCrossEntropyFunction : autograd.SingleTensorFunctio
         // One gradient per forward argument: the logits', none for the labels and the settings.
         return [gradient, null!, null!];
     }
+    #endregion
 }

@@ -11,17 +11,17 @@ using SoftmaxCE;
 internal sealed class ShardedStep
 {
     private readonly Layout _layout;
-    private readonly float[] _logits;
+    private readonly float[] _shard;
     private readonly int[] _labels;
     private readonly float[] _classWeights;
     private readonly CrossEntropyOptions _options;
     private readonly float[] _rowMax;
     private readonly float[] _rowSumExp;
     private readonly float[] _labelLogits;
-    private float[] _globalMax;
-    private readonly double[] _rescaledSumExp;
-    private double[] _globalSumExpDouble;
+    private readonly float[] _rescaled;
+    private readonly float[] _globalMax;
     private readonly float[] _globalSumExp;
+    private long _communicationTicks;
 
     public ShardedStep(Layout layout, float[] globalLogits, int[] globalLabels, float[] classWeights, CrossEntropyOptions options)
     {
@@ -32,21 +32,20 @@ internal sealed class ShardedStep
         // The block this rank holds: its rows, its classes. (In a real model each rank computes only this block.)
         int rows = layout.RowCount;
         int shardClasses = layout.ClassCount;
-        _logits = new float[rows * shardClasses];
+        _shard = new float[rows * shardClasses];
         for (int i = 0; i < rows; i++)
         {
             globalLogits.AsSpan(((layout.RowStart + i) * layout.Classes) + layout.ClassStart, shardClasses)
-                .CopyTo(_logits.AsSpan(i * shardClasses, shardClasses));
+                .CopyTo(_shard.AsSpan(i * shardClasses, shardClasses));
         }
 
         _labels = globalLabels.AsSpan(layout.RowStart, rows).ToArray();
-        Gradient = new float[_logits.Length];
+        Gradient = new float[_shard.Length];
         _rowMax = new float[rows];
         _rowSumExp = new float[rows];
         _labelLogits = new float[rows];
+        _rescaled = new float[rows];
         _globalMax = new float[rows];
-        _rescaledSumExp = new double[rows];
-        _globalSumExpDouble = new double[rows];
         _globalSumExp = new float[rows];
     }
 
@@ -54,54 +53,67 @@ internal sealed class ShardedStep
     public float[] Gradient { get; }
 
     /// <summary>The seconds the last <see cref="Run"/> spent in all-reduces (waiting for the other ranks included).</summary>
-    public double CommunicationSeconds { get; private set; }
+    public double CommunicationSeconds => (double)_communicationTicks / Stopwatch.Frequency;
 
     /// <summary>Runs the step on every rank (it is collective) and returns the loss of the whole batch.</summary>
     public float Run()
     {
-        int classes = _layout.Classes;
+        _communicationTicks = 0;
+        int vocab = _layout.Classes;
+        int shardClasses = _layout.ClassCount;
+        int classOffset = _layout.ClassStart;
+        Intracommunicator dataGroup = _layout.DataGroup;     // same classes, other rows
+        Intracommunicator tensorGroup = _layout.TensorGroup; // same rows, other classes
+        Intracommunicator world = _layout.World;
         CrossEntropyOptions options = _options;
-        long communication = 0;
-        long start;
+        float[] shard = _shard, shardGradient = Gradient, labelLogits = _labelLogits, classWeights = _classWeights;
+        int[] labels = _labels;
+        float[] rowMax = _rowMax, rowSumExp = _rowSumExp, rescaled = _rescaled, globalMax = _globalMax, globalSumExp = _globalSumExp;
 
-        // Data parallelism: the mean divides by the whole batch's denominator, not by this rank's.
-        if (options.Reduction == Reduction.Mean)
-        {
-            double local = SoftmaxCrossEntropy.MeanDenominator<float>(_labels, classes, options, _classWeights);
-            start = Stopwatch.GetTimestamp();
-            options = options with { Denominator = _layout.DataGroup.Allreduce(local, Operation<double>.Add) };
-            communication += Stopwatch.GetTimestamp() - start;
-        }
+        #region readme-scaling-out
+        // Data parallelism: every call divides by the whole batch's denominator, not by its own rows'.
+        double denominator = SoftmaxCrossEntropy.MeanDenominator<float>(labels, vocab, options, classWeights);
+        options = options with { Denominator = AllreduceSum(dataGroup, denominator) };
 
         // Vocabulary parallelism: each shard's (max, sum of exp) per row, combined over the tensor-parallel group:
-        // the global max first, then the sums rescaled to it and added. (MergeShardStatistics does the same pairwise.)
-        SoftmaxCrossEntropy.ShardStatistics<float>(_logits, _labels, _rowMax, _rowSumExp, _labelLogits,
-            _layout.ClassCount, _layout.ClassStart, classes, options);
-        start = Stopwatch.GetTimestamp();
-        _layout.TensorGroup.Allreduce(_rowMax, Operation<float>.Max, ref _globalMax);
-        communication += Stopwatch.GetTimestamp() - start;
-        for (int i = 0; i < _rowMax.Length; i++)
+        // the maximum first, then the sums rescaled to it and added (MergeShardStatistics does this pairwise).
+        SoftmaxCrossEntropy.ShardStatistics<float>(shard, labels, rowMax, rowSumExp, labelLogits, shardClasses, classOffset, vocab, options);
+        AllreduceMax(tensorGroup, rowMax, ref globalMax);
+        for (int i = 0; i < rowMax.Length; i++)
         {
-            // A shard whose classes are all masked in a row has (-inf, 0): it adds nothing (and -inf - -inf is NaN).
-            _rescaledSumExp[i] = _rowSumExp[i] == 0 ? 0 : _rowSumExp[i] * Math.Exp((double)_rowMax[i] - _globalMax[i]);
+            // A shard whose classes are all masked in a row has (-inf, 0) and adds nothing (-inf - -inf would be NaN).
+            rescaled[i] = rowSumExp[i] == 0 ? 0 : rowSumExp[i] * MathF.Exp(rowMax[i] - globalMax[i]);
         }
 
-        start = Stopwatch.GetTimestamp();
-        _layout.TensorGroup.Allreduce(_rescaledSumExp, Operation<double>.Add, ref _globalSumExpDouble);
-        communication += Stopwatch.GetTimestamp() - start;
-        for (int i = 0; i < _globalSumExp.Length; i++)
-        {
-            _globalSumExp[i] = (float)_globalSumExpDouble[i];
-        }
+        AllreduceSum(tensorGroup, rescaled, ref globalSumExp);
 
-        float share = SoftmaxCrossEntropy.ShardLossAndGradient<float>(_logits, _labels, _globalMax, _globalSumExp, Gradient,
-            _layout.ClassCount, _layout.ClassStart, classes, options, _classWeights);
+        // This shard's columns of the gradient, and its share of the loss; the shares of all the ranks add up to the loss.
+        float share = SoftmaxCrossEntropy.ShardLossAndGradient<float>(shard, labels, globalMax, globalSumExp, shardGradient,
+            shardClasses, classOffset, vocab, options, classWeights);
+        return (float)AllreduceSum(world, share);
+        #endregion
+    }
 
-        // Every rank's share, over both kinds of parallelism, adds up to the whole batch's loss.
-        start = Stopwatch.GetTimestamp();
-        double loss = _layout.World.Allreduce((double)share, Operation<double>.Add);
-        communication += Stopwatch.GetTimestamp() - start;
-        CommunicationSeconds = (double)communication / Stopwatch.Frequency;
-        return (float)loss;
+    // MPI.NET's all-reduces, timed. (The array forms write into the given arrays when they have the right length.)
+    private double AllreduceSum(Intracommunicator group, double value)
+    {
+        long start = Stopwatch.GetTimestamp();
+        double sum = group.Allreduce(value, Operation<double>.Add);
+        _communicationTicks += Stopwatch.GetTimestamp() - start;
+        return sum;
+    }
+
+    private void AllreduceSum(Intracommunicator group, float[] values, ref float[] sums)
+    {
+        long start = Stopwatch.GetTimestamp();
+        group.Allreduce(values, Operation<float>.Add, ref sums);
+        _communicationTicks += Stopwatch.GetTimestamp() - start;
+    }
+
+    private void AllreduceMax(Intracommunicator group, float[] values, ref float[] maxima)
+    {
+        long start = Stopwatch.GetTimestamp();
+        group.Allreduce(values, Operation<float>.Max, ref maxima);
+        _communicationTicks += Stopwatch.GetTimestamp() - start;
     }
 }

@@ -1,0 +1,490 @@
+using System;
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace SoftmaxCE.Kernels;
+
+/// <summary>
+/// A 16-bit storage format whose values the float kernels compute on: how a block of them widens to float
+/// (exactly) and how float results narrow back (rounded once, to nearest even).
+/// </summary>
+/// <typeparam name="TStorage">The stored element type.</typeparam>
+/// <remarks>
+/// Adding a format (BFloat16 once .NET 11 brings <c>System.Numerics.BFloat16</c>) is one new struct implementing this
+/// interface (a widening that shifts the 16 bits into the top half of a float, a narrowing that rounds to nearest even)
+/// and one type check at the entry points that routes <c>T</c> to <see cref="NarrowCall{TStorage, TConvert, TBuilder, TCall}"/>
+/// with it: the kernels, the chunking and the scratch are shared.
+/// </remarks>
+internal interface IStorageConversion<TStorage>
+    where TStorage : unmanaged
+{
+    static abstract void Widen(ReadOnlySpan<TStorage> source, Span<float> destination);
+
+    static abstract void Narrow(ReadOnlySpan<float> source, Span<TStorage> destination);
+}
+
+/// <summary>
+/// IEEE binary16, converted 32 values at a time with integer and float vector operations (.NET 10 exposes no
+/// <c>vcvtph2ps</c>/<c>vcvtps2ph</c>, and <see cref="TensorPrimitives.ConvertToSingle(ReadOnlySpan{Half}, Span{float})"/> /
+/// <see cref="TensorPrimitives.ConvertToHalf(ReadOnlySpan{float}, Span{Half})"/> cost about as much as the whole float kernel).
+/// </summary>
+/// <remarks>
+/// Widening: the 15 exponent and mantissa bits shifted into a float's place and multiplied by 2^112 rebias the exponent, and
+/// turn a subnormal Half into the right normal float, exactly; an exponent that was all ones becomes 255 (infinity, NaN).
+/// Narrowing, round to nearest even: a normal result adds the rounding bias <c>0xFFF + (odd mantissa)</c> before dropping 13
+/// bits; a subnormal result lets the float adder round (adding 0.5 aligns the 10 kept bits at the bottom); beyond 65520 is
+/// infinity and NaN stays NaN (quiet). The last vector overlaps the one before; fewer than one vector runs the scalar casts.
+/// </remarks>
+internal readonly unsafe struct HalfConversion : IStorageConversion<Half>
+{
+    private const uint Magic = (254 - 15) << 23;          // 2^112
+    private const uint WasInfNan = (127 + 16) << 23;      // 2^16: an all-ones Half exponent, after the multiply
+    private const uint HalfOverflow = (127 + 16) << 23;   // floats from here on are infinity or NaN in Half
+    private const uint SubnormalBelow = 113 << 23;        // 2^-14, Half's smallest normal
+    private const uint DenormMagic = ((127 - 15) + (23 - 10) + 1) << 23; // 0.5
+
+    public static void Widen(ReadOnlySpan<Half> source, Span<float> destination)
+    {
+        int n = source.Length;
+        fixed (Half* h = source)
+        fixed (float* f = destination)
+        {
+            ushort* s = (ushort*)h;
+            if (Vector512.IsHardwareAccelerated && n >= Vector512<ushort>.Count)
+            {
+                int last = n - Vector512<ushort>.Count;
+                for (int i = 0; ; i += Vector512<ushort>.Count)
+                {
+                    int at = Math.Min(i, last);
+                    (Vector512<uint> lo, Vector512<uint> hi) = Vector512.Widen(Vector512.Load(s + at));
+                    Widen(lo).Store(f + at);
+                    Widen(hi).Store(f + at + Vector512<uint>.Count);
+                    if (at == last)
+                    {
+                        return;
+                    }
+                }
+            }
+
+            if (Vector256.IsHardwareAccelerated && n >= Vector256<ushort>.Count)
+            {
+                int last = n - Vector256<ushort>.Count;
+                for (int i = 0; ; i += Vector256<ushort>.Count)
+                {
+                    int at = Math.Min(i, last);
+                    (Vector256<uint> lo, Vector256<uint> hi) = Vector256.Widen(Vector256.Load(s + at));
+                    Widen(lo).Store(f + at);
+                    Widen(hi).Store(f + at + Vector256<uint>.Count);
+                    if (at == last)
+                    {
+                        return;
+                    }
+                }
+            }
+
+            for (int i = 0; i < n; i++)
+            {
+                f[i] = (float)h[i];
+            }
+        }
+    }
+
+    public static void Narrow(ReadOnlySpan<float> source, Span<Half> destination)
+    {
+        int n = source.Length;
+        fixed (float* f = source)
+        fixed (Half* h = destination)
+        {
+            ushort* d = (ushort*)h;
+            if (Vector512.IsHardwareAccelerated && n >= Vector512<ushort>.Count)
+            {
+                int last = n - Vector512<ushort>.Count;
+                for (int i = 0; ; i += Vector512<ushort>.Count)
+                {
+                    int at = Math.Min(i, last);
+                    Vector512<uint> lo = Narrow(Vector512.Load(f + at).AsUInt32());
+                    Vector512<uint> hi = Narrow(Vector512.Load(f + at + Vector512<uint>.Count).AsUInt32());
+                    Vector512.Narrow(lo, hi).Store(d + at);
+                    if (at == last)
+                    {
+                        return;
+                    }
+                }
+            }
+
+            if (Vector256.IsHardwareAccelerated && n >= Vector256<ushort>.Count)
+            {
+                int last = n - Vector256<ushort>.Count;
+                for (int i = 0; ; i += Vector256<ushort>.Count)
+                {
+                    int at = Math.Min(i, last);
+                    Vector256<uint> lo = Narrow(Vector256.Load(f + at).AsUInt32());
+                    Vector256<uint> hi = Narrow(Vector256.Load(f + at + Vector256<uint>.Count).AsUInt32());
+                    Vector256.Narrow(lo, hi).Store(d + at);
+                    if (at == last)
+                    {
+                        return;
+                    }
+                }
+            }
+
+            for (int i = 0; i < n; i++)
+            {
+                h[i] = (Half)f[i];
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Widen(Vector512<uint> h)
+    {
+        Vector512<float> magnitude = ((h & Vector512.Create(0x7FFFu)) << 13).AsSingle() * Vector512.Create(Magic).AsSingle();
+        Vector512<uint> infNan = Vector512.GreaterThanOrEqual(magnitude, Vector512.Create(WasInfNan).AsSingle()).AsUInt32() & Vector512.Create(255u << 23);
+        return (magnitude.AsUInt32() | infNan | ((h & Vector512.Create(0x8000u)) << 16)).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Widen(Vector256<uint> h)
+    {
+        Vector256<float> magnitude = ((h & Vector256.Create(0x7FFFu)) << 13).AsSingle() * Vector256.Create(Magic).AsSingle();
+        Vector256<uint> infNan = Vector256.GreaterThanOrEqual(magnitude, Vector256.Create(WasInfNan).AsSingle()).AsUInt32() & Vector256.Create(255u << 23);
+        return (magnitude.AsUInt32() | infNan | ((h & Vector256.Create(0x8000u)) << 16)).AsSingle();
+    }
+
+    /// <summary>Half bits in the low 16 bits of each lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<uint> Narrow(Vector512<uint> u)
+    {
+        Vector512<uint> sign = u & Vector512.Create(0x80000000u);
+        Vector512<uint> a = u ^ sign;
+        Vector512<uint> big = Vector512.ConditionalSelect(
+            Vector512.GreaterThan(a, Vector512.Create(0x7F800000u)), Vector512.Create(0x7E00u), Vector512.Create(0x7C00u));
+        Vector512<uint> small = (a.AsSingle() + Vector512.Create(DenormMagic).AsSingle()).AsUInt32() - Vector512.Create(DenormMagic);
+        Vector512<uint> odd = (a >>> 13) & Vector512<uint>.One;
+        Vector512<uint> normal = (a + Vector512.Create(unchecked((uint)((15 - 127) << 23)) + 0xFFFu) + odd) >>> 13;
+        Vector512<uint> r = Vector512.ConditionalSelect(Vector512.LessThan(a, Vector512.Create(SubnormalBelow)), small, normal);
+        r = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(a, Vector512.Create(HalfOverflow)), big, r);
+        return r | (sign >>> 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<uint> Narrow(Vector256<uint> u)
+    {
+        Vector256<uint> sign = u & Vector256.Create(0x80000000u);
+        Vector256<uint> a = u ^ sign;
+        Vector256<uint> big = Vector256.ConditionalSelect(
+            Vector256.GreaterThan(a, Vector256.Create(0x7F800000u)), Vector256.Create(0x7E00u), Vector256.Create(0x7C00u));
+        Vector256<uint> small = (a.AsSingle() + Vector256.Create(DenormMagic).AsSingle()).AsUInt32() - Vector256.Create(DenormMagic);
+        Vector256<uint> odd = (a >>> 13) & Vector256<uint>.One;
+        Vector256<uint> normal = (a + Vector256.Create(unchecked((uint)((15 - 127) << 23)) + 0xFFFu) + odd) >>> 13;
+        Vector256<uint> r = Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256.Create(SubnormalBelow)), small, normal);
+        r = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(a, Vector256.Create(HalfOverflow)), big, r);
+        return r | (sign >>> 16);
+    }
+}
+
+/// <summary>The float views of one chunk of rows that a float call runs on: scratch, or the caller's own memory where it is float already.</summary>
+internal unsafe struct FloatChunk
+{
+    public float* Logits;
+    public float* Output;
+    public float* Targets;
+    public float* RowLosses;
+    public float* LogSumExp;
+    public float* RowUpstream;
+    public float* RowWeights;
+    public float* ClassWeights;
+    public int* Labels;
+    public int* Predictions;
+    public int Rows;
+}
+
+/// <summary>Builds the float call of one operation over one chunk; holds what is the same for every chunk (settings, class count).</summary>
+internal interface IFloatCallBuilder<TCall>
+    where TCall : struct, IWidthCall<float>
+{
+    TCall Build(in FloatChunk chunk);
+}
+
+/// <summary>What a narrow call reads and writes, in the caller's memory (null where absent).</summary>
+/// <typeparam name="TStorage">The stored element type.</typeparam>
+internal unsafe struct NarrowBuffers<TStorage>
+    where TStorage : unmanaged
+{
+    public TStorage* Logits;
+    public TStorage* Output;
+    public TStorage* Targets;
+    public TStorage* RowLosses;
+
+    /// <summary>The log-sum-exp in the storage format, read (<see cref="ReadsLogSumExp"/>) or written.</summary>
+    public TStorage* LogSumExp;
+
+    /// <summary>The log-sum-exp kept in float (the float-statistics overloads), read or written in place.</summary>
+    public float* FloatLogSumExp;
+
+    public bool ReadsLogSumExp;
+
+    /// <summary>Whether the float call needs a second chunk-sized scratch (handed over as <see cref="FloatChunk.Targets"/>) when there are no targets.</summary>
+    public bool NeedsSpare;
+    public TStorage* RowUpstream;
+    public TStorage* RowWeights;
+
+    /// <summary>The class weights widened once per call (they are read at random by label, so they are not chunked).</summary>
+    public float* ClassWeights;
+    public int* Labels;
+    public int* Predictions;
+}
+
+/// <summary>
+/// Runs a float call on 16-bit storage, chunk by chunk: each chunk of rows (the same chunks as <see cref="RowChunks"/> gives
+/// float, 64 KiB of floats) is widened into a per-thread float scratch that stays in the core's cache, the float kernels run
+/// on it unchanged (in place there), and each output is narrowed back once.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Accuracy: widening is exact, so the float results are those the float methods give for the widened inputs; each stored
+/// result is then rounded once to the storage format. No intermediate is ever rounded to 16 bits (the gradient's
+/// exponentials and their rescale stay in float scratch), and the loss sums stay in double as for float.
+/// </para>
+/// <para>
+/// Threads: <see cref="RowChunks"/> hands the chunks out; every thread owns its scratch, so the results are bitwise the same
+/// for any degree of parallelism. Once a thread's scratch is as large as the widest chunk it has seen, a call allocates nothing.
+/// </para>
+/// </remarks>
+internal readonly unsafe struct NarrowCall<TStorage, TConvert, TBuilder, TCall>(NarrowBuffers<TStorage> buffers, int rows, int classes, TBuilder builder)
+    : IWidthCall<float>
+    where TStorage : unmanaged
+    where TConvert : struct, IStorageConversion<TStorage>
+    where TBuilder : struct, IFloatCallBuilder<TCall>
+    where TCall : struct, IWidthCall<float>
+{
+    public int Rows => rows;
+
+    public int Classes => classes;
+
+    public RowTotals Run<TOps, TVec>(int firstRow, int rowCount)
+        where TOps : ISimdOps<TVec, float>
+        where TVec : unmanaged
+    {
+        int elements = rowCount * classes;
+        nint offset = (nint)firstRow * classes;
+        ChunkScratch scratch = ChunkScratch.ForThisThread(elements, rowCount, buffers.Targets != null || buffers.NeedsSpare);
+        NarrowBuffers<TStorage> b = buffers;
+        FloatChunk chunk = default;
+        chunk.Rows = rowCount;
+        chunk.Logits = scratch.Values;
+        TConvert.Widen(new ReadOnlySpan<TStorage>(b.Logits + offset, elements), new Span<float>(scratch.Values, elements));
+        if (b.Targets != null)
+        {
+            chunk.Targets = scratch.Targets;
+            TConvert.Widen(new ReadOnlySpan<TStorage>(b.Targets + offset, elements), new Span<float>(scratch.Targets, elements));
+        }
+        else if (b.NeedsSpare)
+        {
+            chunk.Targets = scratch.Targets;
+        }
+
+        // The float kernels may run in place: the output overwrites the widened logits in scratch.
+        chunk.Output = b.Output != null ? scratch.Values : null;
+        chunk.RowLosses = b.RowLosses != null ? scratch.RowLosses : null;
+        chunk.RowWeights = Widened(b.RowWeights, firstRow, rowCount, scratch.RowWeights);
+        chunk.RowUpstream = Widened(b.RowUpstream, firstRow, rowCount, scratch.RowUpstream);
+        if (b.FloatLogSumExp != null)
+        {
+            chunk.LogSumExp = b.FloatLogSumExp + firstRow;
+        }
+        else if (b.LogSumExp != null)
+        {
+            chunk.LogSumExp = b.ReadsLogSumExp ? Widened(b.LogSumExp, firstRow, rowCount, scratch.LogSumExp) : scratch.LogSumExp;
+        }
+
+        chunk.ClassWeights = b.ClassWeights;
+        chunk.Labels = b.Labels == null ? null : b.Labels + firstRow;
+        chunk.Predictions = b.Predictions == null ? null : b.Predictions + firstRow;
+
+        RowTotals totals = builder.Build(chunk).Run<TOps, TVec>(0, rowCount);
+
+        if (b.Output != null)
+        {
+            TConvert.Narrow(new ReadOnlySpan<float>(scratch.Values, elements), new Span<TStorage>(b.Output + offset, elements));
+        }
+
+        if (b.RowLosses != null)
+        {
+            TConvert.Narrow(new ReadOnlySpan<float>(scratch.RowLosses, rowCount), new Span<TStorage>(b.RowLosses + firstRow, rowCount));
+        }
+
+        if (b.LogSumExp != null && !b.ReadsLogSumExp && b.FloatLogSumExp == null)
+        {
+            TConvert.Narrow(new ReadOnlySpan<float>(scratch.LogSumExp, rowCount), new Span<TStorage>(b.LogSumExp + firstRow, rowCount));
+        }
+
+        return totals;
+    }
+
+    private static float* Widened(TStorage* source, int firstRow, int rowCount, float* scratch)
+    {
+        if (source == null)
+        {
+            return null;
+        }
+
+        TConvert.Widen(new ReadOnlySpan<TStorage>(source + firstRow, rowCount), new Span<float>(scratch, rowCount));
+        return scratch;
+    }
+}
+
+/// <summary>
+/// Log-softmax of float rows for narrow storage, in place: <c>(z_k - max) - log1p(sum_{k != argmax} exp(z_k - max))</c>.
+/// </summary>
+/// <remarks>
+/// The float kernels compute <c>z_k - LSE</c>, whose error is a float ulp of <c>|LSE|</c>: for a log-probability near 0 (a
+/// near-certain class) that is several Half ulps of the result (at logits near 65504, a float ulp is 0.004). Here the two terms
+/// have the same sign, and the sum of the other exponentials is kept apart from the 1 of the maximum, so every result is
+/// within a float ulp or so of itself and rounds once to within one Half ulp of the exact value.
+/// </remarks>
+internal readonly unsafe struct AccurateLogSoftmaxCall(float* logits, float* spare, int rows, int classes, double logitScale, double softcap) : IWidthCall<float>
+{
+    public int Rows => rows;
+
+    public int Classes => classes;
+
+    public RowTotals Run<TOps, TVec>(int firstRow, int rowCount)
+        where TOps : ISimdOps<TVec, float>
+        where TVec : unmanaged
+    {
+        Span<float> exps = new(spare, classes);
+        for (int r = firstRow; r < firstRow + rowCount; r++)
+        {
+            Span<float> z = new(logits + ((nint)r * classes), classes);
+            if (softcap != 0)
+            {
+                TensorPrimitives.Multiply(z, (float)(logitScale / softcap), z);
+                TensorPrimitives.Tanh(z, z);
+                TensorPrimitives.Multiply(z, (float)softcap, z);
+            }
+            else if (logitScale != 1)
+            {
+                TensorPrimitives.Multiply(z, (float)logitScale, z);
+            }
+
+            float max = TensorPrimitives.Max(z);
+            if (!float.IsFinite(max))
+            {
+                // A NaN, a row of only -inf (no distribution), or +inf (inf - inf): NaN, as the float kernels give.
+                z.Fill(float.NaN);
+                continue;
+            }
+
+            TensorPrimitives.Subtract(z, max, z);
+            TensorPrimitives.Exp(z, exps);
+            exps[TensorPrimitives.IndexOfMax(z)] = 0;
+            float logSum = (float)double.LogP1(TensorPrimitives.Sum(exps));
+            TensorPrimitives.Subtract(z, logSum, z);
+        }
+
+        return default;
+    }
+}
+
+/// <summary>
+/// One thread's float scratch for <see cref="NarrowCall{TStorage, TConvert, TBuilder, TCall}"/>: a chunk of values (logits,
+/// then the output in place), a chunk of targets, and four row-sized arrays. Pinned, aligned to 64 bytes, grown on demand
+/// and kept for the thread's life, so warm calls allocate nothing.
+/// </summary>
+internal sealed unsafe class ChunkScratch
+{
+    private const int Alignment = 64;
+
+    [ThreadStatic]
+    private static ChunkScratch? t_scratch;
+
+    [ThreadStatic]
+    private static float[]? t_classWeights;
+
+    private float[] _values = [];
+    private float[] _targets = [];
+    private float[] _rows = [];
+
+    public float* Values { get; private set; }
+
+    public float* Targets { get; private set; }
+
+    public float* RowLosses { get; private set; }
+
+    public float* LogSumExp { get; private set; }
+
+    public float* RowUpstream { get; private set; }
+
+    public float* RowWeights { get; private set; }
+
+    public static ChunkScratch ForThisThread(int elements, int rows, bool targets)
+    {
+        ChunkScratch scratch = t_scratch ??= new ChunkScratch();
+        scratch.Ensure(elements, rows, targets);
+        return scratch;
+    }
+
+    /// <summary>
+    /// The class weights widened to float on the calling thread, for one call (its workers only read them; the caller
+    /// waits for them before it returns, and a thread runs one call at a time).
+    /// </summary>
+    public static float* ClassWeights<TStorage, TConvert>(ReadOnlySpan<TStorage> weights)
+        where TStorage : unmanaged
+        where TConvert : struct, IStorageConversion<TStorage>
+    {
+        if (weights.IsEmpty)
+        {
+            return null;
+        }
+
+        float[] buffer = t_classWeights ?? [];
+        if (buffer.Length < weights.Length + (Alignment / sizeof(float)))
+        {
+            buffer = GC.AllocateUninitializedArray<float>(weights.Length + (Alignment / sizeof(float)), pinned: true);
+            t_classWeights = buffer;
+        }
+
+        float* p = Aligned(buffer);
+        TConvert.Widen(weights, new Span<float>(p, weights.Length));
+        return p;
+    }
+
+    private void Ensure(int elements, int rows, bool targets)
+    {
+        int padded = elements + (Alignment / sizeof(float));
+        if (_values.Length < padded)
+        {
+            _values = GC.AllocateUninitializedArray<float>(padded, pinned: true);
+            Values = Aligned(_values);
+        }
+
+        if (targets && _targets.Length < padded)
+        {
+            _targets = GC.AllocateUninitializedArray<float>(padded, pinned: true);
+            Targets = Aligned(_targets);
+        }
+
+        // Four row arrays, each starting on its own cache line.
+        int rowStride = (rows + 15) / 16 * 16;
+        if (_rows.Length < (4 * rowStride) + (Alignment / sizeof(float)))
+        {
+            _rows = GC.AllocateUninitializedArray<float>((4 * rowStride) + (Alignment / sizeof(float)), pinned: true);
+        }
+
+        float* r = Aligned(_rows);
+        RowLosses = r;
+        LogSumExp = r + rowStride;
+        RowUpstream = r + (2 * rowStride);
+        RowWeights = r + (3 * rowStride);
+    }
+
+    private static float* Aligned(float[] pinned)
+    {
+        nuint address = (nuint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinned));
+        return (float*)((address + (Alignment - 1)) & ~(nuint)(Alignment - 1));
+    }
+}

@@ -521,15 +521,15 @@ public sealed class ElementTypeTests
     [Fact]
     public void Softmax_UnsupportedElementType_ThrowsNotSupportedException()
     {
-        // Half is supported (HalfTests); NFloat is a floating-point type the library does not take.
-        Action act = () => SoftmaxCrossEntropy.Softmax<System.Runtime.InteropServices.NFloat>(new System.Runtime.InteropServices.NFloat[4], new System.Runtime.InteropServices.NFloat[4], 2);
+        // Half is supported since half-precision storage; NFloat is an IEEE type the library does not take.
+        Action act = () => SoftmaxCrossEntropy.Softmax<NFloat>(new NFloat[4], new NFloat[4], 2);
         act.Should().Throw<NotSupportedException>();
     }
 
     [Fact]
     public void Loss_UnsupportedElementType_ThrowsNotSupportedException()
     {
-        Action act = () => SoftmaxCrossEntropy.Loss<System.Runtime.InteropServices.NFloat>(new System.Runtime.InteropServices.NFloat[4], new int[2], 2);
+        Action act = () => SoftmaxCrossEntropy.Loss<NFloat>(new NFloat[4], new int[2], 2);
         act.Should().Throw<NotSupportedException>();
     }
 }

@@ -13,11 +13,8 @@ internal interface IRowPlanner
 
     bool TryPlan(int row, out RowPlan plan);
 
-    /// <summary>
-    /// Sixteen rows at once, for <see cref="ShortRowsAvx512"/> (float only): each row's label (-1 for none or
-    /// ignored), <see cref="RowPlan.LabelCoefficient"/> (0 when ignored) and whether it is counted (1 or 0).
-    /// </summary>
-    void PlanBlock(int firstRow, out Vector512<int> labels, out Vector512<float> labelCoefficients, out Vector512<float> counted);
+    /// <summary>The same plans as data, for the rows-across-lanes kernel (<see cref="ShortRowsAcrossLanes{TOps, TVec, T}.Plan"/>).</summary>
+    LaneLabels Lanes { get; }
 }
 
 /// <summary>The same plan for every row: softmax, log-softmax and dense targets.</summary>
@@ -25,13 +22,7 @@ internal readonly struct FixedPlanner(RowPlan plan) : IRowPlanner
 {
     public RowPlan Common => plan;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void PlanBlock(int firstRow, out Vector512<int> labels, out Vector512<float> labelCoefficients, out Vector512<float> counted)
-    {
-        labels = Vector512.Create(plan.Label);
-        labelCoefficients = Vector512.Create((float)plan.LabelCoefficient);
-        counted = Vector512<float>.One;
-    }
+    public LaneLabels Lanes => LaneLabels.Fixed(plan);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryPlan(int row, out RowPlan plan1)
@@ -47,29 +38,7 @@ internal readonly unsafe struct LabelPlanner<T>(int* labels, T* weights, int ign
 {
     public RowPlan Common => new(-1, 0, spread, scale, zLoss);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void PlanBlock(int firstRow, out Vector512<int> labels16, out Vector512<float> labelCoefficients, out Vector512<float> counted)
-    {
-        Vector512<int> raw = Vector512.Load(labels + firstRow);
-        Vector512<int> ignored = hasIgnoreIndex ? Vector512.Equals(raw, Vector512.Create(ignoreIndex)) : Vector512<int>.Zero;
-        labels16 = Vector512.ConditionalSelect(ignored, Vector512.Create(-1), raw);
-        Vector512<float> weight = Vector512<float>.One;
-        if (weights != null)
-        {
-            // Ignored rows read class 0's weight, which is then dropped.
-            float* gathered = stackalloc float[16];
-            for (int r = 0; r < 16; r++)
-            {
-                gathered[r] = float.CreateTruncating(weights[Math.Max(labels16.GetElement(r), 0)]);
-            }
-
-            weight = Vector512.Load(gathered);
-        }
-
-        Vector512<float> dropped = ignored.AsSingle();
-        labelCoefficients = Vector512.ConditionalSelect(dropped, Vector512<float>.Zero, weight * (float)keep);
-        counted = Vector512.ConditionalSelect(dropped, Vector512<float>.Zero, Vector512<float>.One);
-    }
+    public LaneLabels Lanes => new(labels, weights, ignoreIndex, hasIgnoreIndex, keep, -1, 0);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryPlan(int row, out RowPlan plan)
@@ -110,13 +79,27 @@ internal static unsafe class RowLoop<TOps, TVec, T>
         where TPlanner : struct, IRowPlanner
         where TFeatures : struct, IRowFeatures
     {
-        return classes <= TOps.Count
-            ? RunShortRows<TTerm, TMode, TPlanner, TFeatures>(logits, output, targets, rowLosses, predictions, rows, classes, term, planner, softcap)
-            : RunLongRows<TTerm, TMode, TPlanner, TFeatures>(logits, output, rowLosses, predictions, rows, classes, term, planner, softcap);
+        RowTotals totals = default;
+        int first = 0;
+        if (ShortRowsTransposed<TOps, TVec, T>.Serves<TTerm, TFeatures>(classes))
+        {
+            first = ShortRowsTransposed<TOps, TVec, T>.Run<TTerm, TMode, TPlanner, TFeatures>(ref totals, logits, output, rowLosses, predictions, rows, classes, term, planner);
+        }
+
+        if (classes <= TOps.Count)
+        {
+            RunShortRows<TTerm, TMode, TPlanner, TFeatures>(ref totals, first, logits, output, targets, rowLosses, predictions, rows, classes, term, planner, softcap);
+        }
+        else
+        {
+            RunLongRows<TTerm, TMode, TPlanner, TFeatures>(ref totals, first, logits, output, rowLosses, predictions, rows, classes, term, planner, softcap);
+        }
+
+        return totals;
     }
 
-    private static RowTotals RunLongRows<TTerm, TMode, TPlanner, TFeatures>(
-        T* logits, T* output, T* rowLosses, int* predictions, int rows, int classes, TTerm term, TPlanner planner, T softcap)
+    private static void RunLongRows<TTerm, TMode, TPlanner, TFeatures>(
+        ref RowTotals totals, int first, T* logits, T* output, T* rowLosses, int* predictions, int rows, int classes, TTerm term, TPlanner planner, T softcap)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TPlanner : struct, IRowPlanner
@@ -125,8 +108,7 @@ internal static unsafe class RowLoop<TOps, TVec, T>
         ChunkStats* chunks = stackalloc ChunkStats[RowKernel<TOps, TVec, T>.MaxChunks];
         nuint chunkLength = RowKernel<TOps, TVec, T>.ChunkLength(classes);
         nuint c = (nuint)classes;
-        RowTotals totals = default;
-        for (int r = 0; r < rows; r++)
+        for (int r = first; r < rows; r++)
         {
             nuint offset = (nuint)r * c;
             RowOutcome outcome = default;
@@ -143,12 +125,10 @@ internal static unsafe class RowLoop<TOps, TVec, T>
 
             Write<TFeatures>(r, outcome, rowLosses, predictions);
         }
-
-        return totals;
     }
 
-    private static RowTotals RunShortRows<TTerm, TMode, TPlanner, TFeatures>(
-        T* logits, T* output, T* targets, T* rowLosses, int* predictions, int rows, int classes, TTerm term, TPlanner planner, T softcap)
+    private static void RunShortRows<TTerm, TMode, TPlanner, TFeatures>(
+        ref RowTotals totals, int first, T* logits, T* output, T* targets, T* rowLosses, int* predictions, int rows, int classes, TTerm term, TPlanner planner, T softcap)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TPlanner : struct, IRowPlanner
@@ -160,23 +140,13 @@ internal static unsafe class RowLoop<TOps, TVec, T>
 
         // Rows whose vector-wide load stays inside the buffers run in place; the last few run on a padded copy.
         int direct = length >= TOps.Count ? (int)((length - TOps.Count) / classes) + 1 : 0;
-        RowTotals totals = default;
-        int r0 = 0;
-        if (ShortRowsAvx512.Serves<T, TVec, TTerm, TFeatures>(classes))
-        {
-            // Whole blocks of 16 rows whose loads stay inside the buffers.
-            for (; r0 + ShortRowsAvx512.BlockRows <= direct; r0 += ShortRowsAvx512.BlockRows)
-            {
-                totals.Add(ShortRowsAvx512.Block<T, TTerm, TMode, TPlanner, TFeatures>(logits, output, rowLosses, predictions, r0, classes, term, planner));
-            }
-        }
-
-        for (int r = r0; r < direct; r++)
+        for (int r = first; r < direct; r++)
         {
             nuint offset = (nuint)r * c;
             ShortRow<TTerm, TMode, TPlanner, TFeatures>(ref totals, r, logits + offset, output + offset, term.AtRow(offset), planner, inRow, rowLosses, predictions, softcap);
         }
 
+        direct = Math.Max(direct, first);
         if (direct < rows)
         {
             int tailLength = (rows - direct) * classes;
@@ -204,8 +174,6 @@ internal static unsafe class RowLoop<TOps, TVec, T>
                 new Span<T>(o, tailLength).CopyTo(new Span<T>(output + tailOffset, tailLength));
             }
         }
-
-        return totals;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

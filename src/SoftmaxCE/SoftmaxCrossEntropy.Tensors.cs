@@ -4,13 +4,16 @@ using System.Globalization;
 using System.Numerics;
 using System.Numerics.Tensors;
 using SoftmaxCE.Internals;
+using SoftmaxCE.Kernels;
 using System.Runtime.InteropServices;
 
 namespace SoftmaxCE;
 
 // Overloads over Tensor<T>, ReadOnlyTensorSpan<T> and TensorSpan<T> from System.Numerics.Tensors: the classes are
-// the last dimension, every leading dimension is a batch dimension ([batch, sequence, vocabulary] is the language-model
-// shape). (A plain comment: doc comments on several partial declarations pile up as several <summary> elements.)
+// the dimension classAxis (by default the last), every other dimension is a batch dimension ([batch, sequence, vocabulary]
+// is the language-model shape, [N, C, H, W] with classAxis 1 the segmentation one). Seen around the class axis the logits
+// are [outer, C, inner]: with inner = 1 (the classes last) each row is contiguous and the span overloads run; otherwise the
+// strided kernels run vectors across the inner positions, with no transposed copy. (A plain comment: doc comments on several partial declarations pile up as several <summary> elements.)
 //
 // Each overload checks what is particular to tensors (rank, shapes, row-major layout), then calls the span overload of
 // the same name over the flattened memory, which checks the rest (labels, options, class weights, overlap) before
@@ -21,7 +24,7 @@ namespace SoftmaxCE;
 // The Tensor<T> overloads exist for type inference: C# does not infer T through the implicit conversion from Tensor<T>
 // to ReadOnlyTensorSpan<T>. A TensorSpan<T> of logits needs AsReadOnlyTensorSpan() (or an explicit <T>) in Loss, which
 // has no TensorSpan<T> output to infer T from.
-public static partial class SoftmaxCrossEntropy
+public static unsafe partial class SoftmaxCrossEntropy
 {
     // ---------------------------------------------------------------- Softmax, LogSoftmax
 
@@ -30,29 +33,45 @@ public static partial class SoftmaxCrossEntropy
     /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
     /// <param name="probabilities">Receives the probabilities; the same shape as <paramref name="logits"/>, contiguous.
     /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
+    /// <param name="options">Only <see cref="CrossEntropyOptions.LogitSoftcap"/> (the logits are capped first) and
+    /// <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/> apply; the other fields are checked but not used.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
     /// <paramref name="probabilities"/> has another shape or partially overlaps <paramref name="logits"/>;
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
     /// <remarks>As <see cref="Softmax{T}(ReadOnlySpan{T}, Span{T}, int)"/>: each row sums to 1 within rounding; a row with a
     /// NaN, or of only negative infinities, gives NaN; the row maximum is subtracted first, so large logits do not overflow.</remarks>
-    public static void Softmax<T>(in ReadOnlyTensorSpan<T> logits, in TensorSpan<T> probabilities)
+    public static void Softmax<T>(in ReadOnlyTensorSpan<T> logits, in TensorSpan<T> probabilities, CrossEntropyOptions options = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        Validation.ElementType<T>();
+        Validation.Options(options);
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
         TensorShapes.SameShape(probabilities.Lengths, logits.Lengths, nameof(probabilities));
         Span<T> p = TensorShapes.Flatten(probabilities, nameof(probabilities));
-        Softmax(y, p, classes);
+        if (layout.IsRowMajor && options.LogitSoftcap == 0)
+        {
+            Softmax(y, p, classes, options.MaxDegreeOfParallelism);
+        }
+        else
+        {
+            StridedSoftmax<T, ScaledExpOutput>(y, p, layout, options, nameof(probabilities));
+        }
     }
 
-    /// <inheritdoc cref="Softmax{T}(in ReadOnlyTensorSpan{T}, in TensorSpan{T})"/>
+    /// <inheritdoc cref="Softmax{T}(in ReadOnlyTensorSpan{T}, in TensorSpan{T}, CrossEntropyOptions, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void Softmax<T>(Tensor<T> logits, in TensorSpan<T> probabilities)
+    public static void Softmax<T>(Tensor<T> logits, in TensorSpan<T> probabilities, CrossEntropyOptions options = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        Softmax(logits.AsReadOnlyTensorSpan(), probabilities);
+        Softmax(logits.AsReadOnlyTensorSpan(), probabilities, options, classAxis);
     }
 
     /// <summary>Computes the log-softmax over the last dimension: <c>log P_k = y_k - LSE(y)</c> for every row <c>y</c>.</summary>
@@ -60,29 +79,45 @@ public static partial class SoftmaxCrossEntropy
     /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
     /// <param name="logProbabilities">Receives the log-probabilities; the same shape as <paramref name="logits"/>, contiguous.
     /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
+    /// <param name="options">Only <see cref="CrossEntropyOptions.LogitSoftcap"/> (the logits are capped first) and
+    /// <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/> apply; the other fields are checked but not used.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
     /// <paramref name="logProbabilities"/> has another shape or partially overlaps <paramref name="logits"/>;
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
     /// <remarks>As <see cref="LogSoftmax{T}(ReadOnlySpan{T}, Span{T}, int)"/>: a logit of negative infinity gives negative
     /// infinity; a row with a NaN gives NaN.</remarks>
-    public static void LogSoftmax<T>(in ReadOnlyTensorSpan<T> logits, in TensorSpan<T> logProbabilities)
+    public static void LogSoftmax<T>(in ReadOnlyTensorSpan<T> logits, in TensorSpan<T> logProbabilities, CrossEntropyOptions options = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        Validation.ElementType<T>();
+        Validation.Options(options);
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
         TensorShapes.SameShape(logProbabilities.Lengths, logits.Lengths, nameof(logProbabilities));
         Span<T> p = TensorShapes.Flatten(logProbabilities, nameof(logProbabilities));
-        LogSoftmax(y, p, classes);
+        if (layout.IsRowMajor && options.LogitSoftcap == 0)
+        {
+            LogSoftmax(y, p, classes, options.MaxDegreeOfParallelism);
+        }
+        else
+        {
+            StridedSoftmax<T, LogProbabilityOutput>(y, p, layout, options, nameof(logProbabilities));
+        }
     }
 
-    /// <inheritdoc cref="LogSoftmax{T}(in ReadOnlyTensorSpan{T}, in TensorSpan{T})"/>
+    /// <inheritdoc cref="LogSoftmax{T}(in ReadOnlyTensorSpan{T}, in TensorSpan{T}, CrossEntropyOptions, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void LogSoftmax<T>(Tensor<T> logits, in TensorSpan<T> logProbabilities)
+    public static void LogSoftmax<T>(Tensor<T> logits, in TensorSpan<T> logProbabilities, CrossEntropyOptions options = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        LogSoftmax(logits.AsReadOnlyTensorSpan(), logProbabilities);
+        LogSoftmax(logits.AsReadOnlyTensorSpan(), logProbabilities, options, classAxis);
     }
 
     // ---------------------------------------------------------------- Loss
@@ -94,6 +129,9 @@ public static partial class SoftmaxCrossEntropy
     /// shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous.</param>
     /// <param name="options">Reduction, ignored label and label smoothing; the default is PyTorch's default.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
@@ -101,15 +139,17 @@ public static partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
     /// <paramref name="labels"/> has the wrong shape; <paramref name="classWeights"/> has the wrong length;
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
-        TensorShapes.RowShape(labels.Lengths, logits.Lengths, nameof(labels));
+        TensorShapes.RowShape(labels.Lengths, logits.Lengths, layout, nameof(labels));
         ReadOnlySpan<int> l = TensorShapes.Flatten(labels, nameof(labels));
-        return Loss(y, l, classes, options, classWeights);
+        return layout.IsRowMajor ? Loss(y, l, classes, options, classWeights) : StridedLabelLoss(y, l, layout, options, classWeights);
     }
 
     /// <summary>The cross-entropy loss of logits against class-index labels, reduced over every leading dimension.</summary>
@@ -119,6 +159,9 @@ public static partial class SoftmaxCrossEntropy
     /// the leading dimensions of <paramref name="logits"/> flattened in row-major order.</param>
     /// <param name="options">Reduction, ignored label and label smoothing; the default is PyTorch's default.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
@@ -126,13 +169,15 @@ public static partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0, is not
     /// contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements; <paramref name="labels"/> does
     /// not hold one label per row; <paramref name="classWeights"/> has the wrong length.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
-        return Loss(y, labels, classes, options, classWeights);
+        return layout.IsRowMajor ? Loss(y, labels, classes, options, classWeights) : StridedLabelLoss(y, labels, layout, options, classWeights);
     }
 
     /// <summary>The cross-entropy loss of logits against dense target rows, reduced over every leading dimension.</summary>
@@ -142,48 +187,53 @@ public static partial class SoftmaxCrossEntropy
     /// row (one-hot, smoothed, soft), though rows need not sum to 1.</param>
     /// <param name="options">Reduction and label smoothing; <see cref="CrossEntropyOptions.IgnoreIndex"/> does not apply to dense targets.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The options are out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
     /// <paramref name="targets"/> has another shape; <paramref name="classWeights"/> has the wrong length;
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
         TensorShapes.SameShape(targets.Lengths, logits.Lengths, nameof(targets));
         ReadOnlySpan<T> t = TensorShapes.Flatten(targets, nameof(targets));
-        return Loss(y, t, classes, options, classWeights);
+        return layout.IsRowMajor ? Loss(y, t, classes, options, classWeights) : StridedDenseLoss(y, t, layout, options, classWeights);
     }
 
-    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static T Loss<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T Loss<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        return Loss(logits.AsReadOnlyTensorSpan(), labels, options, classWeights);
+        return Loss(logits.AsReadOnlyTensorSpan(), labels, options, classWeights, classAxis);
     }
 
-    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static T Loss<T>(Tensor<T> logits, ReadOnlySpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T Loss<T>(Tensor<T> logits, ReadOnlySpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        return Loss(logits.AsReadOnlyTensorSpan(), labels, options, classWeights);
+        return Loss(logits.AsReadOnlyTensorSpan(), labels, options, classWeights, classAxis);
     }
 
-    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static T Loss<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T Loss<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        return Loss(logits.AsReadOnlyTensorSpan(), targets, options, classWeights);
+        return Loss(logits.AsReadOnlyTensorSpan(), targets, options, classWeights, classAxis);
     }
 
     // ---------------------------------------------------------------- RowLosses
@@ -198,23 +248,35 @@ public static partial class SoftmaxCrossEntropy
     /// them: shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous. It may not overlap any input.</param>
     /// <param name="options">Ignored label and label smoothing; <see cref="CrossEntropyOptions.Reduction"/> is not used.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
     /// the options are out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
     /// <paramref name="labels"/> or <paramref name="losses"/> has the wrong shape; <paramref name="classWeights"/> has the
     /// wrong length; <paramref name="losses"/> overlaps an input; a tensor is not contiguous in row-major order or has more
     /// than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static void RowLosses<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void RowLosses<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
-        TensorShapes.RowShape(labels.Lengths, logits.Lengths, nameof(labels));
+        TensorShapes.RowShape(labels.Lengths, logits.Lengths, layout, nameof(labels));
         ReadOnlySpan<int> l = TensorShapes.Flatten(labels, nameof(labels));
-        TensorShapes.RowShape(losses.Lengths, logits.Lengths, nameof(losses));
+        TensorShapes.RowShape(losses.Lengths, logits.Lengths, layout, nameof(losses));
         Span<T> r = TensorShapes.Flatten(losses, nameof(losses));
-        RowLosses(y, l, r, classes, options, classWeights);
+        if (layout.IsRowMajor)
+        {
+            RowLosses(y, l, r, classes, options, classWeights);
+        }
+        else
+        {
+            StridedRowLosses(y, l, r, layout, options, classWeights);
+        }
     }
 
     /// <summary>Each row's cross-entropy loss against its class-index label (PyTorch's <c>reduction='none'</c>).</summary>
@@ -227,37 +289,49 @@ public static partial class SoftmaxCrossEntropy
     /// them. It may not overlap any input.</param>
     /// <param name="options">Ignored label and label smoothing; <see cref="CrossEntropyOptions.Reduction"/> is not used.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
     /// the options are out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0, is not
     /// contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements; <paramref name="labels"/> or
     /// <paramref name="losses"/> does not hold one element per row; <paramref name="classWeights"/> has the wrong length;
     /// <paramref name="losses"/> overlaps an input.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static void RowLosses<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, Span<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void RowLosses<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, Span<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
-        RowLosses(y, labels, losses, classes, options, classWeights);
+        if (layout.IsRowMajor)
+        {
+            RowLosses(y, labels, losses, classes, options, classWeights);
+        }
+        else
+        {
+            StridedRowLosses(y, labels, losses, layout, options, classWeights);
+        }
     }
 
-    /// <inheritdoc cref="RowLosses{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="RowLosses{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void RowLosses<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void RowLosses<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        RowLosses(logits.AsReadOnlyTensorSpan(), labels, losses, options, classWeights);
+        RowLosses(logits.AsReadOnlyTensorSpan(), labels, losses, options, classWeights, classAxis);
     }
 
-    /// <inheritdoc cref="RowLosses{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, Span{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="RowLosses{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, Span{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void RowLosses<T>(Tensor<T> logits, ReadOnlySpan<int> labels, Span<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void RowLosses<T>(Tensor<T> logits, ReadOnlySpan<int> labels, Span<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        RowLosses(logits.AsReadOnlyTensorSpan(), labels, losses, options, classWeights);
+        RowLosses(logits.AsReadOnlyTensorSpan(), labels, losses, options, classWeights, classAxis);
     }
 
     // ---------------------------------------------------------------- Backward
@@ -273,16 +347,20 @@ public static partial class SoftmaxCrossEntropy
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
     /// the options are out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
     /// <paramref name="labels"/> or <paramref name="gradient"/> has the wrong shape; <paramref name="classWeights"/> has the
     /// wrong length; <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits;
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => LossAndGradient(logits, labels, gradient, options, classWeights);
+        => LossAndGradient(logits, labels, gradient, options, classWeights, classAxis);
 
     /// <summary>The gradient of the reduced cross-entropy loss with respect to the logits, for class-index labels.</summary>
     /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
@@ -295,6 +373,9 @@ public static partial class SoftmaxCrossEntropy
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
     /// the options are out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
@@ -302,10 +383,11 @@ public static partial class SoftmaxCrossEntropy
     /// <paramref name="classWeights"/> has the wrong length; <paramref name="gradient"/> overlaps an input other than as the
     /// very same memory as the logits; a tensor is not contiguous in row-major order or has more than
     /// <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => LossAndGradient(logits, labels, gradient, options, classWeights);
+        => LossAndGradient(logits, labels, gradient, options, classWeights, classAxis);
 
     /// <summary>The gradient of the reduced cross-entropy loss with respect to the logits, for dense target rows.</summary>
     /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
@@ -317,33 +399,37 @@ public static partial class SoftmaxCrossEntropy
     /// (in place), but may not overlap it otherwise, nor the targets or weights.</param>
     /// <param name="options">Reduction and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <exception cref="ArgumentOutOfRangeException">The options are out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
     /// <paramref name="targets"/> or <paramref name="gradient"/> has another shape; <paramref name="classWeights"/> has the
     /// wrong length; <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits;
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => LossAndGradient(logits, targets, gradient, options, classWeights);
+        => LossAndGradient(logits, targets, gradient, options, classWeights, classAxis);
 
-    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void Backward<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void Backward<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => LossAndGradient(logits, labels, gradient, options, classWeights);
+        => LossAndGradient(logits, labels, gradient, options, classWeights, classAxis);
 
-    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void Backward<T>(Tensor<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void Backward<T>(Tensor<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => LossAndGradient(logits, labels, gradient, options, classWeights);
+        => LossAndGradient(logits, labels, gradient, options, classWeights, classAxis);
 
-    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void Backward<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void Backward<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => LossAndGradient(logits, targets, gradient, options, classWeights);
+        => LossAndGradient(logits, targets, gradient, options, classWeights, classAxis);
 
     // ---------------------------------------------------------------- LossAndGradient
 
@@ -361,6 +447,9 @@ public static partial class SoftmaxCrossEntropy
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
@@ -369,17 +458,19 @@ public static partial class SoftmaxCrossEntropy
     /// <paramref name="labels"/> or <paramref name="gradient"/> has the wrong shape; <paramref name="classWeights"/> has the
     /// wrong length; <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits;
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
-        TensorShapes.RowShape(labels.Lengths, logits.Lengths, nameof(labels));
+        TensorShapes.RowShape(labels.Lengths, logits.Lengths, layout, nameof(labels));
         ReadOnlySpan<int> l = TensorShapes.Flatten(labels, nameof(labels));
         TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
         Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
-        return LossAndGradient(y, l, g, classes, options, classWeights);
+        return layout.IsRowMajor ? LossAndGradient(y, l, g, classes, options, classWeights) : StridedLabelLossAndGradient(y, l, g, layout, options, classWeights);
     }
 
     /// <summary>
@@ -396,6 +487,9 @@ public static partial class SoftmaxCrossEntropy
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
@@ -405,15 +499,17 @@ public static partial class SoftmaxCrossEntropy
     /// <paramref name="classWeights"/> has the wrong length; <paramref name="gradient"/> overlaps an input other than as the
     /// very same memory as the logits; a tensor is not contiguous in row-major order or has more than
     /// <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
         TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
         Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
-        return LossAndGradient(y, labels, g, classes, options, classWeights);
+        return layout.IsRowMajor ? LossAndGradient(y, labels, g, classes, options, classWeights) : StridedLabelLossAndGradient(y, labels, g, layout, options, classWeights);
     }
 
     /// <summary>
@@ -429,6 +525,9 @@ public static partial class SoftmaxCrossEntropy
     /// (in place), but may not overlap it otherwise, nor the targets or weights.</param>
     /// <param name="options">Reduction and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The options are out of range.</exception>
@@ -436,44 +535,46 @@ public static partial class SoftmaxCrossEntropy
     /// <paramref name="targets"/> or <paramref name="gradient"/> has another shape; <paramref name="classWeights"/> has the
     /// wrong length; <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits;
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
         TensorShapes.SameShape(targets.Lengths, logits.Lengths, nameof(targets));
         ReadOnlySpan<T> t = TensorShapes.Flatten(targets, nameof(targets));
         TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
         Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
-        return LossAndGradient(y, t, g, classes, options, classWeights);
+        return layout.IsRowMajor ? LossAndGradient(y, t, g, classes, options, classWeights) : StridedDenseLossAndGradient(y, t, g, layout, options, classWeights);
     }
 
-    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static T LossAndGradient<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T LossAndGradient<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        return LossAndGradient(logits.AsReadOnlyTensorSpan(), labels, gradient, options, classWeights);
+        return LossAndGradient(logits.AsReadOnlyTensorSpan(), labels, gradient, options, classWeights, classAxis);
     }
 
-    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static T LossAndGradient<T>(Tensor<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T LossAndGradient<T>(Tensor<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        return LossAndGradient(logits.AsReadOnlyTensorSpan(), labels, gradient, options, classWeights);
+        return LossAndGradient(logits.AsReadOnlyTensorSpan(), labels, gradient, options, classWeights, classAxis);
     }
 
-    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static T LossAndGradient<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T LossAndGradient<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        return LossAndGradient(logits.AsReadOnlyTensorSpan(), targets, gradient, options, classWeights);
+        return LossAndGradient(logits.AsReadOnlyTensorSpan(), targets, gradient, options, classWeights, classAxis);
     }
 
     /// <summary>
@@ -482,22 +583,49 @@ public static partial class SoftmaxCrossEntropy
     /// </summary>
     private static class TensorShapes
     {
-        /// <summary>The length of the last dimension of the logits: the number of classes.</summary>
-        public static int Classes(ReadOnlySpan<nint> lengths, string paramName)
+        /// <summary>
+        /// The logits' layout around the class axis <paramref name="classAxis"/> (negative: counted from the end):
+        /// <c>[outer, classes, inner]</c>.
+        /// </summary>
+        public static ClassLayout Layout(ReadOnlySpan<nint> lengths, int classAxis, string paramName)
         {
             if (lengths.IsEmpty)
             {
                 ThrowHelper.RankZero(paramName);
             }
 
-            nint classes = lengths[^1];
+            int rank = lengths.Length;
+            if (classAxis < -rank || classAxis >= rank)
+            {
+                ThrowHelper.ClassAxisOutOfRange(classAxis, rank);
+            }
+
+            int axis = classAxis < 0 ? classAxis + rank : classAxis;
+            nint classes = lengths[axis];
             if (classes <= 0)
             {
-                ThrowHelper.NoClasses(paramName, lengths);
+                if (axis == rank - 1)
+                {
+                    ThrowHelper.NoClasses(paramName, lengths);
+                }
+
+                ThrowHelper.NoClassesOnAxis(paramName, lengths, axis);
+            }
+
+            // Products saturate instead of overflowing: a tensor that large is refused by Flatten anyway.
+            long outer = 1, inner = 1;
+            foreach (nint length in lengths[..axis])
+            {
+                outer = Math.Min(outer * length, (long)int.MaxValue + 1);
+            }
+
+            foreach (nint length in lengths[(axis + 1)..])
+            {
+                inner = Math.Min(inner * length, (long)int.MaxValue + 1);
             }
 
             // A last dimension longer than int.MaxValue makes the tensor too large too; Flatten reports that.
-            return (int)Math.Min(classes, int.MaxValue);
+            return new ClassLayout(axis, (int)Math.Min(classes, int.MaxValue), outer, inner);
         }
 
         /// <summary>Checks that <paramref name="actual"/> is the shape of the logits.</summary>
@@ -510,30 +638,30 @@ public static partial class SoftmaxCrossEntropy
         }
 
         /// <summary>
-        /// Checks that <paramref name="actual"/> holds one element per row of the logits: the logits' leading dimensions,
-        /// or one dimension of the number of rows.
+        /// Checks that <paramref name="actual"/> holds one element per position (row) of the logits: the logits' shape
+        /// without the class axis, or one dimension of the number of positions.
         /// </summary>
-        public static void RowShape(ReadOnlySpan<nint> actual, ReadOnlySpan<nint> logits, string paramName)
+        public static void RowShape(ReadOnlySpan<nint> actual, ReadOnlySpan<nint> logits, in ClassLayout layout, string paramName)
         {
             Debug.Assert(!logits.IsEmpty);
-            ReadOnlySpan<nint> leading = logits[..^1];
-            if (actual.SequenceEqual(leading))
+            int axis = layout.Axis;
+            if (actual.Length == logits.Length - 1 && actual[..axis].SequenceEqual(logits[..axis]) && actual[axis..].SequenceEqual(logits[(axis + 1)..]))
             {
                 return;
             }
 
-            nint rows = 1;
-            foreach (nint length in leading)
-            {
-                rows *= length;
-            }
-
-            if (actual.Length == 1 && actual[0] == rows)
+            nint positions = (nint)Math.Min(layout.Positions, nint.MaxValue);
+            if (actual.Length == 1 && actual[0] == positions)
             {
                 return;
             }
 
-            ThrowHelper.RowShapeMismatch(paramName, actual, logits, rows);
+            if (axis == logits.Length - 1)
+            {
+                ThrowHelper.RowShapeMismatch(paramName, actual, logits, positions);
+            }
+
+            ThrowHelper.PositionShapeMismatch(paramName, actual, logits, axis, positions);
         }
 
         /// <summary>The elements of a row-major contiguous tensor span, as one span.</summary>
@@ -583,6 +711,128 @@ public static partial class SoftmaxCrossEntropy
             }
 
             return (int)flattenedLength;
+        }
+    }
+
+    /// <summary>The logits as <c>[outer, classes, inner]</c> around the class axis.</summary>
+    private readonly struct ClassLayout(int axis, int classes, long outer, long inner)
+    {
+        public int Axis { get; } = axis;
+
+        public int Classes { get; } = classes;
+
+        public long Outer { get; } = outer;
+
+        public long Inner { get; } = inner;
+
+        /// <summary>Every position's classes are contiguous: the span overloads' row-major layout.</summary>
+        public bool IsRowMajor => Inner == 1;
+
+        /// <summary>The number of positions, <c>outer * inner</c>: the rows.</summary>
+        public long Positions => Outer * Inner;
+
+        public StridedShape Shape => new(Positions, Classes, Inner);
+    }
+
+    // The [outer, C, inner] paths, inner > 1 (or soft-capped softmax): the same checks as the span overloads, in the same
+    // order, before anything is written; then the strided kernels.
+
+    private static void StridedSoftmax<T, TMode>(ReadOnlySpan<T> logits, Span<T> output, in ClassLayout layout, in CrossEntropyOptions options, string outputName)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TMode : struct, IOutputMode
+    {
+        Validation.Rows(logits.Length, layout.Classes);
+        Validation.NoOverlap<T, T>(output, logits, allowSame: true, outputName, nameof(logits));
+        fixed (T* y = logits)
+        fixed (T* p = output)
+        {
+            var call = new StridedSoftmaxCall<T, TMode>(y, p, layout.Shape, T.CreateTruncating(options.LogitSoftcap));
+            RowChunks.Run<T, StridedSoftmaxCall<T, TMode>>(call, options.MaxDegreeOfParallelism);
+        }
+    }
+
+    private static T StridedLabelLoss<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ValidateLabels(logits, labels, layout.Classes, options, classWeights);
+        LabelCounts counts = Validation.Labels(labels, layout.Classes, options.IgnoreIndex, classWeights);
+        double divisor = Divisor(options, counts.Denominator);
+        RowTotals totals = RunStridedLabels<T, NoOutput>(logits, default, default, labels, layout, options, classWeights, 1);
+        return T.CreateTruncating(totals.Loss / divisor);
+    }
+
+    private static void StridedRowLosses<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> losses, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = ValidateLabels(logits, labels, layout.Classes, options, classWeights);
+        Validation.Length(losses.Length, rows, nameof(losses), "one loss per row");
+        Validation.NoOverlap<T, T>(losses, logits, allowSame: false, nameof(losses), nameof(logits));
+        Validation.NoOverlap<T, int>(losses, labels, allowSame: false, nameof(losses), nameof(labels));
+        Validation.NoOverlap<T, T>(losses, classWeights, allowSame: false, nameof(losses), nameof(classWeights));
+        Validation.Labels(labels, layout.Classes, options.IgnoreIndex, classWeights);
+        RunStridedLabels<T, NoOutput>(logits, default, losses, labels, layout, options, classWeights, 1);
+    }
+
+    private static T StridedLabelLossAndGradient<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> gradient, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ValidateLabels(logits, labels, layout.Classes, options, classWeights);
+        ValidateGradient<T>(logits, gradient, classWeights);
+        Validation.NoOverlap<T, int>(gradient, labels, allowSame: false, nameof(gradient), nameof(labels));
+        LabelCounts counts = Validation.Labels(labels, layout.Classes, options.IgnoreIndex, classWeights);
+        double divisor = Divisor(options, counts.Denominator);
+        RowTotals totals = RunStridedLabels<T, ScaledExpOutput>(logits, gradient, default, labels, layout, options, classWeights, 1 / divisor);
+        return T.CreateTruncating(totals.Loss / divisor);
+    }
+
+    private static T StridedDenseLoss<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = ValidateDense(logits, targets, layout.Classes, options, classWeights);
+        double divisor = Divisor(options, rows);
+        RowTotals totals = RunStridedDense<T, NoOutput>(logits, default, targets, layout, options, classWeights, 1);
+        return T.CreateTruncating(totals.Loss / divisor);
+    }
+
+    private static T StridedDenseLossAndGradient<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, Span<T> gradient, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = ValidateDense(logits, targets, layout.Classes, options, classWeights);
+        ValidateGradient<T>(logits, gradient, classWeights);
+        Validation.NoOverlap<T, T>(gradient, targets, allowSame: false, nameof(gradient), nameof(targets));
+        double divisor = Divisor(options, rows);
+        RowTotals totals = RunStridedDense<T, ScaledExpOutput>(logits, gradient, targets, layout, options, classWeights, 1 / divisor);
+        return T.CreateTruncating(totals.Loss / divisor);
+    }
+
+    private static RowTotals RunStridedLabels<T, TMode>(ReadOnlySpan<T> logits, Span<T> output, Span<T> rowLosses, ReadOnlySpan<int> labels, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, double scale)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TMode : struct, IOutputMode
+    {
+        fixed (T* y = logits)
+        fixed (T* o = output)
+        fixed (T* l = rowLosses)
+        fixed (int* lab = labels)
+        fixed (T* w = classWeights)
+        {
+            var settings = new CallSettings(options.LabelSmoothing, scale, options.ZLoss, options.LogitSoftcap, argmax: false);
+            var call = new StridedLabelCall<T, TMode>(y, o, l, lab, w, layout.Shape, options.IgnoreIndex, settings);
+            return RowChunks.Run<T, StridedLabelCall<T, TMode>>(call, options.MaxDegreeOfParallelism);
+        }
+    }
+
+    private static RowTotals RunStridedDense<T, TMode>(ReadOnlySpan<T> logits, Span<T> output, ReadOnlySpan<T> targets, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, double scale)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TMode : struct, IOutputMode
+    {
+        fixed (T* y = logits)
+        fixed (T* o = output)
+        fixed (T* t = targets)
+        fixed (T* w = classWeights)
+        {
+            var settings = new CallSettings(options.LabelSmoothing, scale, options.ZLoss, options.LogitSoftcap, argmax: false);
+            var call = new StridedDenseCall<T, TMode>(y, o, t, w, layout.Shape, settings);
+            return RowChunks.Run<T, StridedDenseCall<T, TMode>>(call, options.MaxDegreeOfParallelism);
         }
     }
 }

@@ -115,11 +115,13 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
     /// The <c>W</c> rows whose class <c>k</c> is the vector at <c>y + k * classStride</c>; outputs at the same offsets
     /// from <paramref name="output"/> (which may be <paramref name="y"/>: each element is read before it is written).
     /// <paramref name="term"/> reads the rows' dense targets with the same layout. Row losses and predictions, when not
-    /// null, receive the <c>W</c> rows' values contiguously. Returns the sum of the rows' losses.
+    /// null, receive the <c>W</c> rows' values contiguously. <paramref name="gradient"/> says whether a scaled-exponential
+    /// output is a gradient (it goes through the soft cap's derivative) or the softmax (it does not). Returns the sum of
+    /// the rows' losses.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static RowTotals Block<TTerm, TMode, TFeatures>(
-        T* y, T* output, nuint classStride, int classes, TTerm term, in LanePlan<TVec> rows, in RowPlan common, T softcap, T* rowLosses, int* predictions)
+        T* y, T* output, nuint classStride, int classes, TTerm term, in LanePlan<TVec> rows, in RowPlan common, T softcap, bool gradient, T* rowLosses, int* predictions)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TFeatures : struct, IRowFeatures
@@ -235,7 +237,7 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
                 }
 
                 r = TOps.Select(TOps.Equals(rows.Label, TOps.Create(T.CreateTruncating(k))), TOps.Subtract(r, labelStep), r);
-                if (TFeatures.Softcap)
+                if (TFeatures.Softcap && gradient)
                 {
                     // d(cap tanh(y / cap))/dy = 1 - tanh^2 = 1 - (z / cap)^2.
                     TVec t = TOps.Multiply(z, inverseCap);

@@ -1,0 +1,182 @@
+using System;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace SoftmaxCE.Kernels;
+
+/// <summary>
+/// PyTorch's layout <c>[outer, C, inner]</c> (<c>input (N, C, d1, ..., dK)</c>: outer = N, inner = d1 * ... * dK):
+/// every position <c>(n, p)</c> is a row whose class <c>k</c> lies at <c>(n * C + k) * inner + p</c>. For a fixed class
+/// the positions are contiguous, so <c>W</c> neighbouring positions are one vector per class and go straight through
+/// <see cref="ShortRowsAcrossLanes{TOps, TVec, T}"/> with a class stride of <c>inner</c>: no transposed copy.
+/// </summary>
+/// <remarks>
+/// Positions are numbered <c>n * inner + p</c>, the order of the labels, row losses and row weights <c>(N, d1, ..., dK)</c>.
+/// Positions that do not fill a vector at the end of an <c>n</c> run one lane at a time.
+/// </remarks>
+[SkipLocalsInit]
+internal static unsafe class StridedRows<TOps, TVec, T>
+    where TOps : ISimdOps<TVec, T>
+    where TVec : unmanaged
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Positions <c>first .. first + count</c> (<paramref name="gradient"/>: see <see cref="ShortRowsAcrossLanes{TOps, TVec, T}.Block"/>); returns the sum of their losses, in position order by blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static RowTotals Run<TTerm, TMode, TFeatures>(
+        T* logits, T* output, T* rowLosses, in LaneLabels labels, in RowPlan common, TTerm term, T softcap, bool gradient, long first, long count, int classes, long inner)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TMode : struct, IOutputMode
+        where TFeatures : struct, IRowFeatures
+    {
+        int w = TOps.Count;
+        nuint stride = (nuint)inner;
+        long end = first + count;
+        RowTotals totals = default;
+        for (long i = first; i < end;)
+        {
+            long n = i / inner;
+            long segmentEnd = Math.Min(end, (n + 1) * inner);
+            nuint offset = (nuint)((n * classes * inner) + (i - (n * inner)));
+            for (; i + w <= segmentEnd; i += w, offset += (nuint)w)
+            {
+                ShortRowsAcrossLanes<TOps, TVec, T>.Plan(labels, (int)i, out LanePlan<TVec> plan);
+                totals.Add(ShortRowsAcrossLanes<TOps, TVec, T>.Block<TTerm, TMode, TFeatures>(
+                    logits + offset, output + offset, stride, classes, term.AtRow(offset), plan, common, softcap, gradient, rowLosses == null ? null : rowLosses + i, null));
+            }
+
+            for (; i < segmentEnd; i++, offset++)
+            {
+                ShortRowsAcrossLanes<OpsScalar<T>, T, T>.Plan(labels, (int)i, out LanePlan<T> plan);
+                totals.Add(ShortRowsAcrossLanes<OpsScalar<T>, T, T>.Block<TTerm, TMode, TFeatures>(
+                    logits + offset, output + offset, stride, classes, term.AtRow(offset), plan, common, softcap, gradient, rowLosses == null ? null : rowLosses + i, null));
+            }
+        }
+
+        return totals;
+    }
+}
+
+/// <summary>
+/// The work of one strided call, cut for <see cref="RowChunks"/>: its "rows" are groups of <see cref="GroupPositions"/>
+/// positions, so that chunks hold whole vectors at every width and depend on the shape only (bitwise the same results
+/// for any number of threads).
+/// </summary>
+internal readonly struct StridedShape(long positions, int classes, long inner)
+{
+    /// <summary>A multiple of every vector's lane count.</summary>
+    public const int GroupPositions = 16;
+
+    public long Positions { get; } = positions;
+
+    public int Classes { get; } = classes;
+
+    public long Inner { get; } = inner;
+
+    public int Groups => (int)((Positions + GroupPositions - 1) / GroupPositions);
+
+    /// <summary>The elements of one group, which <see cref="RowChunks"/> sizes its chunks by.</summary>
+    public int GroupElements => (int)Math.Min((long)GroupPositions * Classes, int.MaxValue);
+
+    public static long First(int firstGroup) => (long)firstGroup * GroupPositions;
+
+    public long Count(int firstGroup, int groups) => Math.Min((long)groups * GroupPositions, Positions - First(firstGroup));
+}
+
+/// <summary>Softmax or log-softmax over the classes of every position.</summary>
+internal readonly unsafe struct StridedSoftmaxCall<T, TMode>(T* logits, T* output, StridedShape shape, T softcap) : IWidthCall<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+    where TMode : struct, IOutputMode
+{
+    public int Rows => shape.Groups;
+
+    public int Classes => shape.GroupElements;
+
+    public RowTotals Run<TOps, TVec>(int firstRow, int rowCount)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+    {
+        var plan = new RowPlan(-1, 1, 0, 1);
+        long first = StridedShape.First(firstRow), count = shape.Count(firstRow, rowCount);
+        return softcap != T.Zero
+            ? StridedRows<TOps, TVec, T>.Run<NoTerm<T>, TMode, SoftcapRows>(logits, output, null, LaneLabels.Fixed(plan), plan, default, softcap, false, first, count, shape.Classes, shape.Inner)
+            : StridedRows<TOps, TVec, T>.Run<NoTerm<T>, TMode, PlainRows>(logits, output, null, LaneLabels.Fixed(plan), plan, default, softcap, false, first, count, shape.Classes, shape.Inner);
+    }
+}
+
+/// <summary>Cross-entropy with class-index labels, one per position: loss, row losses and/or gradient.</summary>
+internal readonly unsafe struct StridedLabelCall<T, TMode>(
+    T* logits, T* output, T* rowLosses, int* labels, T* weights, StridedShape shape, int? ignoreIndex, CallSettings settings) : IWidthCall<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+    where TMode : struct, IOutputMode
+{
+    public int Rows => shape.Groups;
+
+    public int Classes => shape.GroupElements;
+
+    public RowTotals Run<TOps, TVec>(int firstRow, int rowCount)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+    {
+        return settings.Softcap != 0
+            ? Run<TOps, TVec, SoftcapRows>(firstRow, rowCount)
+            : Run<TOps, TVec, PlainRows>(firstRow, rowCount);
+    }
+
+    private RowTotals Run<TOps, TVec, TFeatures>(int firstRow, int rowCount)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+        where TFeatures : struct, IRowFeatures
+    {
+        double smoothing = settings.Smoothing;
+        int classes = shape.Classes;
+        var common = new RowPlan(-1, 0, smoothing / classes, settings.Scale, settings.ZLoss);
+        var lanes = new LaneLabels(labels, weights, ignoreIndex.GetValueOrDefault(), ignoreIndex.HasValue, 1 - smoothing, -1, 0);
+        T softcap = T.CreateTruncating(settings.Softcap);
+        long first = StridedShape.First(firstRow), count = shape.Count(firstRow, rowCount);
+        if (smoothing == 0)
+        {
+            return StridedRows<TOps, TVec, T>.Run<NoTerm<T>, TMode, TFeatures>(logits, output, rowLosses, lanes, common, default, softcap, true, first, count, classes, shape.Inner);
+        }
+
+        return weights == null
+            ? StridedRows<TOps, TVec, T>.Run<OnesTerm<T>, TMode, TFeatures>(logits, output, rowLosses, lanes, common, default, softcap, true, first, count, classes, shape.Inner)
+            : StridedRows<TOps, TVec, T>.Run<WeightsTerm<T>, TMode, TFeatures>(logits, output, rowLosses, lanes, common, new WeightsTerm<T>(weights), softcap, true, first, count, classes, shape.Inner);
+    }
+}
+
+/// <summary>Cross-entropy with dense targets (probabilities along the class axis): loss and/or gradient.</summary>
+internal readonly unsafe struct StridedDenseCall<T, TMode>(
+    T* logits, T* output, T* targets, T* weights, StridedShape shape, CallSettings settings) : IWidthCall<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+    where TMode : struct, IOutputMode
+{
+    public int Rows => shape.Groups;
+
+    public int Classes => shape.GroupElements;
+
+    public RowTotals Run<TOps, TVec>(int firstRow, int rowCount)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+    {
+        return settings.Softcap != 0
+            ? Run<TOps, TVec, SoftcapRows>(firstRow, rowCount)
+            : Run<TOps, TVec, PlainRows>(firstRow, rowCount);
+    }
+
+    private RowTotals Run<TOps, TVec, TFeatures>(int firstRow, int rowCount)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+        where TFeatures : struct, IRowFeatures
+    {
+        int classes = shape.Classes;
+        var common = new RowPlan(-1, 0, 1, settings.Scale, settings.ZLoss);
+        LaneLabels lanes = LaneLabels.Fixed(common);
+        T softcap = T.CreateTruncating(settings.Softcap);
+        T keep = T.CreateTruncating(1 - settings.Smoothing);
+        T spread = T.CreateTruncating(settings.Smoothing / classes);
+        long first = StridedShape.First(firstRow), count = shape.Count(firstRow, rowCount);
+        return weights == null
+            ? StridedRows<TOps, TVec, T>.Run<DenseTerm<T>, TMode, TFeatures>(logits, output, null, lanes, common, new DenseTerm<T>(targets, keep, spread), softcap, true, first, count, classes, shape.Inner)
+            : StridedRows<TOps, TVec, T>.Run<WeightedDenseTerm<T>, TMode, TFeatures>(logits, output, null, lanes, common, new WeightedDenseTerm<T>(targets, weights, keep, spread), softcap, true, first, count, classes, shape.Inner);
+    }
+}

@@ -1,0 +1,181 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Text.Json;
+using Xunit;
+
+namespace SoftmaxCE.Tests;
+
+/// <summary>One case of <c>Golden/torch-cross-entropy-nd.json</c>: classes on axis 1, computed by libtorch in float32.</summary>
+internal sealed record GoldenNdCase(
+    int Id,
+    string Family,
+    int[] Shape,
+    int ClassAxis,
+    string Reduction,
+    double LabelSmoothing,
+    int? IgnoreIndex,
+    double LogitScale,
+    double[] Logits,
+    int[]? Labels,
+    double[]? Targets,
+    double[]? ClassWeights,
+    JsonElement Upstream,
+    double[] Loss,
+    double[] Gradient,
+    double[] LogSumExp,
+    double[] Softmax,
+    double[] LogSoftmax)
+{
+    public bool IsNone => Reduction == "none";
+
+    public int Classes => Shape[ClassAxis];
+
+    public int Positions => Logits.Length / Classes;
+
+    /// <summary>The library's options; "none" maps to <see cref="SoftmaxCE.Reduction.Sum"/>.</summary>
+    public CrossEntropyOptions Options => new()
+    {
+        Reduction = Reduction == "mean" ? SoftmaxCE.Reduction.Mean : SoftmaxCE.Reduction.Sum,
+        IgnoreIndex = IgnoreIndex,
+        LabelSmoothing = LabelSmoothing,
+    };
+
+    public override string ToString() =>
+        $"golden N-d case {Id} ({Family}): [{string.Join(", ", Shape)}], {Reduction}, {(Labels is null ? "targets" : "labels")}, " +
+        $"eps {LabelSmoothing}, scale {LogitScale}, {(ClassWeights is null ? "unweighted" : "weighted")}";
+}
+
+internal static class GoldenNd
+{
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+
+    private static readonly Lazy<Dictionary<int, GoldenNdCase>> Cases = new(() =>
+    {
+        string path = Path.Combine(AppContext.BaseDirectory, "Golden", "torch-cross-entropy-nd.json");
+        using FileStream stream = File.OpenRead(path);
+        GoldenNdFile file = JsonSerializer.Deserialize<GoldenNdFile>(stream, JsonOptions)
+            ?? throw new InvalidDataException($"{path} is empty");
+        return file.Cases.ToDictionary(c => c.Id);
+    });
+
+    public static IReadOnlyDictionary<int, GoldenNdCase> All => Cases.Value;
+
+    public static TheoryData<int> CaseIds()
+    {
+        var data = new TheoryData<int>();
+        foreach (int id in All.Keys.Order())
+        {
+            data.Add(id);
+        }
+
+        return data;
+    }
+
+    private sealed record GoldenNdFile(string Description, GoldenNdCase[] Cases);
+}
+
+/// <summary>
+/// Every libtorch N-d case through the tensor overloads with <c>classAxis</c>: softmax, log-softmax, the loss (reduced,
+/// or per position for 'none'), and for 'mean' and 'sum' the gradient times the upstream value. The logit scale is
+/// applied to the logits here (0.5 and 2 are exact) and its factor to the gradient, which is what a scale option does.
+/// 'none' cases' gradients need one upstream value per position (a backward the library does not have yet), and the
+/// log-sum-exp a forward that saves it: those two arrays are not checked here.
+/// </summary>
+public abstract class GoldenNdTests<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private const double Rel = Tolerances.GoldenRelative;
+    private const double Abs = Tolerances.GoldenAbsolute;
+
+    [Fact]
+    public void GoldenNd_FileHas140WellFormedCases()
+    {
+        Assert.Equal(140, GoldenNd.All.Count);
+        foreach (GoldenNdCase c in GoldenNd.All.Values)
+        {
+            int n = c.Shape.Aggregate(1, (a, b) => a * b);
+            Assert.True(c.Logits.Length == n && c.Softmax.Length == n && c.LogSoftmax.Length == n && c.Gradient.Length == n, c.ToString());
+            Assert.True((c.Labels is null) != (c.Targets is null), c.ToString());
+            Assert.Equal(c.IsNone ? c.Positions : 1, c.Loss.Length);
+            Assert.Equal(1, c.ClassAxis);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(GoldenNd.CaseIds), MemberType = typeof(GoldenNd))]
+    public void GoldenNd_MatchesLibtorch(int id)
+    {
+        GoldenNdCase g = GoldenNd.All[id];
+        nint[] shape = [.. g.Shape.Select(d => (nint)d)];
+        nint[] positions = [.. g.Shape.Where((_, i) => i != g.ClassAxis).Select(d => (nint)d)];
+        int rank = shape.Length;
+
+        // Odd cases spell the axis from the end, as PyTorch allows.
+        int classAxis = id % 2 == 0 ? g.ClassAxis : g.ClassAxis - rank;
+        double scale = g.LogitScale;
+        T[] z = [.. g.Logits.Select(x => T.CreateTruncating(x * scale))];
+        T[] weights = g.ClassWeights is null ? [] : Data<T>.FromDouble(g.ClassWeights);
+        CrossEntropyOptions options = g.Options;
+        var logits = new ReadOnlyTensorSpan<T>(z, shape);
+
+        var softmax = new T[z.Length];
+        SoftmaxCrossEntropy.Softmax(logits, new TensorSpan<T>(softmax, shape), classAxis: classAxis);
+        Check.Close<T>(softmax, g.Softmax, Magnitudes(g.Softmax), Rel, Abs, 1, $"{g}: softmax");
+
+        var logSoftmax = new T[z.Length];
+        SoftmaxCrossEntropy.LogSoftmax(logits, new TensorSpan<T>(logSoftmax, shape), classAxis: classAxis);
+        Check.Close<T>(logSoftmax, g.LogSoftmax, Magnitudes(g.LogSoftmax), Rel, Abs, 1, $"{g}: log-softmax");
+
+        var gradient = new T[z.Length];
+        var backward = (T[])z.Clone();
+        T loss, fused;
+        if (g.Labels is { } labels)
+        {
+            var l = new ReadOnlyTensorSpan<int>(labels, positions);
+            if (g.IsNone)
+            {
+                var rowLosses = new T[g.Positions];
+                SoftmaxCrossEntropy.RowLosses(logits, l, new TensorSpan<T>(rowLosses, positions), options, weights, classAxis);
+                Check.Close<T>(rowLosses, g.Loss, Magnitudes(g.Loss), Rel, Abs, 1, $"{g}: row losses");
+            }
+
+            loss = SoftmaxCrossEntropy.Loss(logits, l, options, weights, classAxis);
+            fused = SoftmaxCrossEntropy.LossAndGradient(logits, l, new TensorSpan<T>(gradient, shape), options, weights, classAxis);
+            SoftmaxCrossEntropy.Backward<T>(new TensorSpan<T>(backward, shape), l, new TensorSpan<T>(backward, shape), options, weights, classAxis);
+        }
+        else
+        {
+            var t = new ReadOnlyTensorSpan<T>(Data<T>.FromDouble(g.Targets!), shape);
+            loss = SoftmaxCrossEntropy.Loss(logits, t, options, weights, classAxis);
+            fused = SoftmaxCrossEntropy.LossAndGradient(logits, t, new TensorSpan<T>(gradient, shape), options, weights, classAxis);
+            SoftmaxCrossEntropy.Backward<T>(new TensorSpan<T>(backward, shape), t, new TensorSpan<T>(backward, shape), options, weights, classAxis);
+        }
+
+        // For "none" the reduced loss the library gives is the sum of the position losses.
+        double expectedLoss = g.Loss.Sum();
+        double lossScale = g.Loss.Sum(Math.Abs);
+        Check.Scalar(double.CreateTruncating(loss), expectedLoss, (Rel * lossScale) + Abs, $"{g}: Loss");
+        Check.Scalar(double.CreateTruncating(fused), expectedLoss, (Rel * lossScale) + Abs, $"{g}: LossAndGradient's loss");
+        if (!g.IsNone)
+        {
+            double upstream = g.Upstream.GetDouble();
+            double[] expected = [.. g.Gradient.Select(v => v / (upstream * scale))];
+            Check.Close<T>(gradient, expected, Magnitudes(expected), Rel, Abs / Math.Abs(upstream * scale), 1, $"{g}: LossAndGradient's gradient");
+            Check.Close<T>(backward, expected, Magnitudes(expected), Rel, Abs / Math.Abs(upstream * scale), 1, $"{g}: Backward's gradient, in place");
+        }
+    }
+
+    private static double[] Magnitudes(double[] values) => [.. values.Select(Math.Abs)];
+}
+
+public sealed class GoldenNdTestsSingle : GoldenNdTests<float>
+{
+}
+
+public sealed class GoldenNdTestsDouble : GoldenNdTests<double>
+{
+}

@@ -9,7 +9,7 @@ namespace Benchmarks;
 
 /// <summary>
 /// The float exponential: the BCL's <c>Vector512.Exp</c> (which widens to double) against the kernels'
-/// <c>ExpSingle</c> (2^t by a degree-6 polynomial and vscalefps), over 64 Ki values already in L1/L2.
+/// <c>ExpSingle</c> (2^t by a degree-5 polynomial and vscalefps), over 64 Ki values already in L1/L2.
 /// </summary>
 [MemoryDiagnoser]
 [MemoryTraffic(bytesPerElement: 2 * sizeof(float))]

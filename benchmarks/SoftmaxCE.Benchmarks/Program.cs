@@ -1,11 +1,18 @@
+using System;
 using System.Linq;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Exporters;
+using BenchmarkDotNet.Filters;
+using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using Benchmarks;
 
-// The command line decides the job (--job short, --job dry, ...) and which classes run (--filter '*Fused*').
+// With no arguments: the headline table only (the fused call against a copy of the same bytes and the TensorPrimitives
+// chain, at the five shapes), with a short job, so that a first run answers "how fast is it here?" in minutes: 15 cases
+// of about 10 s each plus one build of BenchmarkDotNet's runner.
+// --all runs every class with the default job (about an hour); any other arguments go to BenchmarkDotNet as they are
+// (--filter '*Fused*', --job short, --list flat, ...).
 // Every table gets the median and the throughput columns, which read the median too; the GitHub markdown lands
 // in BenchmarkDotNet.Artifacts/results/*-report-github.md under the current directory.
 ManualConfig config = DefaultConfig.Instance
@@ -17,4 +24,24 @@ if (!config.GetExporters().Any(exporter => exporter.Name == MarkdownExporter.Git
     config = config.AddExporter(MarkdownExporter.GitHub);
 }
 
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
+if (args.Length == 0)
+{
+    Console.WriteLine(
+        "SoftmaxCE headline benchmark: the fused loss and gradient against a copy and the TensorPrimitives chain, " +
+        "short job (a few minutes).\nFor every benchmark: --all (about an hour); for a part: --filter '*Name*' " +
+        "(see benchmarks/SoftmaxCE.Benchmarks/README.md).");
+    string[] headline =
+    [
+        nameof(FusedLossAndGradientBenchmarks.Copy),
+        nameof(FusedLossAndGradientBenchmarks.SoftmaxCE),
+        nameof(FusedLossAndGradientBenchmarks.TensorPrimitivesChain),
+    ];
+    config = config
+        .AddJob(Job.ShortRun)
+        .AddFilter(new SimpleFilter(b => headline.Contains(b.Descriptor.WorkloadMethod.Name, StringComparer.Ordinal)));
+    BenchmarkRunner.Run<FusedLossAndGradientBenchmarks>(config);
+    return;
+}
+
+string[] switcherArgs = [.. args.SelectMany(arg => arg == "--all" ? ["--filter", "*"] : new[] { arg })];
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(switcherArgs, config);

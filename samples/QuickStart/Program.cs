@@ -15,6 +15,7 @@ var logits = new float[Samples * Classes];                      // [Samples, Cla
 var gradient = new float[Samples * Classes];                    // dLoss/dLogits
 
 float startLoss = float.NaN, loss = float.NaN;
+#region readme-quickstart-loop
 for (int epoch = 1; epoch <= Epochs; epoch++)
 {
     Linear(x, w, b, logits, Samples, Features, Classes);       // logits = x W^T + b
@@ -26,6 +27,7 @@ for (int epoch = 1; epoch <= Epochs; epoch++)
     if (epoch == 1) { startLoss = loss; }
     if (epoch == 1 || epoch % 10 == 0) { Console.WriteLine(Invariant($"epoch {epoch,3}: loss {loss:F4}")); }
 }
+#endregion
 
 Linear(x, w, b, logits, Samples, Features, Classes);
 double accuracy = Accuracy(logits, labels, Classes);

@@ -52,4 +52,13 @@ public readonly record struct CrossEntropyOptions
     /// Default <see langword="null"/>: the call's own. Must be finite and positive when set; ignored with <see cref="Reduction.Sum"/>.
     /// </summary>
     public double? Denominator { get; init; }
+
+    /// <summary>
+    /// The logit scale <c>s</c>: each logit <c>y</c> becomes <c>s * y</c> before soft-capping and the softmax (a temperature
+    /// <c>t</c> is <c>s = 1 / t</c>), and every gradient gains the chain-rule factor <c>s</c>. With
+    /// <see cref="LogitSoftcap"/> <c>c</c> the softmax sees <c>c * tanh(s * y / c)</c>. 0 (the default) means 1; otherwise
+    /// finite and &gt; 0. It applies wherever a logit is read: the losses, gradients, log-sum-exps, argmax, softmax and
+    /// log-softmax, and the sharded functions.
+    /// </summary>
+    public double LogitScale { get; init; }
 }

@@ -17,6 +17,9 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
     /// <param name="options">Reduction, ignored label and label smoothing; the default is PyTorch's default.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty, or one finite, non-negative weight per row that multiplies the row's loss (z-loss
+    /// included) and its gradient. The mean's denominator does not change: a row of weight 0 has a zero loss and gradient
+    /// but still counts (unlike an ignored label); pass <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.</param>
     /// <returns>
     /// The loss. Row <c>i</c> with label <c>l</c> costs <c>w_l (LSE_i - y_il)</c> (with smoothing <c>eps</c>:
     /// <c>(1 - eps) w_l (LSE_i - y_il) + (eps / C) sum_k w_k (LSE_i - y_ik)</c>). <see cref="Reduction.Sum"/> adds the
@@ -31,13 +34,13 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <paramref name="labels"/> or <paramref name="classWeights"/> has the wrong length.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
     /// <remarks>A label on a masked class (logit negative infinity) gives positive infinity; a NaN logit gives NaN.</remarks>
-    public static T Loss<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T Loss<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int rows = ValidateLabels(logits, labels, classes, options, classWeights);
+        int rows = ValidateLabels(logits, labels, classes, options, classWeights, rowWeights);
         LabelCounts counts = Validation.Labels(labels, classes, options.IgnoreIndex, classWeights);
         double divisor = Divisor(options, counts.Denominator);
-        RowTotals totals = RunLabels<T, NoOutput>(logits, default, default, default, labels, classes, rows, options, classWeights, 1, argmax: false);
+        RowTotals totals = RunLabels<T, NoOutput>(logits, default, default, default, default, labels, classes, rows, options, classWeights, rowWeights, 1, argmax: false);
         return T.CreateTruncating(totals.Loss / divisor);
     }
 
@@ -48,27 +51,31 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.</param>
     /// <param name="losses">Receives one loss per row: <c>w_l (LSE_i - y_il)</c>, with smoothing as in
-    /// <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>; 0 for an ignored row.
+    /// <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>; 0 for an ignored row.
     /// It may not overlap any input.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
     /// <param name="options">Ignored label and label smoothing; <see cref="CrossEntropyOptions.Reduction"/> is not used.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty, or one finite, non-negative weight per row that multiplies the row's loss (z-loss
+    /// included) and its gradient. The mean's denominator does not change: a row of weight 0 has a zero loss and gradient
+    /// but still counts (unlike an ignored label); pass <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; a label is outside
     /// <c>[0, classes)</c> and not the ignored value; the label smoothing is outside [0, 1].</exception>
     /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>;
     /// <paramref name="labels"/>, <paramref name="losses"/> or <paramref name="classWeights"/> has the wrong length;
     /// <paramref name="losses"/> overlaps an input.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static void RowLosses<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> losses, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void RowLosses<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> losses, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int rows = ValidateLabels(logits, labels, classes, options, classWeights);
+        int rows = ValidateLabels(logits, labels, classes, options, classWeights, rowWeights);
         Validation.Length(losses.Length, rows, nameof(losses), "one loss per row");
         Validation.NoOverlap<T, T>(losses, logits, allowSame: false, nameof(losses), nameof(logits));
         Validation.NoOverlap<T, int>(losses, labels, allowSame: false, nameof(losses), nameof(labels));
         Validation.NoOverlap<T, T>(losses, classWeights, allowSame: false, nameof(losses), nameof(classWeights));
+        Validation.NoOverlap<T, T>(losses, rowWeights, allowSame: false, nameof(losses), nameof(rowWeights));
         Validation.Labels(labels, classes, options.IgnoreIndex, classWeights);
-        RunLabels<T, NoOutput>(logits, default, losses, default, labels, classes, rows, options, classWeights, 1, argmax: false);
+        RunLabels<T, NoOutput>(logits, default, losses, default, default, labels, classes, rows, options, classWeights, rowWeights, 1, argmax: false);
     }
 
     /// <summary>
@@ -82,6 +89,9 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty, or one finite, non-negative weight per row that multiplies the row's loss (z-loss
+    /// included) and its gradient. The mean's denominator does not change: a row of weight 0 has a zero loss and gradient
+    /// but still counts (unlike an ignored label); pass <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; a label is outside
     /// <c>[0, classes)</c> and not the ignored value; the options hold an undefined reduction or a label smoothing
     /// outside [0, 1].</exception>
@@ -94,9 +104,9 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// which is <c>(softmax(y_i) - onehot(l)) / D</c> without weights or smoothing; <c>D</c> is the mean's denominator
     /// (1 for <see cref="Reduction.Sum"/>). Ignored rows get zeros. A masked class (logit negative infinity) gets 0.
     /// </remarks>
-    public static void Backward<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> gradient, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void Backward<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> gradient, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => LossAndGradient(logits, labels, gradient, classes, options, classWeights);
+        => LossAndGradient(logits, labels, gradient, classes, options, classWeights, rowWeights);
 
     /// <summary>
     /// The reduced cross-entropy loss and its gradient with respect to the logits, for class-index labels, in one
@@ -106,12 +116,15 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
-    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it.
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it.
     /// It may be the very same memory as <paramref name="logits"/> (in place).</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
-    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> returns it.</returns>
+    /// <param name="rowWeights">Empty, or one finite, non-negative weight per row that multiplies the row's loss (z-loss
+    /// included) and its gradient. The mean's denominator does not change: a row of weight 0 has a zero loss and gradient
+    /// but still counts (unlike an ignored label); pass <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.</param>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> returns it.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; a label is outside
     /// <c>[0, classes)</c> and not the ignored value; the options hold an undefined reduction or a label smoothing
     /// outside [0, 1].</exception>
@@ -119,15 +132,15 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <paramref name="labels"/>, <paramref name="gradient"/> or <paramref name="classWeights"/> has the wrong length;
     /// <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static T LossAndGradient<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> gradient, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T LossAndGradient<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> gradient, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int rows = ValidateLabels(logits, labels, classes, options, classWeights);
-        ValidateGradient<T>(logits, gradient, classWeights);
+        int rows = ValidateLabels(logits, labels, classes, options, classWeights, rowWeights);
+        ValidateGradient<T>(logits, gradient, classWeights, rowWeights);
         Validation.NoOverlap<T, int>(gradient, labels, allowSame: false, nameof(gradient), nameof(labels));
         LabelCounts counts = Validation.Labels(labels, classes, options.IgnoreIndex, classWeights);
         double divisor = Divisor(options, counts.Denominator);
-        RowTotals totals = RunLabels<T, ScaledExpOutput>(logits, gradient, default, default, labels, classes, rows, options, classWeights, 1 / divisor, argmax: false);
+        RowTotals totals = RunLabels<T, ScaledExpOutput>(logits, gradient, default, default, default, labels, classes, rows, options, classWeights, rowWeights, 1 / divisor, argmax: false);
         return T.CreateTruncating(totals.Loss / divisor);
     }
 
@@ -156,7 +169,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     }
 
     /// <summary>
-    /// <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>,
+    /// <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>,
     /// and from the same fused pass the z-loss part of the loss, the number of counted rows whose label is the row's
     /// argmax (accuracy), and optionally each row's predicted class.
     /// </summary>
@@ -165,32 +178,35 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="labels">One class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>; it may be the very same memory as <paramref name="logits"/>.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
-    /// <param name="options">All options, as for <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>.</param>
+    /// <param name="options">All options, as for <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty, or one finite, non-negative weight per row that multiplies the row's loss (z-loss
+    /// included) and its gradient. The mean's denominator does not change: a row of weight 0 has a zero loss and gradient
+    /// but still counts (unlike an ignored label); pass <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.</param>
     /// <param name="predictions">Empty, or one element per row: receives the row's argmax (the lowest index on ties, as
     /// PyTorch's <c>argmax</c>; of the soft-capped logits when capping), or -1 for an ignored row. It may not overlap any input.
     /// The argmax of a row holding a NaN is unspecified.</param>
     /// <returns>The loss, its z-loss part, the correct count and the number of counted rows.</returns>
-    /// <exception cref="ArgumentOutOfRangeException">As for <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>.</exception>
-    /// <exception cref="ArgumentException">As for <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>,
+    /// <exception cref="ArgumentOutOfRangeException">As for <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>.</exception>
+    /// <exception cref="ArgumentException">As for <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>,
     /// and <paramref name="predictions"/> has neither length 0 nor one element per row.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static CrossEntropyMetrics<T> LossAndGradientWithMetrics<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> gradient, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, Span<int> predictions = default)
+    public static CrossEntropyMetrics<T> LossAndGradientWithMetrics<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> gradient, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, Span<int> predictions = default, ReadOnlySpan<T> rowWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int rows = ValidateLabels(logits, labels, classes, options, classWeights);
-        ValidateGradient<T>(logits, gradient, classWeights);
+        int rows = ValidateLabels(logits, labels, classes, options, classWeights, rowWeights);
+        ValidateGradient<T>(logits, gradient, classWeights, rowWeights);
         Validation.NoOverlap<T, int>(gradient, labels, allowSame: false, nameof(gradient), nameof(labels));
-        ValidatePredictions(predictions, rows, logits, labels, classWeights);
+        ValidatePredictions(predictions, rows, logits, labels, classWeights, rowWeights);
         Validation.NoOverlap<int, T>(predictions, gradient, allowSame: false, nameof(predictions), nameof(gradient));
         LabelCounts counts = Validation.Labels(labels, classes, options.IgnoreIndex, classWeights);
         double divisor = Divisor(options, counts.Denominator);
-        RowTotals totals = RunLabels<T, ScaledExpOutput>(logits, gradient, default, predictions, labels, classes, rows, options, classWeights, 1 / divisor, argmax: true);
+        RowTotals totals = RunLabels<T, ScaledExpOutput>(logits, gradient, default, predictions, default, labels, classes, rows, options, classWeights, rowWeights, 1 / divisor, argmax: true);
         return Metrics<T>(totals, divisor, counts.Counted);
     }
 
     /// <summary>
-    /// <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>, and from the same
+    /// <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>, and from the same
     /// pass the z-loss part, the number of counted rows whose label is the row's argmax, and optionally each row's
     /// predicted class: the evaluation loop's call.
     /// </summary>
@@ -198,28 +214,32 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
-    /// <param name="options">All options, as for <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>.</param>
+    /// <param name="options">All options, as for <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty, or one finite, non-negative weight per row that multiplies the row's loss (z-loss
+    /// included) and its gradient. The mean's denominator does not change: a row of weight 0 has a zero loss and gradient
+    /// but still counts (unlike an ignored label); pass <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.</param>
     /// <param name="predictions">Empty, or one element per row: receives the row's argmax, or -1 for an ignored row.</param>
     /// <returns>The loss, its z-loss part, the correct count and the number of counted rows.</returns>
-    /// <exception cref="ArgumentOutOfRangeException">As for <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>.</exception>
-    /// <exception cref="ArgumentException">As for <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>,
+    /// <exception cref="ArgumentOutOfRangeException">As for <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>.</exception>
+    /// <exception cref="ArgumentException">As for <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>,
     /// and <paramref name="predictions"/> has neither length 0 nor one element per row.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static CrossEntropyMetrics<T> LossWithMetrics<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, Span<int> predictions = default)
+    public static CrossEntropyMetrics<T> LossWithMetrics<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, Span<int> predictions = default, ReadOnlySpan<T> rowWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int rows = ValidateLabels(logits, labels, classes, options, classWeights);
-        ValidatePredictions(predictions, rows, logits, labels, classWeights);
+        int rows = ValidateLabels(logits, labels, classes, options, classWeights, rowWeights);
+        ValidatePredictions(predictions, rows, logits, labels, classWeights, rowWeights);
         LabelCounts counts = Validation.Labels(labels, classes, options.IgnoreIndex, classWeights);
         double divisor = Divisor(options, counts.Denominator);
-        RowTotals totals = RunLabels<T, NoOutput>(logits, default, default, predictions, labels, classes, rows, options, classWeights, 1, argmax: true);
+        RowTotals totals = RunLabels<T, NoOutput>(logits, default, default, predictions, default, labels, classes, rows, options, classWeights, rowWeights, 1, argmax: true);
         return Metrics<T>(totals, divisor, counts.Counted);
     }
 
-    private static void ValidatePredictions<T>(Span<int> predictions, int rows, ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, ReadOnlySpan<T> classWeights)
+    private static void ValidatePredictions<T>(Span<int> predictions, int rows, ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, ReadOnlySpan<T> classWeights, ReadOnlySpan<T> rowWeights)
         where T : unmanaged
     {
+        Validation.NoOverlap<int, T>(predictions, rowWeights, allowSame: false, nameof(predictions), nameof(rowWeights));
         if (!predictions.IsEmpty)
         {
             Validation.Length(predictions.Length, rows, nameof(predictions), "one prediction per row, or none");
@@ -238,7 +258,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     private static double Divisor(in CrossEntropyOptions options, double ownDenominator) =>
         options.Reduction == Reduction.Mean ? options.Denominator ?? ownDenominator : 1;
 
-    private static int ValidateLabels<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, int classes, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
+    private static int ValidateLabels<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, int classes, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, ReadOnlySpan<T> rowWeights)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validation.ElementType<T>();
@@ -246,18 +266,22 @@ public static unsafe partial class SoftmaxCrossEntropy
         Validation.Options(options);
         Validation.Length(labels.Length, rows, nameof(labels), "one label per row");
         Validation.ClassWeights(classWeights.Length, classes);
+        Validation.RowWeights(rowWeights, rows);
         return rows;
     }
 
-    private static void ValidateGradient<T>(ReadOnlySpan<T> logits, Span<T> gradient, ReadOnlySpan<T> classWeights)
+    private static void ValidateGradient<T>(ReadOnlySpan<T> logits, Span<T> gradient, ReadOnlySpan<T> classWeights, ReadOnlySpan<T> rowWeights)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validation.Length(gradient.Length, logits.Length, nameof(gradient), "one gradient element per logit");
         Validation.NoOverlap<T, T>(gradient, logits, allowSame: true, nameof(gradient), nameof(logits));
         Validation.NoOverlap<T, T>(gradient, classWeights, allowSame: false, nameof(gradient), nameof(classWeights));
+        Validation.NoOverlap<T, T>(gradient, rowWeights, allowSame: false, nameof(gradient), nameof(rowWeights));
     }
 
-    private static RowTotals RunLabels<T, TMode>(ReadOnlySpan<T> logits, Span<T> output, Span<T> rowLosses, Span<int> predictions, ReadOnlySpan<int> labels, int classes, int rows, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, double scale, bool argmax)
+    private static RowTotals RunLabels<T, TMode>(
+        ReadOnlySpan<T> logits, Span<T> output, Span<T> rowLosses, Span<int> predictions, Span<T> logSumExp, ReadOnlySpan<int> labels, int classes, int rows,
+        in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, ReadOnlySpan<T> rowWeights, double scale, bool argmax)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TMode : struct, IOutputMode
     {
@@ -265,11 +289,13 @@ public static unsafe partial class SoftmaxCrossEntropy
         fixed (T* o = output)
         fixed (T* l = rowLosses)
         fixed (int* p = predictions)
+        fixed (T* s = logSumExp)
         fixed (int* lab = labels)
         fixed (T* w = classWeights)
+        fixed (T* r = rowWeights)
         {
-            var settings = new CallSettings(options.LabelSmoothing, scale, options.ZLoss, options.LogitSoftcap, argmax);
-            var call = new LabelCall<T, TMode>(y, o, l, p, lab, w, rows, classes, options.IgnoreIndex, settings);
+            var settings = CallSettings.From(options, scale, argmax);
+            var call = new LabelCall<T, TMode>(y, o, new RowOutputs<T>(l, p, s), lab, w, r, rows, classes, options.IgnoreIndex, settings);
             return RowChunks.Run<T, LabelCall<T, TMode>>(call, options.MaxDegreeOfParallelism);
         }
     }

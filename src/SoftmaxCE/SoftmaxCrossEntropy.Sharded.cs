@@ -27,7 +27,7 @@ namespace SoftmaxCE;
 // <item><description>every shard computes its gradient and its share of the loss with
 // <see cref="ShardLossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, int, int, CrossEntropyOptions, ReadOnlySpan{T})"/>;
 // the shares add up (a sum all-reduce of one number) to the loss of
-// <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+// <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
 // on the whole logits, and the shards' gradients, put side by side, are its gradient.</description></item>
 // </list>
 // <para>
@@ -198,7 +198,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <see cref="MergeShardStatistics{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T})"/>; one per row.</param>
     /// <param name="rowSumExp">Each row's sum of exponentials over all the shards, relative to <paramref name="rowMax"/>; one per row.</param>
     /// <param name="shardGradient">Receives <c>dLoss/dShardLogits</c>, the shard's columns of the gradient that
-    /// <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// writes for the whole logits; the same length as <paramref name="shardLogits"/>. It may be the very same memory as
     /// <paramref name="shardLogits"/> (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="shardClasses">The number of classes in the shard, the length of a shard row.</param>

@@ -33,8 +33,9 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
     /// <param name="probabilities">Receives the probabilities; the same shape as <paramref name="logits"/>, contiguous.
     /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
-    /// <param name="options">Only <see cref="CrossEntropyOptions.LogitSoftcap"/> (the logits are capped first) and
-    /// <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/> apply; the other fields are checked but not used.</param>
+    /// <param name="options">Only <see cref="CrossEntropyOptions.LogitScale"/>, <see cref="CrossEntropyOptions.LogitSoftcap"/>
+    /// (the logits are scaled, then capped) and <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/> apply; the other fields
+    /// are checked but not used.</param>
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
@@ -43,7 +44,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    /// <remarks>As <see cref="Softmax{T}(ReadOnlySpan{T}, Span{T}, int)"/>: each row sums to 1 within rounding; a row with a
+    /// <remarks>As <see cref="Softmax{T}(ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions)"/>: each row sums to 1 within rounding; a row with a
     /// NaN, or of only negative infinities, gives NaN; the row maximum is subtracted first, so large logits do not overflow.</remarks>
     public static void Softmax<T>(in ReadOnlyTensorSpan<T> logits, in TensorSpan<T> probabilities, CrossEntropyOptions options = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -55,9 +56,9 @@ public static unsafe partial class SoftmaxCrossEntropy
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
         TensorShapes.SameShape(probabilities.Lengths, logits.Lengths, nameof(probabilities));
         Span<T> p = TensorShapes.Flatten(probabilities, nameof(probabilities));
-        if (layout.IsRowMajor && options.LogitSoftcap == 0)
+        if (layout.IsRowMajor)
         {
-            Softmax(y, p, classes, options.MaxDegreeOfParallelism);
+            Softmax(y, p, classes, options);
         }
         else
         {
@@ -79,8 +80,9 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
     /// <param name="logProbabilities">Receives the log-probabilities; the same shape as <paramref name="logits"/>, contiguous.
     /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
-    /// <param name="options">Only <see cref="CrossEntropyOptions.LogitSoftcap"/> (the logits are capped first) and
-    /// <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/> apply; the other fields are checked but not used.</param>
+    /// <param name="options">Only <see cref="CrossEntropyOptions.LogitScale"/>, <see cref="CrossEntropyOptions.LogitSoftcap"/>
+    /// (the logits are scaled, then capped) and <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/> apply; the other fields
+    /// are checked but not used.</param>
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
@@ -89,7 +91,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    /// <remarks>As <see cref="LogSoftmax{T}(ReadOnlySpan{T}, Span{T}, int)"/>: a logit of negative infinity gives negative
+    /// <remarks>As <see cref="LogSoftmax{T}(ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions)"/>: a logit of negative infinity gives negative
     /// infinity; a row with a NaN gives NaN.</remarks>
     public static void LogSoftmax<T>(in ReadOnlyTensorSpan<T> logits, in TensorSpan<T> logProbabilities, CrossEntropyOptions options = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -101,9 +103,9 @@ public static unsafe partial class SoftmaxCrossEntropy
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
         TensorShapes.SameShape(logProbabilities.Lengths, logits.Lengths, nameof(logProbabilities));
         Span<T> p = TensorShapes.Flatten(logProbabilities, nameof(logProbabilities));
-        if (layout.IsRowMajor && options.LogitSoftcap == 0)
+        if (layout.IsRowMajor)
         {
-            LogSoftmax(y, p, classes, options.MaxDegreeOfParallelism);
+            LogSoftmax(y, p, classes, options);
         }
         else
         {
@@ -132,7 +134,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
-    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
     /// the options are out of range.</exception>
@@ -162,7 +164,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
-    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
     /// the options are out of range.</exception>
@@ -190,7 +192,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
-    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The options are out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
@@ -244,7 +246,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row:
     /// shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous.</param>
     /// <param name="losses">Receives one loss per row, as
-    /// <see cref="RowLosses{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes
+    /// <see cref="RowLosses{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes
     /// them: shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous. It may not overlap any input.</param>
     /// <param name="options">Ignored label and label smoothing; <see cref="CrossEntropyOptions.Reduction"/> is not used.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
@@ -285,7 +287,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row,
     /// the leading dimensions of <paramref name="logits"/> flattened in row-major order.</param>
     /// <param name="losses">Receives one loss per row, in the order of <paramref name="labels"/>, as
-    /// <see cref="RowLosses{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes
+    /// <see cref="RowLosses{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes
     /// them. It may not overlap any input.</param>
     /// <param name="options">Ignored label and label smoothing; <see cref="CrossEntropyOptions.Reduction"/> is not used.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
@@ -342,7 +344,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row:
     /// shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
-    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it;
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it;
     /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
@@ -368,7 +370,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row,
     /// the leading dimensions of <paramref name="logits"/> flattened in row-major order.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
-    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it;
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it;
     /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
@@ -394,7 +396,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
     /// <param name="targets">The targets, the same shape as <paramref name="logits"/>, contiguous.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
-    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it;
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it;
     /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
     /// (in place), but may not overlap it otherwise, nor the targets or weights.</param>
     /// <param name="options">Reduction and label smoothing.</param>
@@ -442,7 +444,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row:
     /// shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
-    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it;
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it;
     /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
@@ -450,7 +452,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
-    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
     /// the options are out of range.</exception>
@@ -482,7 +484,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row,
     /// the leading dimensions of <paramref name="logits"/> flattened in row-major order.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
-    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it;
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it;
     /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
@@ -490,7 +492,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
-    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
     /// the options are out of range.</exception>
@@ -520,7 +522,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
     /// <param name="targets">The targets, the same shape as <paramref name="logits"/>, contiguous.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
-    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/> writes it;
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it;
     /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
     /// (in place), but may not overlap it otherwise, nor the targets or weights.</param>
     /// <param name="options">Reduction and label smoothing.</param>
@@ -528,7 +530,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
-    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, int, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The options are out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
@@ -746,7 +748,7 @@ public static unsafe partial class SoftmaxCrossEntropy
         fixed (T* y = logits)
         fixed (T* p = output)
         {
-            var call = new StridedSoftmaxCall<T, TMode>(y, p, layout.Shape, T.CreateTruncating(options.LogitSoftcap));
+            var call = new StridedSoftmaxCall<T, TMode>(y, p, layout.Shape, CallSettings.From(options, 1, argmax: false));
             RowChunks.Run<T, StridedSoftmaxCall<T, TMode>>(call, options.MaxDegreeOfParallelism);
         }
     }
@@ -754,7 +756,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     private static T StridedLabelLoss<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        ValidateLabels(logits, labels, layout.Classes, options, classWeights);
+        ValidateLabels(logits, labels, layout.Classes, options, classWeights, default);
         LabelCounts counts = Validation.Labels(labels, layout.Classes, options.IgnoreIndex, classWeights);
         double divisor = Divisor(options, counts.Denominator);
         RowTotals totals = RunStridedLabels<T, NoOutput>(logits, default, default, labels, layout, options, classWeights, 1);
@@ -764,7 +766,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     private static void StridedRowLosses<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> losses, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int rows = ValidateLabels(logits, labels, layout.Classes, options, classWeights);
+        int rows = ValidateLabels(logits, labels, layout.Classes, options, classWeights, default);
         Validation.Length(losses.Length, rows, nameof(losses), "one loss per row");
         Validation.NoOverlap<T, T>(losses, logits, allowSame: false, nameof(losses), nameof(logits));
         Validation.NoOverlap<T, int>(losses, labels, allowSame: false, nameof(losses), nameof(labels));
@@ -776,8 +778,8 @@ public static unsafe partial class SoftmaxCrossEntropy
     private static T StridedLabelLossAndGradient<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> gradient, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        ValidateLabels(logits, labels, layout.Classes, options, classWeights);
-        ValidateGradient<T>(logits, gradient, classWeights);
+        ValidateLabels(logits, labels, layout.Classes, options, classWeights, default);
+        ValidateGradient<T>(logits, gradient, classWeights, default);
         Validation.NoOverlap<T, int>(gradient, labels, allowSame: false, nameof(gradient), nameof(labels));
         LabelCounts counts = Validation.Labels(labels, layout.Classes, options.IgnoreIndex, classWeights);
         double divisor = Divisor(options, counts.Denominator);
@@ -788,7 +790,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     private static T StridedDenseLoss<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int rows = ValidateDense(logits, targets, layout.Classes, options, classWeights);
+        int rows = ValidateDense(logits, targets, layout.Classes, options, classWeights, default);
         double divisor = Divisor(options, rows);
         RowTotals totals = RunStridedDense<T, NoOutput>(logits, default, targets, layout, options, classWeights, 1);
         return T.CreateTruncating(totals.Loss / divisor);
@@ -797,8 +799,8 @@ public static unsafe partial class SoftmaxCrossEntropy
     private static T StridedDenseLossAndGradient<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, Span<T> gradient, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int rows = ValidateDense(logits, targets, layout.Classes, options, classWeights);
-        ValidateGradient<T>(logits, gradient, classWeights);
+        int rows = ValidateDense(logits, targets, layout.Classes, options, classWeights, default);
+        ValidateGradient<T>(logits, gradient, classWeights, default);
         Validation.NoOverlap<T, T>(gradient, targets, allowSame: false, nameof(gradient), nameof(targets));
         double divisor = Divisor(options, rows);
         RowTotals totals = RunStridedDense<T, ScaledExpOutput>(logits, gradient, targets, layout, options, classWeights, 1 / divisor);
@@ -815,7 +817,7 @@ public static unsafe partial class SoftmaxCrossEntropy
         fixed (int* lab = labels)
         fixed (T* w = classWeights)
         {
-            var settings = new CallSettings(options.LabelSmoothing, scale, options.ZLoss, options.LogitSoftcap, argmax: false);
+            var settings = CallSettings.From(options, scale, argmax: false);
             var call = new StridedLabelCall<T, TMode>(y, o, l, lab, w, layout.Shape, options.IgnoreIndex, settings);
             return RowChunks.Run<T, StridedLabelCall<T, TMode>>(call, options.MaxDegreeOfParallelism);
         }
@@ -830,7 +832,7 @@ public static unsafe partial class SoftmaxCrossEntropy
         fixed (T* t = targets)
         fixed (T* w = classWeights)
         {
-            var settings = new CallSettings(options.LabelSmoothing, scale, options.ZLoss, options.LogitSoftcap, argmax: false);
+            var settings = CallSettings.From(options, scale, argmax: false);
             var call = new StridedDenseCall<T, TMode>(y, o, t, w, layout.Shape, settings);
             return RowChunks.Run<T, StridedDenseCall<T, TMode>>(call, options.MaxDegreeOfParallelism);
         }

@@ -5,6 +5,9 @@ using SoftmaxCE.Kernels;
 
 namespace SoftmaxCE;
 
+    // RS0027 wants the overload with optional parameters to have the most parameters: the int overload has as many,
+    // and stays only so that code written against it keeps compiling (an int never converts to the options).
+#pragma warning disable RS0027
 /// <summary>
 /// Softmax, log-softmax and the softmax cross-entropy loss with its gradient, over row-major
 /// <c>[rows, classes]</c> logits, with the semantics of PyTorch's <c>torch.nn.functional.cross_entropy</c>.
@@ -28,85 +31,110 @@ namespace SoftmaxCE;
 /// </remarks>
 public static unsafe partial class SoftmaxCrossEntropy
 {
-    /// <summary>Computes the softmax of each row: <c>P_k = exp(y_k - LSE(y))</c>.</summary>
+    /// <summary>Computes the softmax of each row: <c>P_k = exp(y'_k - LSE(y'))</c>, with <c>y'</c> the scaled, soft-capped logits.</summary>
     /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
     /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
     /// <param name="probabilities">Receives the probabilities; the same length as <paramref name="logits"/>.
     /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive.</exception>
+    /// <param name="options">Its <see cref="CrossEntropyOptions.LogitScale"/>, <see cref="CrossEntropyOptions.LogitSoftcap"/> and
+    /// <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/> apply (each logit <c>y</c> becomes <c>s y</c>, then
+    /// <c>c tanh(s y / c)</c>); the other fields do not, though they are checked. The default: the plain softmax.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; an option is out of range.</exception>
     /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>;
     /// <paramref name="probabilities"/> has the wrong length or partially overlaps <paramref name="logits"/>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
     /// <remarks>Each row sums to 1 within rounding. A row with a NaN gives NaN probabilities; a row whose logits are all
     /// negative infinity gives NaN. Unlike <c>TensorPrimitives.SoftMax</c>, the row maximum is subtracted first,
-    /// so large logits do not overflow.</remarks>
-    public static void Softmax<T>(ReadOnlySpan<T> logits, Span<T> probabilities, int classes)
-        where T : unmanaged, IFloatingPointIeee754<T>
-        => Softmax(logits, probabilities, classes, maxDegreeOfParallelism: 0);
-
-    /// <inheritdoc cref="Softmax{T}(ReadOnlySpan{T}, Span{T}, int)"/>
-    /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
-    /// <param name="probabilities">Receives the probabilities; the same length as <paramref name="logits"/>.
-    /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
-    /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads the call may use: 0 for all cores, 1 for the calling thread only.
-    /// The results are bitwise the same for any value.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive, or
-    /// <paramref name="maxDegreeOfParallelism"/> is negative.</exception>
-    public static void Softmax<T>(ReadOnlySpan<T> logits, Span<T> probabilities, int classes, int maxDegreeOfParallelism)
+    /// so large logits do not overflow. The results are bitwise the same for any degree of parallelism.</remarks>
+    public static void Softmax<T>(ReadOnlySpan<T> logits, Span<T> probabilities, int classes, CrossEntropyOptions options = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validation.ElementType<T>();
-        Validation.MaxDegreeOfParallelism(maxDegreeOfParallelism, nameof(maxDegreeOfParallelism));
+        Validation.Options(options);
         int rows = Validation.Rows(logits.Length, classes);
         Validation.Length(probabilities.Length, logits.Length, nameof(probabilities), "one probability per logit");
         Validation.NoOverlap<T, T>(probabilities, logits, allowSame: true, nameof(probabilities), nameof(logits));
         fixed (T* y = logits)
         fixed (T* p = probabilities)
         {
-            var call = new SoftmaxCall<T, ScaledExpOutput>(y, p, rows, classes);
-            RowChunks.Run<T, SoftmaxCall<T, ScaledExpOutput>>(call, maxDegreeOfParallelism);
+            var call = new SoftmaxCall<T, ProbabilityOutput>(y, p, rows, classes, MapOf<T>(options));
+            RowChunks.Run<T, SoftmaxCall<T, ProbabilityOutput>>(call, options.MaxDegreeOfParallelism);
         }
     }
+#pragma warning restore RS0027
 
-    /// <summary>Computes the log-softmax of each row: <c>log P_k = y_k - LSE(y)</c>, with <c>LSE(y) = m + ln sum_k exp(y_k - m)</c>.</summary>
+    /// <inheritdoc cref="Softmax{T}(ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions)"/>
+    /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
+    /// <param name="probabilities">Receives the probabilities; the same length as <paramref name="logits"/>.
+    /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
+    /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads the call may use: 0 for all cores, 1 for the calling thread only.
+    /// The results are bitwise the same for any value. (Kept for compatibility: the same as
+    /// <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/>.)</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive, or
+    /// <paramref name="maxDegreeOfParallelism"/> is negative.</exception>
+    public static void Softmax<T>(ReadOnlySpan<T> logits, Span<T> probabilities, int classes, int maxDegreeOfParallelism)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Validation.MaxDegreeOfParallelism(maxDegreeOfParallelism, nameof(maxDegreeOfParallelism));
+        Softmax(logits, probabilities, classes, new CrossEntropyOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism });
+    }
+
+    // RS0027 wants the overload with optional parameters to have the most parameters: the int overload has as many,
+    // and stays only so that code written against it keeps compiling (an int never converts to the options).
+#pragma warning disable RS0027
+    /// <summary>Computes the log-softmax of each row: <c>log P_k = y'_k - LSE(y')</c>, with <c>LSE(y') = m + ln sum_k exp(y'_k - m)</c>
+    /// and <c>y'</c> the scaled, soft-capped logits.</summary>
     /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
     /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
     /// <param name="logProbabilities">Receives the log-probabilities; the same length as <paramref name="logits"/>.
     /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive.</exception>
+    /// <param name="options">Its <see cref="CrossEntropyOptions.LogitScale"/>, <see cref="CrossEntropyOptions.LogitSoftcap"/> and
+    /// <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/> apply; the other fields do not, though they are checked.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; an option is out of range.</exception>
     /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>;
     /// <paramref name="logProbabilities"/> has the wrong length or partially overlaps <paramref name="logits"/>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    /// <remarks>A logit of negative infinity gives negative infinity; a row with a NaN gives NaN.</remarks>
-    public static void LogSoftmax<T>(ReadOnlySpan<T> logits, Span<T> logProbabilities, int classes)
-        where T : unmanaged, IFloatingPointIeee754<T>
-        => LogSoftmax(logits, logProbabilities, classes, maxDegreeOfParallelism: 0);
-
-    /// <inheritdoc cref="LogSoftmax{T}(ReadOnlySpan{T}, Span{T}, int)"/>
-    /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
-    /// <param name="logProbabilities">Receives the log-probabilities; the same length as <paramref name="logits"/>.
-    /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
-    /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads the call may use: 0 for all cores, 1 for the calling thread only.
-    /// The results are bitwise the same for any value.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive, or
-    /// <paramref name="maxDegreeOfParallelism"/> is negative.</exception>
-    public static void LogSoftmax<T>(ReadOnlySpan<T> logits, Span<T> logProbabilities, int classes, int maxDegreeOfParallelism)
+    /// <remarks>A logit of negative infinity gives negative infinity; a row with a NaN gives NaN. The results are bitwise the
+    /// same for any degree of parallelism.</remarks>
+    public static void LogSoftmax<T>(ReadOnlySpan<T> logits, Span<T> logProbabilities, int classes, CrossEntropyOptions options = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validation.ElementType<T>();
-        Validation.MaxDegreeOfParallelism(maxDegreeOfParallelism, nameof(maxDegreeOfParallelism));
+        Validation.Options(options);
         int rows = Validation.Rows(logits.Length, classes);
         Validation.Length(logProbabilities.Length, logits.Length, nameof(logProbabilities), "one log-probability per logit");
         Validation.NoOverlap<T, T>(logProbabilities, logits, allowSame: true, nameof(logProbabilities), nameof(logits));
         fixed (T* y = logits)
         fixed (T* p = logProbabilities)
         {
-            var call = new SoftmaxCall<T, LogProbabilityOutput>(y, p, rows, classes);
-            RowChunks.Run<T, SoftmaxCall<T, LogProbabilityOutput>>(call, maxDegreeOfParallelism);
+            var call = new SoftmaxCall<T, LogProbabilityOutput>(y, p, rows, classes, MapOf<T>(options));
+            RowChunks.Run<T, SoftmaxCall<T, LogProbabilityOutput>>(call, options.MaxDegreeOfParallelism);
         }
     }
+#pragma warning restore RS0027
+
+    /// <inheritdoc cref="LogSoftmax{T}(ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions)"/>
+    /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
+    /// <param name="logProbabilities">Receives the log-probabilities; the same length as <paramref name="logits"/>.
+    /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
+    /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
+    /// <param name="maxDegreeOfParallelism">The most threads the call may use: 0 for all cores, 1 for the calling thread only.
+    /// The results are bitwise the same for any value. (Kept for compatibility: the same as
+    /// <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/>.)</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive, or
+    /// <paramref name="maxDegreeOfParallelism"/> is negative.</exception>
+    public static void LogSoftmax<T>(ReadOnlySpan<T> logits, Span<T> logProbabilities, int classes, int maxDegreeOfParallelism)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Validation.MaxDegreeOfParallelism(maxDegreeOfParallelism, nameof(maxDegreeOfParallelism));
+        LogSoftmax(logits, logProbabilities, classes, new CrossEntropyOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism });
+    }
+
+    /// <summary>The logit map (scale and soft-cap) of validated options.</summary>
+    private static LogitMap<T> MapOf<T>(in CrossEntropyOptions options)
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        new(options.LogitScale == 0 ? 1 : options.LogitScale, options.LogitSoftcap);
 }

@@ -33,6 +33,8 @@ internal sealed record AxisConfig(string Name, CrossEntropyOptions Options, bool
         new("dense, default", default, Dense: true, Weighted: false, IgnoredEvery: 0),
         new("dense, sum, weights, eps 0.2, z-loss", new() { Reduction = Reduction.Sum, LabelSmoothing = 0.2, ZLoss = 1e-2 }, Dense: true, Weighted: true, IgnoredEvery: 0),
         new("dense, weights, softcap 2.5", new() { LogitSoftcap = 2.5 }, Dense: true, Weighted: true, IgnoredEvery: 0),
+        new("labels, ignore -100, logit scale 0.5, softcap 3", new() { IgnoreIndex = -100, LogitScale = 0.5, LogitSoftcap = 3 }, Dense: false, Weighted: false, IgnoredEvery: 5),
+        new("dense, eps 0.1, logit scale 2", new() { LabelSmoothing = 0.1, LogitScale = 2 }, Dense: true, Weighted: false, IgnoredEvery: 0),
     ];
 }
 
@@ -107,6 +109,8 @@ public abstract class ClassAxisTests<T>
         CrossEntropyOptions o = config.Options;
         int rows = y.Length / classes;
         double cap = o.LogitSoftcap;
+        double s = o.LogitScale == 0 ? 1 : o.LogitScale;
+        y = [.. y.Select(v => s * v)];
         double[] z = cap == 0 ? y : [.. y.Select(v => cap * Math.Tanh(v / cap))];
         double[] q = labels is not null
             ? SoftmaxCE.Tests.Reference.LabelEffectiveTargets(labels, classes, o.IgnoreIndex, weights, o.LabelSmoothing)
@@ -141,12 +145,15 @@ public abstract class ClassAxisTests<T>
                 double zTerm = 2 * o.ZLoss * lse[i] * p[j] / d;
                 g[j] += zTerm;
                 m[j] += Math.Abs(zTerm);
+                double chain = s;
                 if (cap != 0)
                 {
                     double t = Math.Tanh(y[j] / cap);
-                    g[j] *= 1 - (t * t);
-                    m[j] *= 1 - (t * t);
+                    chain *= 1 - (t * t);
                 }
+
+                g[j] *= chain;
+                m[j] *= chain;
             }
         }
 

@@ -377,4 +377,147 @@ internal static class Reference
 
         return t;
     }
+
+    // ---------------------------------------------------------------- Logit scale, soft-cap, z-loss, row weights
+    // Straight from MATH.md ("Logit scale, soft-capping, row weights"), on top of the functions above: the logits are
+    // mapped first, each counted row's loss gains z * LSE^2 and is multiplied by its row weight; the gradient is the
+    // effective-target route with the z-loss term, times the row's factor and the map's derivative.
+
+    /// <summary>The scale of the options: 0 means 1.</summary>
+    public static double LogitScaleOf(CrossEntropyOptions options) => options.LogitScale == 0 ? 1 : options.LogitScale;
+
+    /// <summary>What the softmax sees of <paramref name="y"/>: <c>s y</c>, then <c>c tanh(s y / c)</c> with a cap.</summary>
+    public static double MapLogit(double y, double scale, double cap)
+    {
+        double z = scale * y;
+        return cap == 0 ? z : cap * Math.Tanh(z / cap);
+    }
+
+    /// <summary><c>d MapLogit / dy</c>: <c>s</c>, or <c>s (1 - tanh^2(s y / c))</c>.</summary>
+    public static double MapDerivative(double y, double scale, double cap)
+    {
+        if (cap == 0)
+        {
+            return scale;
+        }
+
+        double t = Math.Tanh(scale * y / cap);
+        return scale * (1 - (t * t));
+    }
+
+    public static double[] MapLogits(double[] logits, CrossEntropyOptions options)
+    {
+        var z = new double[logits.Length];
+        for (int j = 0; j < z.Length; j++)
+        {
+            z[j] = MapLogit(logits[j], LogitScaleOf(options), options.LogitSoftcap);
+        }
+
+        return z;
+    }
+
+    private static double RowWeight(double[]? rowWeights, int row) => rowWeights is null || rowWeights.Length == 0 ? 1 : rowWeights[row];
+
+    /// <summary>Row losses with every option: labels.</summary>
+    public static double[] FullLabelRowLosses(double[] logits, int[] labels, int classes, CrossEntropyOptions options, double[]? weights, double[]? rowWeights)
+    {
+        double[] z = MapLogits(logits, options);
+        double[] losses = LabelRowLosses(z, labels, classes, options.IgnoreIndex, weights, options.LabelSmoothing);
+        double[] lse = RowLogSumExps(z, classes);
+        for (int i = 0; i < losses.Length; i++)
+        {
+            if (!IsIgnored(labels[i], options.IgnoreIndex))
+            {
+                losses[i] = (losses[i] + (options.ZLoss * lse[i] * lse[i])) * RowWeight(rowWeights, i);
+            }
+        }
+
+        return losses;
+    }
+
+    /// <summary>Row losses with every option: dense targets.</summary>
+    public static double[] FullDenseRowLosses(double[] logits, double[] targets, int classes, CrossEntropyOptions options, double[]? weights, double[]? rowWeights)
+    {
+        double[] z = MapLogits(logits, options);
+        double[] losses = DenseRowLosses(z, targets, classes, weights, options.LabelSmoothing);
+        double[] lse = RowLogSumExps(z, classes);
+        for (int i = 0; i < losses.Length; i++)
+        {
+            losses[i] = (losses[i] + (options.ZLoss * lse[i] * lse[i])) * RowWeight(rowWeights, i);
+        }
+
+        return losses;
+    }
+
+    /// <summary>The denominator a reduced loss divides by: the caller's, the labels' (weighted) count, or 1 for the sum.</summary>
+    public static double FullLabelDenominator(int[] labels, CrossEntropyOptions options, double[]? weights) =>
+        options.Reduction == Reduction.Sum ? 1 : options.Denominator ?? LabelDenominator(labels, options.IgnoreIndex, weights);
+
+    public static double FullDenseDenominator(int rows, CrossEntropyOptions options) =>
+        options.Reduction == Reduction.Sum ? 1 : options.Denominator ?? rows;
+
+    public static double FullLabelLoss(double[] logits, int[] labels, int classes, CrossEntropyOptions options, double[]? weights, double[]? rowWeights) =>
+        AccurateSum(FullLabelRowLosses(logits, labels, classes, options, weights, rowWeights)) / FullLabelDenominator(labels, options, weights);
+
+    public static double FullDenseLoss(double[] logits, double[] targets, int classes, CrossEntropyOptions options, double[]? weights, double[]? rowWeights) =>
+        AccurateSum(FullDenseRowLosses(logits, targets, classes, options, weights, rowWeights)) / FullDenseDenominator(logits.Length / classes, options);
+
+    /// <summary>
+    /// The gradient with every option, from effective targets <paramref name="q"/>:
+    /// <c>f_i (P_ik (sum_j q_ij + 2 z LSE_i) - q_ik) map'(y_ik)</c> on counted rows (0 elsewhere), with <c>P</c> the softmax of
+    /// the mapped logits and <c>f_i</c> the row's factor (row weight times upstream over the denominator, or times its own
+    /// upstream gradient). Also the magnitude of its terms.
+    /// </summary>
+    public static (double[] Gradient, double[] Magnitude) FullGradient(double[] logits, double[] q, bool[] counted, int classes, CrossEntropyOptions options, double[] rowFactors)
+    {
+        double[] z = MapLogits(logits, options);
+        double[] p = Softmax(z, classes);
+        double[] lse = RowLogSumExps(z, classes);
+        double scale = LogitScaleOf(options);
+        var g = new double[logits.Length];
+        var magnitude = new double[logits.Length];
+        for (int i = 0; i < counted.Length; i++)
+        {
+            if (!counted[i])
+            {
+                continue;
+            }
+
+            double total = AccurateSum(q.AsSpan(i * classes, classes));
+            double zTerm = 2 * options.ZLoss * lse[i];
+            for (int k = 0; k < classes; k++)
+            {
+                int j = (i * classes) + k;
+                double chain = MapDerivative(logits[j], scale, options.LogitSoftcap);
+                g[j] = rowFactors[i] * ((p[j] * (total + zTerm)) - q[j]) * chain;
+                magnitude[j] = Math.Abs(rowFactors[i]) * ((p[j] * (Math.Abs(total) + Math.Abs(zTerm))) + Math.Abs(q[j])) * Math.Abs(chain);
+            }
+        }
+
+        return (g, magnitude);
+    }
+
+    /// <summary>Which rows count: those whose label is not ignored.</summary>
+    public static bool[] Counted(int[] labels, int? ignoreIndex)
+    {
+        var counted = new bool[labels.Length];
+        for (int i = 0; i < labels.Length; i++)
+        {
+            counted[i] = !IsIgnored(labels[i], ignoreIndex);
+        }
+
+        return counted;
+    }
+
+    /// <summary>Each row's factor: <c>r_i * perRow_i</c>, or <c>r_i * upstream / denominator</c> when <paramref name="perRow"/> is null.</summary>
+    public static double[] RowFactors(int rows, double[]? rowWeights, double upstream, double denominator, double[]? perRow)
+    {
+        var f = new double[rows];
+        for (int i = 0; i < rows; i++)
+        {
+            f[i] = RowWeight(rowWeights, i) * (perRow is null ? upstream / denominator : perRow[i]);
+        }
+
+        return f;
+    }
 }

@@ -48,6 +48,11 @@ internal static class ThrowHelper
             string.Create(CultureInfo.InvariantCulture, $"{option} must be {rule}; it is {value}."));
 
     [DoesNotReturn]
+    public static void RowWeightOutOfRange(double value, int row) =>
+        throw new ArgumentOutOfRangeException("rowWeights", value,
+            string.Create(CultureInfo.InvariantCulture, $"Row weight {value} at row {row} must be finite and >= 0."));
+
+    [DoesNotReturn]
     public static void ReductionUndefined(Reduction value) =>
         throw new ArgumentOutOfRangeException("options", $"Reduction {(int)value} is not a defined value of {nameof(Reduction)}.");
 

@@ -80,6 +80,31 @@ internal static class Validation
         {
             ThrowHelper.OptionOutOfRange(nameof(options.Denominator), d, "finite and > 0");
         }
+
+        if (!(options.LogitScale >= 0 && double.IsFinite(options.LogitScale)))
+        {
+            ThrowHelper.OptionOutOfRange(nameof(options.LogitScale), options.LogitScale, "0 (meaning 1), or finite and > 0");
+        }
+    }
+
+    /// <summary>Checks row weights: empty, or one finite, non-negative weight per row.</summary>
+    public static void RowWeights<T>(ReadOnlySpan<T> rowWeights, int rows)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (rowWeights.IsEmpty)
+        {
+            return;
+        }
+
+        Length(rowWeights.Length, rows, nameof(rowWeights), "one weight per row, or none");
+        for (int row = 0; row < rowWeights.Length; row++)
+        {
+            T w = rowWeights[row];
+            if (!(w >= T.Zero && T.IsFinite(w)))
+            {
+                ThrowHelper.RowWeightOutOfRange(double.CreateTruncating(w), row);
+            }
+        }
     }
 
     public static void MaxDegreeOfParallelism(int value, string paramName)

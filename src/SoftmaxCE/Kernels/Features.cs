@@ -8,30 +8,54 @@ internal interface IRowFeatures
 
     /// <summary>The row's argmax (lowest index on ties) is found during the max pass.</summary>
     static abstract bool Argmax { get; }
+
+    /// <summary>
+    /// Logits are multiplied by the logit scale before the softmax (without a softcap: with one, the scale is folded
+    /// into the cap's argument, <c>s tanh(scale y / s)</c>, and this is false).
+    /// </summary>
+    static abstract bool Scale { get; }
 }
 
 internal readonly struct PlainRows : IRowFeatures
 {
     public static bool Softcap => false;
     public static bool Argmax => false;
+    public static bool Scale => false;
 }
 
 internal readonly struct ArgmaxRows : IRowFeatures
 {
     public static bool Softcap => false;
     public static bool Argmax => true;
+    public static bool Scale => false;
 }
 
 internal readonly struct SoftcapRows : IRowFeatures
 {
     public static bool Softcap => true;
     public static bool Argmax => false;
+    public static bool Scale => false;
 }
 
 internal readonly struct SoftcapArgmaxRows : IRowFeatures
 {
     public static bool Softcap => true;
     public static bool Argmax => true;
+    public static bool Scale => false;
+}
+
+internal readonly struct ScaledRows : IRowFeatures
+{
+    public static bool Softcap => false;
+    public static bool Argmax => false;
+    public static bool Scale => true;
+}
+
+internal readonly struct ScaledArgmaxRows : IRowFeatures
+{
+    public static bool Softcap => false;
+    public static bool Argmax => true;
+    public static bool Scale => true;
 }
 
 /// <summary>What a row kernel returns besides what it writes.</summary>
@@ -45,6 +69,9 @@ internal struct RowOutcome
 
     /// <summary>The index of the row's largest (capped) logit, when the features ask for it; else -1.</summary>
     public int Argmax;
+
+    /// <summary>The log-sum-exp of the row's final (scaled, capped) logits.</summary>
+    public double LogSumExp;
 }
 
 /// <summary>Sums over a range of rows, added chunk by chunk in order.</summary>

@@ -8,6 +8,9 @@ internal interface IOutputMode
 
     /// <summary>Writes <c>y - LSE</c> in a second pass.</summary>
     static abstract bool WritesLogProbabilities { get; }
+
+    /// <summary>What is written is a gradient with respect to the raw logits: the soft-cap's derivative applies.</summary>
+    static abstract bool IsGradient { get; }
 }
 
 /// <summary>Loss only: one pass, nothing written.</summary>
@@ -15,13 +18,23 @@ internal readonly struct NoOutput : IOutputMode
 {
     public static bool WritesScaledExp => false;
     public static bool WritesLogProbabilities => false;
+    public static bool IsGradient => false;
 }
 
-/// <summary>Softmax or the loss gradient.</summary>
+/// <summary>The loss gradient.</summary>
 internal readonly struct ScaledExpOutput : IOutputMode
 {
     public static bool WritesScaledExp => true;
     public static bool WritesLogProbabilities => false;
+    public static bool IsGradient => true;
+}
+
+/// <summary>Softmax: the probabilities, written as the gradient is but without the soft-cap's derivative.</summary>
+internal readonly struct ProbabilityOutput : IOutputMode
+{
+    public static bool WritesScaledExp => true;
+    public static bool WritesLogProbabilities => false;
+    public static bool IsGradient => false;
 }
 
 /// <summary>Log-softmax.</summary>
@@ -29,4 +42,5 @@ internal readonly struct LogProbabilityOutput : IOutputMode
 {
     public static bool WritesScaledExp => false;
     public static bool WritesLogProbabilities => true;
+    public static bool IsGradient => false;
 }

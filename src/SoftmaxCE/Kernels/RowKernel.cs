@@ -27,6 +27,16 @@ internal readonly struct RowPlan(int label, double labelCoefficient, double term
 
     /// <summary>The z-loss weight: the row's loss gains <c>ZLoss * LSE^2</c>, its gradient <c>2 ZLoss LSE P</c>.</summary>
     public double ZLoss { get; } = zLoss;
+
+    /// <summary>
+    /// The plan of a row whose loss (z-loss included) and gradient are multiplied by <paramref name="rowWeight"/>: both
+    /// are linear in the three coefficients together, so scaling those scales both.
+    /// </summary>
+    public RowPlan Weighted(double rowWeight) =>
+        new(Label, LabelCoefficient * rowWeight, TermCoefficient * rowWeight, Scale, ZLoss * rowWeight);
+
+    /// <summary>The same plan with its gradient factor multiplied by <paramref name="factor"/>.</summary>
+    public RowPlan Scaled(double factor) => new(Label, LabelCoefficient, TermCoefficient, Scale * factor, ZLoss);
 }
 
 /// <summary>Per-chunk statistics of a row: relative to its own shift (the chunk's max).</summary>
@@ -85,22 +95,22 @@ internal static unsafe class RowKernel<TOps, TVec, T>
 
     /// <summary>One row of more than <c>TOps.Count</c> classes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static RowOutcome Row<TTerm, TMode, TFeatures>(T* y, T* output, nuint classes, TTerm term, in RowPlan plan, ChunkStats* chunks, nuint chunkLength, T softcap)
+    public static RowOutcome Row<TTerm, TMode, TFeatures>(T* y, T* output, nuint classes, TTerm term, in RowPlan plan, ChunkStats* chunks, nuint chunkLength, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TFeatures : struct, IRowFeatures
     {
         nuint count = (nuint)TOps.Count;
-        TVec cap = TOps.Create(softcap);
-        TVec inverseCap = TOps.Create(TFeatures.Softcap ? T.One / softcap : T.One);
 
         // With a softcap, the capped logits are kept in the output (when there is one) instead of the
         // exponentials: the gradient pass needs them for the cap's derivative, and recomputes the exponential.
         bool keepCapped = TFeatures.Softcap && TMode.WritesScaledExp;
-        double labelLogit = plan.Label >= 0 ? CappedScalar<TFeatures>(y[plan.Label], softcap) : 0;
+        double labelLogit = plan.Label >= 0 ? map.Apply<TFeatures>(y[plan.Label]) : 0;
 
         double rowMax = double.NegativeInfinity;
-        int argmax = -1;
+
+        // A row of only negative infinities never finds a greater chunk max: its argmax is then 0 (ties go to the lowest index).
+        int argmax = TFeatures.Argmax ? 0 : -1;
         int chunkCount = 0;
         for (nuint start = 0; start < classes; chunkCount++)
         {
@@ -112,7 +122,7 @@ internal static unsafe class RowKernel<TOps, TVec, T>
 
             // The last, partial vector overlaps the one before it. It is loaded before anything of this chunk
             // is stored, since in place the stores overwrite the logits it covers.
-            TVec tail = hasTail ? Load<TFeatures>(yc + length - count, cap, inverseCap) : TOps.Zero;
+            TVec tail = hasTail ? Load<TFeatures>(yc + length - count, map) : TOps.Zero;
 
             // Pass 1a: the chunk's max (and argmax), and with a softcap the capped logits.
             TVec max = TOps.Create(T.NegativeInfinity);
@@ -121,7 +131,7 @@ internal static unsafe class RowKernel<TOps, TVec, T>
             TVec step = TOps.Create(T.CreateTruncating(count));
             for (nuint i = 0; i < full; i += count)
             {
-                TVec yv = Load<TFeatures>(yc + i, cap, inverseCap);
+                TVec yv = Load<TFeatures>(yc + i, map);
                 if (keepCapped)
                 {
                     TOps.Store(yv, oc + i);
@@ -174,7 +184,7 @@ internal static unsafe class RowKernel<TOps, TVec, T>
             TVec sum = TOps.Zero, distance = TOps.Zero, termSum = TOps.Zero;
             for (nuint i = 0; i < full; i += count)
             {
-                TVec yv = keepCapped ? TOps.Load(source + i) : Load<TFeatures>(source + i, cap, inverseCap);
+                TVec yv = keepCapped ? TOps.Load(source + i) : Load<TFeatures>(source + i, map);
                 TVec e = TOps.ExpDifference(yv, shiftV);
                 sum = TOps.Add(sum, e);
                 if (TMode.WritesScaledExp && !keepCapped)
@@ -238,6 +248,7 @@ internal static unsafe class RowKernel<TOps, TVec, T>
         outcome.ZLoss = plan.ZLoss * lse * lse;
         outcome.Loss = RowLoss<TTerm>(plan, lse, labelLogit, chunks, chunkCount) + outcome.ZLoss;
         outcome.Argmax = argmax;
+        outcome.LogSumExp = lse;
 
         if (TMode.WritesScaledExp)
         {
@@ -246,10 +257,10 @@ internal static unsafe class RowKernel<TOps, TVec, T>
             double labelStep = plan.LabelCoefficient * plan.Scale;
             if (keepCapped)
             {
-                ScaleCapped(output, classes, TOps.Create(T.CreateTruncating(rowMax)), TOps.Create(T.CreateTruncating(coefficient)), term, termScale, inverseCap);
+                ScaleCapped<TTerm, TMode>(output, classes, TOps.Create(T.CreateTruncating(rowMax)), TOps.Create(T.CreateTruncating(coefficient)), term, termScale, map);
                 if (plan.Label >= 0)
                 {
-                    double t = labelLogit / double.CreateTruncating(softcap); // the capped logit is s tanh(y / s)
+                    double t = labelLogit / map.CapValue; // the capped logit is c tanh(s y / c)
                     output[plan.Label] -= T.CreateTruncating(labelStep * (1 - (t * t)));
                 }
             }
@@ -259,7 +270,9 @@ internal static unsafe class RowKernel<TOps, TVec, T>
                 for (nuint start = 0; start < classes; c++)
                 {
                     nuint length = classes - start >= chunkLength + count ? chunkLength : classes - start;
-                    double factor = chunks[c].SumExp == 0 && sumExp != 0 ? 0 : Math.Exp(chunks[c].Shift - rowMax) * coefficient;
+                    // A chunk of only -inf (sum 0) gets 0, not exp(0 - max) * 0 (NaN when that overflows), unless the
+                    // row is NaN: then every element is NaN.
+                    double factor = chunks[c].SumExp == 0 && sumExp != 0 && !double.IsNaN(sumExp) ? 0 : Math.Exp(chunks[c].Shift - rowMax) * coefficient;
                     ScaleChunk(output + start, start, length, TOps.Create(T.CreateTruncating(factor)), term, termScale);
                     start += length;
                 }
@@ -272,7 +285,7 @@ internal static unsafe class RowKernel<TOps, TVec, T>
         }
         else if (TMode.WritesLogProbabilities)
         {
-            SubtractAll(y, output, classes, TOps.Create(T.CreateTruncating(lse)));
+            SubtractAll<TFeatures>(y, output, classes, TOps.Create(T.CreateTruncating(lse)), map);
         }
 
         return outcome;
@@ -284,14 +297,13 @@ internal static unsafe class RowKernel<TOps, TVec, T>
     /// reductions and written back unchanged.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static RowOutcome ShortRow<TTerm, TMode, TFeatures>(T* y, T* output, TTerm term, in RowPlan plan, TVec inRow, T softcap)
+    public static RowOutcome ShortRow<TTerm, TMode, TFeatures>(T* y, T* output, TTerm term, in RowPlan plan, TVec inRow, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TFeatures : struct, IRowFeatures
     {
         TVec yv = TOps.Load(y);
-        TVec inverseCap = TOps.Create(TFeatures.Softcap ? T.One / softcap : T.One);
-        TVec capped = TFeatures.Softcap ? SimdMasks.Softcap<TOps, TVec, T>(yv, TOps.Create(softcap), inverseCap) : yv;
+        TVec capped = map.Apply<TOps, TVec, TFeatures>(yv);
         TVec masked = TOps.Select(inRow, capped, TOps.Create(T.NegativeInfinity));
         T max = TOps.MaxAcross(masked);
         T shift = T.IsNegativeInfinity(max) ? T.Zero : max;
@@ -315,8 +327,9 @@ internal static unsafe class RowKernel<TOps, TVec, T>
         }
 
         double lse = double.CreateTruncating(max) + Math.Log(sumExp);
-        double labelLogit = plan.Label >= 0 ? CappedScalar<TFeatures>(y[plan.Label], softcap) : 0;
+        double labelLogit = plan.Label >= 0 ? map.Apply<TFeatures>(y[plan.Label]) : 0;
         RowOutcome outcome;
+        outcome.LogSumExp = lse;
         outcome.ZLoss = plan.ZLoss * lse * lse;
         outcome.Loss = RowLoss<TTerm>(plan, lse, labelLogit, &stats, 1) + outcome.ZLoss;
         outcome.Argmax = TFeatures.Argmax ? TOps.IndexOf(masked, max) : -1;
@@ -332,9 +345,9 @@ internal static unsafe class RowKernel<TOps, TVec, T>
 
             TVec isLabel = TOps.Equals(TOps.Indices, TOps.Create(T.CreateTruncating(plan.Label)));
             result = TOps.Select(isLabel, TOps.Subtract(result, TOps.Create(T.CreateTruncating(plan.LabelCoefficient * plan.Scale))), result);
-            if (TFeatures.Softcap)
+            if (TFeatures.Softcap && TMode.IsGradient)
             {
-                result = TOps.Multiply(result, CapDerivative(capped, inverseCap));
+                result = TOps.Multiply(result, map.CapDerivative<TOps, TVec>(capped));
             }
 
             TOps.Store(TOps.Select(inRow, result, yv), output);
@@ -347,36 +360,11 @@ internal static unsafe class RowKernel<TOps, TVec, T>
         return outcome;
     }
 
-    /// <summary>A vector of logits, soft-capped when the features say so.</summary>
+    /// <summary>A vector of logits, scaled and soft-capped when the features say so.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVec Load<TFeatures>(T* source, TVec cap, TVec inverseCap)
+    private static TVec Load<TFeatures>(T* source, in LogitMap<T> map)
         where TFeatures : struct, IRowFeatures
-    {
-        TVec v = TOps.Load(source);
-        return TFeatures.Softcap ? SimdMasks.Softcap<TOps, TVec, T>(v, cap, inverseCap) : v;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double CappedScalar<TFeatures>(T y, T softcap)
-        where TFeatures : struct, IRowFeatures
-    {
-        double v = double.CreateTruncating(y);
-        if (!TFeatures.Softcap)
-        {
-            return v;
-        }
-
-        double s = double.CreateTruncating(softcap);
-        return s * Math.Tanh(v / s);
-    }
-
-    /// <summary><c>d(s tanh(y / s))/dy = 1 - (capped / s)^2</c>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVec CapDerivative(TVec capped, TVec inverseCap)
-    {
-        TVec t = TOps.Multiply(capped, inverseCap);
-        return TOps.MultiplyAdd(TOps.Subtract(TOps.Zero, t), t, TOps.Create(T.One));
-    }
+        => map.Apply<TOps, TVec, TFeatures>(TOps.Load(source));
 
     /// <summary>The lowest lane index among the lanes that hold <paramref name="max"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -389,28 +377,30 @@ internal static unsafe class RowKernel<TOps, TVec, T>
 
     /// <summary>
     /// The gradient of a soft-capped row from its capped logits, in place:
-    /// <c>(exp(y' - max) * coefficient + u * termScale) * (1 - (y' / s)^2)</c>.
+    /// <c>(exp(y' - max) * coefficient + u * termScale) * (1 - (y' / c)^2)</c>; for softmax, without the cap's derivative.
     /// </summary>
-    private static void ScaleCapped<TTerm>(T* output, nuint length, TVec rowMax, TVec coefficient, TTerm term, TVec termScale, TVec inverseCap)
+    private static void ScaleCapped<TTerm, TMode>(T* output, nuint length, TVec rowMax, TVec coefficient, TTerm term, TVec termScale, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
+        where TMode : struct, IOutputMode
     {
         nuint count = (nuint)TOps.Count;
         nuint full = length - (length % count);
         TVec tail = full != length ? TOps.Load(output + length - count) : TOps.Zero;
         for (nuint i = 0; i < full; i += count)
         {
-            TOps.Store(CappedGradient(TOps.Load(output + i), i, rowMax, coefficient, term, termScale, inverseCap), output + i);
+            TOps.Store(CappedGradient<TTerm, TMode>(TOps.Load(output + i), i, rowMax, coefficient, term, termScale, map), output + i);
         }
 
         if (full != length)
         {
-            TOps.Store(CappedGradient(tail, length - count, rowMax, coefficient, term, termScale, inverseCap), output + length - count);
+            TOps.Store(CappedGradient<TTerm, TMode>(tail, length - count, rowMax, coefficient, term, termScale, map), output + length - count);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVec CappedGradient<TTerm>(TVec capped, nuint index, TVec rowMax, TVec coefficient, TTerm term, TVec termScale, TVec inverseCap)
+    private static TVec CappedGradient<TTerm, TMode>(TVec capped, nuint index, TVec rowMax, TVec coefficient, TTerm term, TVec termScale, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
+        where TMode : struct, IOutputMode
     {
         TVec r = TOps.Multiply(TOps.ExpDifference(capped, rowMax), coefficient);
         if (TTerm.IsActive)
@@ -418,7 +408,7 @@ internal static unsafe class RowKernel<TOps, TVec, T>
             r = TOps.MultiplyAdd(term.Load<TOps, TVec>(index), termScale, r);
         }
 
-        return TOps.Multiply(r, CapDerivative(capped, inverseCap));
+        return TMode.IsGradient ? TOps.Multiply(r, map.CapDerivative<TOps, TVec>(capped)) : r;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -487,15 +477,16 @@ internal static unsafe class RowKernel<TOps, TVec, T>
         }
     }
 
-    /// <summary><c>out = y - lse</c>; <paramref name="output"/> may be <paramref name="y"/>.</summary>
-    private static void SubtractAll(T* y, T* output, nuint length, TVec lse)
+    /// <summary><c>out = y' - lse</c> with <c>y'</c> the mapped logits; <paramref name="output"/> may be <paramref name="y"/>.</summary>
+    private static void SubtractAll<TFeatures>(T* y, T* output, nuint length, TVec lse, in LogitMap<T> map)
+        where TFeatures : struct, IRowFeatures
     {
         nuint count = (nuint)TOps.Count;
         nuint full = length - (length % count);
-        TVec tail = full != length ? TOps.Load(y + length - count) : TOps.Zero;
+        TVec tail = full != length ? Load<TFeatures>(y + length - count, map) : TOps.Zero;
         for (nuint i = 0; i < full; i += count)
         {
-            TOps.Store(TOps.Subtract(TOps.Load(y + i), lse), output + i);
+            TOps.Store(TOps.Subtract(Load<TFeatures>(y + i, map), lse), output + i);
         }
 
         if (full != length)

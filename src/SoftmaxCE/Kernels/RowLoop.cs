@@ -8,6 +8,9 @@ namespace SoftmaxCE.Kernels;
 /// <summary>Gives each row its <see cref="RowPlan"/>, or says that the row is ignored.</summary>
 internal interface IRowPlanner
 {
+    /// <summary>Whether rows carry their own weights (<see cref="RowWeightPlanner{TInner, T}"/>), which the block kernels do not read.</summary>
+    static abstract bool WeightsRows { get; }
+
     /// <summary>The same for every row of a call: <see cref="RowPlan.TermCoefficient"/>, <see cref="RowPlan.Scale"/>, <see cref="RowPlan.ZLoss"/>.</summary>
     RowPlan Common { get; }
 
@@ -20,6 +23,8 @@ internal interface IRowPlanner
 /// <summary>The same plan for every row: softmax, log-softmax and dense targets.</summary>
 internal readonly struct FixedPlanner(RowPlan plan) : IRowPlanner
 {
+    public static bool WeightsRows => false;
+
     public RowPlan Common => plan;
 
     public LaneLabels Lanes => LaneLabels.Fixed(plan);
@@ -36,6 +41,8 @@ internal readonly struct FixedPlanner(RowPlan plan) : IRowPlanner
 internal readonly unsafe struct LabelPlanner<T>(int* labels, T* weights, int ignoreIndex, bool hasIgnoreIndex, double keep, double spread, double scale, double zLoss) : IRowPlanner
     where T : unmanaged, IFloatingPointIeee754<T>
 {
+    public static bool WeightsRows => false;
+
     public RowPlan Common => new(-1, 0, spread, scale, zLoss);
 
     public LaneLabels Lanes => new(labels, weights, ignoreIndex, hasIgnoreIndex, keep, -1, 0);
@@ -56,6 +63,48 @@ internal readonly unsafe struct LabelPlanner<T>(int* labels, T* weights, int ign
     }
 }
 
+/// <summary>Another planner's plans, each row's loss and gradient multiplied by its row weight.</summary>
+internal readonly unsafe struct RowWeightPlanner<TInner, T>(TInner inner, T* rowWeights) : IRowPlanner
+    where TInner : struct, IRowPlanner
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static bool WeightsRows => true;
+
+    public RowPlan Common => inner.Common;
+
+    /// <summary>Not used: <see cref="WeightsRows"/> keeps the block kernels away.</summary>
+    public LaneLabels Lanes => inner.Lanes;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryPlan(int row, out RowPlan plan)
+    {
+        if (!inner.TryPlan(row, out plan))
+        {
+            return false;
+        }
+
+        plan = plan.Weighted(double.CreateTruncating(rowWeights[row]));
+        return true;
+    }
+}
+
+/// <summary>What a call writes per row besides its output: each row's loss, argmax and log-sum-exp (each may be null).</summary>
+internal readonly unsafe struct RowOutputs<T>(T* rowLosses, int* predictions, T* logSumExp)
+    where T : unmanaged
+{
+    public T* RowLosses { get; } = rowLosses;
+
+    public int* Predictions { get; } = predictions;
+
+    public T* LogSumExp { get; } = logSumExp;
+
+    /// <summary>The same outputs for the rows from <paramref name="firstRow"/> on.</summary>
+    public RowOutputs<T> From(int firstRow) => new(
+        RowLosses == null ? null : RowLosses + firstRow,
+        Predictions == null ? null : Predictions + firstRow,
+        LogSumExp == null ? null : LogSumExp + firstRow);
+}
+
 /// <summary>Runs a row kernel over every row of a call, and sums the row losses in row order.</summary>
 [SkipLocalsInit]
 internal static unsafe class RowLoop<TOps, TVec, T>
@@ -69,11 +118,11 @@ internal static unsafe class RowLoop<TOps, TVec, T>
     /// <summary>
     /// Processes <paramref name="rows"/> rows. <paramref name="output"/> may equal <paramref name="logits"/>
     /// (in place), or be null when <typeparamref name="TMode"/> writes nothing. <paramref name="targets"/> is the
-    /// dense target rows that <paramref name="term"/> reads (null for labels); <paramref name="rowLosses"/> and
-    /// <paramref name="predictions"/>, when not null, receive each row's loss and argmax (-1 for an ignored row).
+    /// dense target rows that <paramref name="term"/> reads (null for labels); <paramref name="outputs"/> receive each
+    /// row's loss, argmax (-1 for an ignored row) and log-sum-exp (unspecified for an ignored row), where not null.
     /// </summary>
     public static RowTotals Run<TTerm, TMode, TPlanner, TFeatures>(
-        T* logits, T* output, T* targets, T* rowLosses, int* predictions, int rows, int classes, TTerm term, TPlanner planner, T softcap)
+        T* logits, T* output, T* targets, in RowOutputs<T> outputs, int rows, int classes, TTerm term, TPlanner planner, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TPlanner : struct, IRowPlanner
@@ -81,25 +130,27 @@ internal static unsafe class RowLoop<TOps, TVec, T>
     {
         RowTotals totals = default;
         int first = 0;
-        if (ShortRowsTransposed<TOps, TVec, T>.Serves<TTerm, TFeatures>(classes))
+
+        // The block kernel reads no row weights and writes no log-sum-exp: such calls take the row path.
+        if (!TPlanner.WeightsRows && outputs.LogSumExp == null && ShortRowsTransposed<TOps, TVec, T>.Serves<TTerm, TFeatures>(classes))
         {
-            first = ShortRowsTransposed<TOps, TVec, T>.Run<TTerm, TMode, TPlanner, TFeatures>(ref totals, logits, output, rowLosses, predictions, rows, classes, term, planner);
+            first = ShortRowsTransposed<TOps, TVec, T>.Run<TTerm, TMode, TPlanner, TFeatures>(ref totals, logits, output, outputs.RowLosses, outputs.Predictions, rows, classes, term, planner, map);
         }
 
         if (classes <= TOps.Count)
         {
-            RunShortRows<TTerm, TMode, TPlanner, TFeatures>(ref totals, first, logits, output, targets, rowLosses, predictions, rows, classes, term, planner, softcap);
+            RunShortRows<TTerm, TMode, TPlanner, TFeatures>(ref totals, first, logits, output, targets, outputs, rows, classes, term, planner, map);
         }
         else
         {
-            RunLongRows<TTerm, TMode, TPlanner, TFeatures>(ref totals, first, logits, output, rowLosses, predictions, rows, classes, term, planner, softcap);
+            RunLongRows<TTerm, TMode, TPlanner, TFeatures>(ref totals, first, logits, output, outputs, rows, classes, term, planner, map);
         }
 
         return totals;
     }
 
     private static void RunLongRows<TTerm, TMode, TPlanner, TFeatures>(
-        ref RowTotals totals, int first, T* logits, T* output, T* rowLosses, int* predictions, int rows, int classes, TTerm term, TPlanner planner, T softcap)
+        ref RowTotals totals, int first, T* logits, T* output, in RowOutputs<T> outputs, int rows, int classes, TTerm term, TPlanner planner, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TPlanner : struct, IRowPlanner
@@ -115,7 +166,7 @@ internal static unsafe class RowLoop<TOps, TVec, T>
             outcome.Argmax = -1;
             if (planner.TryPlan(r, out RowPlan plan))
             {
-                outcome = RowKernel<TOps, TVec, T>.Row<TTerm, TMode, TFeatures>(logits + offset, output + offset, c, term.AtRow(offset), plan, chunks, chunkLength, softcap);
+                outcome = RowKernel<TOps, TVec, T>.Row<TTerm, TMode, TFeatures>(logits + offset, output + offset, c, term.AtRow(offset), plan, chunks, chunkLength, map);
                 Count<TFeatures>(ref totals, outcome, plan.Label);
             }
             else if (TMode.WritesScaledExp)
@@ -123,12 +174,12 @@ internal static unsafe class RowLoop<TOps, TVec, T>
                 new Span<T>(output + offset, classes).Clear();
             }
 
-            Write<TFeatures>(r, outcome, rowLosses, predictions);
+            Write<TFeatures>(r, outcome, outputs);
         }
     }
 
     private static void RunShortRows<TTerm, TMode, TPlanner, TFeatures>(
-        ref RowTotals totals, int first, T* logits, T* output, T* targets, T* rowLosses, int* predictions, int rows, int classes, TTerm term, TPlanner planner, T softcap)
+        ref RowTotals totals, int first, T* logits, T* output, T* targets, in RowOutputs<T> outputs, int rows, int classes, TTerm term, TPlanner planner, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TPlanner : struct, IRowPlanner
@@ -143,7 +194,7 @@ internal static unsafe class RowLoop<TOps, TVec, T>
         for (int r = first; r < direct; r++)
         {
             nuint offset = (nuint)r * c;
-            ShortRow<TTerm, TMode, TPlanner, TFeatures>(ref totals, r, logits + offset, output + offset, term.AtRow(offset), planner, inRow, rowLosses, predictions, softcap);
+            ShortRow<TTerm, TMode, TPlanner, TFeatures>(ref totals, r, logits + offset, output + offset, term.AtRow(offset), planner, inRow, outputs, map);
         }
 
         direct = Math.Max(direct, first);
@@ -166,7 +217,7 @@ internal static unsafe class RowLoop<TOps, TVec, T>
             for (int r = direct; r < rows; r++)
             {
                 nuint offset = (nuint)(r - direct) * c;
-                ShortRow<TTerm, TMode, TPlanner, TFeatures>(ref totals, r, y + offset, o + offset, padded.AtRow(offset), planner, inRow, rowLosses, predictions, softcap);
+                ShortRow<TTerm, TMode, TPlanner, TFeatures>(ref totals, r, y + offset, o + offset, padded.AtRow(offset), planner, inRow, outputs, map);
             }
 
             if (TMode.WritesScaledExp || TMode.WritesLogProbabilities)
@@ -178,7 +229,7 @@ internal static unsafe class RowLoop<TOps, TVec, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void ShortRow<TTerm, TMode, TPlanner, TFeatures>(
-        ref RowTotals totals, int row, T* y, T* output, TTerm term, TPlanner planner, TVec inRow, T* rowLosses, int* predictions, T softcap)
+        ref RowTotals totals, int row, T* y, T* output, TTerm term, TPlanner planner, TVec inRow, in RowOutputs<T> outputs, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TPlanner : struct, IRowPlanner
@@ -188,7 +239,7 @@ internal static unsafe class RowLoop<TOps, TVec, T>
         outcome.Argmax = -1;
         if (planner.TryPlan(row, out RowPlan plan))
         {
-            outcome = RowKernel<TOps, TVec, T>.ShortRow<TTerm, TMode, TFeatures>(y, output, term, plan, inRow, softcap);
+            outcome = RowKernel<TOps, TVec, T>.ShortRow<TTerm, TMode, TFeatures>(y, output, term, plan, inRow, map);
             Count<TFeatures>(ref totals, outcome, plan.Label);
         }
         else if (TMode.WritesScaledExp)
@@ -197,7 +248,7 @@ internal static unsafe class RowLoop<TOps, TVec, T>
             TOps.Store(TOps.Select(inRow, TOps.Zero, TOps.Load(y)), output);
         }
 
-        Write<TFeatures>(row, outcome, rowLosses, predictions);
+        Write<TFeatures>(row, outcome, outputs);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -213,17 +264,22 @@ internal static unsafe class RowLoop<TOps, TVec, T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Write<TFeatures>(int row, in RowOutcome outcome, T* rowLosses, int* predictions)
+    private static void Write<TFeatures>(int row, in RowOutcome outcome, in RowOutputs<T> outputs)
         where TFeatures : struct, IRowFeatures
     {
-        if (rowLosses != null)
+        if (outputs.RowLosses != null)
         {
-            rowLosses[row] = T.CreateTruncating(outcome.Loss);
+            outputs.RowLosses[row] = T.CreateTruncating(outcome.Loss);
         }
 
-        if (TFeatures.Argmax && predictions != null)
+        if (TFeatures.Argmax && outputs.Predictions != null)
         {
-            predictions[row] = outcome.Argmax;
+            outputs.Predictions[row] = outcome.Argmax;
+        }
+
+        if (outputs.LogSumExp != null)
+        {
+            outputs.LogSumExp[row] = T.CreateTruncating(outcome.LogSumExp);
         }
     }
 }

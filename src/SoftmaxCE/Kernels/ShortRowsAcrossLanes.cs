@@ -62,7 +62,8 @@ internal struct LanePlan<TVec>
 /// Three passes over the <c>C</c> vectors (from L1 after the first): the max; the exponentials, their sum, the label
 /// logit and the target terms; then the gradient from the stored exponentials (or the log-probabilities). With a
 /// soft cap the exponentials are recomputed from the logits in the last pass instead of stored, since the cap's
-/// derivative needs the capped logit.
+/// derivative needs the capped logit. Logits go through the <see cref="LogitMap{T}"/> (scale, cap) as they are read; the
+/// scale's chain-rule factor is in the plan's <see cref="RowPlan.Scale"/>.
 /// </para>
 /// </remarks>
 [SkipLocalsInit]
@@ -121,13 +122,12 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static RowTotals Block<TTerm, TMode, TFeatures>(
-        T* y, T* output, nuint classStride, int classes, TTerm term, in LanePlan<TVec> rows, in RowPlan common, T softcap, bool gradient, T* rowLosses, int* predictions)
+        T* y, T* output, nuint classStride, int classes, TTerm term, in LanePlan<TVec> rows, in RowPlan common, in LogitMap<T> map, bool gradient, T* rowLosses, int* predictions)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TFeatures : struct, IRowFeatures
     {
-        TVec cap = TOps.Create(softcap);
-        TVec inverseCap = TOps.Create(TFeatures.Softcap ? T.One / softcap : T.One);
+        TVec inverseCap = TOps.Create(map.InverseCap);
         nuint c = (nuint)classes;
 
         // Pass 1: the max (strictly greater keeps the lower class on ties, and class 0 when every logit is -inf).
@@ -135,7 +135,7 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
         TVec argmax = TOps.Zero;
         for (nuint k = 0; k < c; k++)
         {
-            TVec z = Load<TFeatures>(y + (k * classStride), cap, inverseCap);
+            TVec z = Load<TFeatures>(y + (k * classStride), map);
             if (TFeatures.Argmax)
             {
                 TVec greater = TOps.GreaterThan(z, max);
@@ -156,7 +156,7 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
         for (nuint k = 0; k < c; k++)
         {
             T* at = y + (k * classStride);
-            TVec z = Load<TFeatures>(at, cap, inverseCap);
+            TVec z = Load<TFeatures>(at, map);
             labelLogit = TOps.Select(TOps.Equals(rows.Label, TOps.Create(T.CreateTruncating(k))), z, labelLogit);
             if (TTerm.IsActive)
             {
@@ -223,7 +223,7 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
                 TVec r;
                 if (TFeatures.Softcap)
                 {
-                    z = Load<TFeatures>(y + (k * classStride), cap, inverseCap);
+                    z = Load<TFeatures>(y + (k * classStride), map);
                     r = TOps.Multiply(TOps.ExpDifference(z, shift), coefficient);
                 }
                 else
@@ -251,7 +251,7 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
         {
             for (nuint k = 0; k < c; k++)
             {
-                TVec z = Load<TFeatures>(y + (k * classStride), cap, inverseCap);
+                TVec z = Load<TFeatures>(y + (k * classStride), map);
                 TOps.Store(TOps.Subtract(z, lse), output + (k * classStride));
             }
         }
@@ -260,12 +260,8 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVec Load<TFeatures>(T* source, TVec cap, TVec inverseCap)
-        where TFeatures : struct, IRowFeatures
-    {
-        TVec y = TOps.Load(source);
-        return TFeatures.Softcap ? SimdMasks.Softcap<TOps, TVec, T>(y, cap, inverseCap) : y;
-    }
+    private static TVec Load<TFeatures>(T* source, in LogitMap<T> map)
+        where TFeatures : struct, IRowFeatures => map.Apply<TOps, TVec, TFeatures>(TOps.Load(source));
 
     /// <summary>Writes each lane's argmax (-1 when not counted) and returns how many counted lanes hit their label.</summary>
     private static long Predictions(TVec argmax, in LanePlan<TVec> rows, int* predictions)

@@ -35,7 +35,7 @@ internal static unsafe class ShortRowsTransposed<TOps, TVec, T>
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TFeatures : struct, IRowFeatures =>
         ShortRowsLanes.Enabled && TOps.Count > 1 && LaneOps.CanTranspose<TVec, T>()
-        && TTerm.IsSameForEveryRow && !TFeatures.Softcap && classes >= 2 && classes <= MaxClasses;
+        && TTerm.IsSameForEveryRow && !TFeatures.Softcap && !TFeatures.Scale && classes >= 2 && classes <= MaxClasses;
 
     /// <summary>
     /// Runs whole blocks of <c>W</c> rows from row 0 on, as many as the buffers allow every vector load of, and adds
@@ -43,7 +43,7 @@ internal static unsafe class ShortRowsTransposed<TOps, TVec, T>
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int Run<TTerm, TMode, TPlanner, TFeatures>(
-        ref RowTotals totals, T* logits, T* output, T* rowLosses, int* predictions, int rows, int classes, TTerm term, TPlanner planner)
+        ref RowTotals totals, T* logits, T* output, T* rowLosses, int* predictions, int rows, int classes, TTerm term, TPlanner planner, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TPlanner : struct, IRowPlanner
@@ -83,7 +83,7 @@ internal static unsafe class ShortRowsTransposed<TOps, TVec, T>
 
             ShortRowsAcrossLanes<TOps, TVec, T>.Plan(labels, r0, out LanePlan<TVec> plan);
             totals.Add(ShortRowsAcrossLanes<TOps, TVec, T>.Block<TTerm, TMode, TFeatures>(
-                block, block, lanes, classes, term, plan, common, T.Zero, true, rowLosses == null ? null : rowLosses + r0, predictions == null ? null : predictions + r0));
+                block, block, lanes, classes, term, plan, common, map, true, rowLosses == null ? null : rowLosses + r0, predictions == null ? null : predictions + r0));
 
             if (!writes)
             {

@@ -23,7 +23,7 @@ internal static unsafe class StridedRows<TOps, TVec, T>
     /// <summary>Positions <c>first .. first + count</c> (<paramref name="gradient"/>: see <see cref="ShortRowsAcrossLanes{TOps, TVec, T}.Block"/>); returns the sum of their losses, in position order by blocks.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static RowTotals Run<TTerm, TMode, TFeatures>(
-        T* logits, T* output, T* rowLosses, in LaneLabels labels, in RowPlan common, TTerm term, T softcap, bool gradient, long first, long count, int classes, long inner)
+        T* logits, T* output, T* rowLosses, in LaneLabels labels, in RowPlan common, TTerm term, in LogitMap<T> map, bool gradient, long first, long count, int classes, long inner)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TFeatures : struct, IRowFeatures
@@ -41,14 +41,14 @@ internal static unsafe class StridedRows<TOps, TVec, T>
             {
                 ShortRowsAcrossLanes<TOps, TVec, T>.Plan(labels, (int)i, out LanePlan<TVec> plan);
                 totals.Add(ShortRowsAcrossLanes<TOps, TVec, T>.Block<TTerm, TMode, TFeatures>(
-                    logits + offset, output + offset, stride, classes, term.AtRow(offset), plan, common, softcap, gradient, rowLosses == null ? null : rowLosses + i, null));
+                    logits + offset, output + offset, stride, classes, term.AtRow(offset), plan, common, map, gradient, rowLosses == null ? null : rowLosses + i, null));
             }
 
             for (; i < segmentEnd; i++, offset++)
             {
                 ShortRowsAcrossLanes<OpsScalar<T>, T, T>.Plan(labels, (int)i, out LanePlan<T> plan);
                 totals.Add(ShortRowsAcrossLanes<OpsScalar<T>, T, T>.Block<TTerm, TMode, TFeatures>(
-                    logits + offset, output + offset, stride, classes, term.AtRow(offset), plan, common, softcap, gradient, rowLosses == null ? null : rowLosses + i, null));
+                    logits + offset, output + offset, stride, classes, term.AtRow(offset), plan, common, map, gradient, rowLosses == null ? null : rowLosses + i, null));
             }
         }
 
@@ -82,8 +82,8 @@ internal readonly struct StridedShape(long positions, int classes, long inner)
     public long Count(int firstGroup, int groups) => Math.Min((long)groups * GroupPositions, Positions - First(firstGroup));
 }
 
-/// <summary>Softmax or log-softmax over the classes of every position.</summary>
-internal readonly unsafe struct StridedSoftmaxCall<T, TMode>(T* logits, T* output, StridedShape shape, T softcap) : IWidthCall<T>
+/// <summary>Softmax or log-softmax over the classes of every position, of the scaled and soft-capped logits.</summary>
+internal readonly unsafe struct StridedSoftmaxCall<T, TMode>(T* logits, T* output, StridedShape shape, CallSettings settings) : IWidthCall<T>
     where T : unmanaged, IFloatingPointIeee754<T>
     where TMode : struct, IOutputMode
 {
@@ -93,14 +93,29 @@ internal readonly unsafe struct StridedSoftmaxCall<T, TMode>(T* logits, T* outpu
 
     public RowTotals Run<TOps, TVec>(int firstRow, int rowCount)
         where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged => Strided.Features(settings) switch
+        {
+            1 => Run<TOps, TVec, SoftcapRows>(firstRow, rowCount),
+            2 => Run<TOps, TVec, ScaledRows>(firstRow, rowCount),
+            _ => Run<TOps, TVec, PlainRows>(firstRow, rowCount),
+        };
+
+    private RowTotals Run<TOps, TVec, TFeatures>(int firstRow, int rowCount)
+        where TOps : ISimdOps<TVec, T>
         where TVec : unmanaged
+        where TFeatures : struct, IRowFeatures
     {
         var plan = new RowPlan(-1, 1, 0, 1);
-        long first = StridedShape.First(firstRow), count = shape.Count(firstRow, rowCount);
-        return softcap != T.Zero
-            ? StridedRows<TOps, TVec, T>.Run<NoTerm<T>, TMode, SoftcapRows>(logits, output, null, LaneLabels.Fixed(plan), plan, default, softcap, false, first, count, shape.Classes, shape.Inner)
-            : StridedRows<TOps, TVec, T>.Run<NoTerm<T>, TMode, PlainRows>(logits, output, null, LaneLabels.Fixed(plan), plan, default, softcap, false, first, count, shape.Classes, shape.Inner);
+        return StridedRows<TOps, TVec, T>.Run<NoTerm<T>, TMode, TFeatures>(
+            logits, output, null, LaneLabels.Fixed(plan), plan, default, settings.Map<T>(), false, StridedShape.First(firstRow), shape.Count(firstRow, rowCount), shape.Classes, shape.Inner);
     }
+}
+
+/// <summary>The feature type a strided call's settings need.</summary>
+internal static class Strided
+{
+    /// <summary>1: soft-capped (the scale folded into the cap), 2: scaled, 0: neither.</summary>
+    public static int Features(in CallSettings settings) => settings.Softcap != 0 ? 1 : settings.LogitScale != 1 ? 2 : 0;
 }
 
 /// <summary>Cross-entropy with class-index labels, one per position: loss, row losses and/or gradient.</summary>
@@ -117,9 +132,12 @@ internal readonly unsafe struct StridedLabelCall<T, TMode>(
         where TOps : ISimdOps<TVec, T>
         where TVec : unmanaged
     {
-        return settings.Softcap != 0
-            ? Run<TOps, TVec, SoftcapRows>(firstRow, rowCount)
-            : Run<TOps, TVec, PlainRows>(firstRow, rowCount);
+        return Strided.Features(settings) switch
+        {
+            1 => Run<TOps, TVec, SoftcapRows>(firstRow, rowCount),
+            2 => Run<TOps, TVec, ScaledRows>(firstRow, rowCount),
+            _ => Run<TOps, TVec, PlainRows>(firstRow, rowCount),
+        };
     }
 
     private RowTotals Run<TOps, TVec, TFeatures>(int firstRow, int rowCount)
@@ -129,18 +147,18 @@ internal readonly unsafe struct StridedLabelCall<T, TMode>(
     {
         double smoothing = settings.Smoothing;
         int classes = shape.Classes;
-        var common = new RowPlan(-1, 0, smoothing / classes, settings.Scale, settings.ZLoss);
+        var common = new RowPlan(-1, 0, smoothing / classes, settings.GradientScale, settings.ZLoss);
         var lanes = new LaneLabels(labels, weights, ignoreIndex.GetValueOrDefault(), ignoreIndex.HasValue, 1 - smoothing, -1, 0);
-        T softcap = T.CreateTruncating(settings.Softcap);
+        LogitMap<T> map = settings.Map<T>();
         long first = StridedShape.First(firstRow), count = shape.Count(firstRow, rowCount);
         if (smoothing == 0)
         {
-            return StridedRows<TOps, TVec, T>.Run<NoTerm<T>, TMode, TFeatures>(logits, output, rowLosses, lanes, common, default, softcap, true, first, count, classes, shape.Inner);
+            return StridedRows<TOps, TVec, T>.Run<NoTerm<T>, TMode, TFeatures>(logits, output, rowLosses, lanes, common, default, map, true, first, count, classes, shape.Inner);
         }
 
         return weights == null
-            ? StridedRows<TOps, TVec, T>.Run<OnesTerm<T>, TMode, TFeatures>(logits, output, rowLosses, lanes, common, default, softcap, true, first, count, classes, shape.Inner)
-            : StridedRows<TOps, TVec, T>.Run<WeightsTerm<T>, TMode, TFeatures>(logits, output, rowLosses, lanes, common, new WeightsTerm<T>(weights), softcap, true, first, count, classes, shape.Inner);
+            ? StridedRows<TOps, TVec, T>.Run<OnesTerm<T>, TMode, TFeatures>(logits, output, rowLosses, lanes, common, default, map, true, first, count, classes, shape.Inner)
+            : StridedRows<TOps, TVec, T>.Run<WeightsTerm<T>, TMode, TFeatures>(logits, output, rowLosses, lanes, common, new WeightsTerm<T>(weights), map, true, first, count, classes, shape.Inner);
     }
 }
 
@@ -158,9 +176,12 @@ internal readonly unsafe struct StridedDenseCall<T, TMode>(
         where TOps : ISimdOps<TVec, T>
         where TVec : unmanaged
     {
-        return settings.Softcap != 0
-            ? Run<TOps, TVec, SoftcapRows>(firstRow, rowCount)
-            : Run<TOps, TVec, PlainRows>(firstRow, rowCount);
+        return Strided.Features(settings) switch
+        {
+            1 => Run<TOps, TVec, SoftcapRows>(firstRow, rowCount),
+            2 => Run<TOps, TVec, ScaledRows>(firstRow, rowCount),
+            _ => Run<TOps, TVec, PlainRows>(firstRow, rowCount),
+        };
     }
 
     private RowTotals Run<TOps, TVec, TFeatures>(int firstRow, int rowCount)
@@ -169,14 +190,14 @@ internal readonly unsafe struct StridedDenseCall<T, TMode>(
         where TFeatures : struct, IRowFeatures
     {
         int classes = shape.Classes;
-        var common = new RowPlan(-1, 0, 1, settings.Scale, settings.ZLoss);
+        var common = new RowPlan(-1, 0, 1, settings.GradientScale, settings.ZLoss);
         LaneLabels lanes = LaneLabels.Fixed(common);
-        T softcap = T.CreateTruncating(settings.Softcap);
+        LogitMap<T> map = settings.Map<T>();
         T keep = T.CreateTruncating(1 - settings.Smoothing);
         T spread = T.CreateTruncating(settings.Smoothing / classes);
         long first = StridedShape.First(firstRow), count = shape.Count(firstRow, rowCount);
         return weights == null
-            ? StridedRows<TOps, TVec, T>.Run<DenseTerm<T>, TMode, TFeatures>(logits, output, null, lanes, common, new DenseTerm<T>(targets, keep, spread), softcap, true, first, count, classes, shape.Inner)
-            : StridedRows<TOps, TVec, T>.Run<WeightedDenseTerm<T>, TMode, TFeatures>(logits, output, null, lanes, common, new WeightedDenseTerm<T>(targets, weights, keep, spread), softcap, true, first, count, classes, shape.Inner);
+            ? StridedRows<TOps, TVec, T>.Run<DenseTerm<T>, TMode, TFeatures>(logits, output, null, lanes, common, new DenseTerm<T>(targets, keep, spread), map, true, first, count, classes, shape.Inner)
+            : StridedRows<TOps, TVec, T>.Run<WeightedDenseTerm<T>, TMode, TFeatures>(logits, output, null, lanes, common, new WeightedDenseTerm<T>(targets, weights, keep, spread), map, true, first, count, classes, shape.Inner);
     }
 }

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Regenerates the README's speed tables from the committed BenchmarkDotNet results, so that no number in them is
+# typed by hand. Each table sits between "<!-- table: NAME -->" and "<!-- /table -->" in README.md.
+#
+#   bash scripts/readme-tables.sh            rewrite README.md in place
+#   bash scripts/readme-tables.sh --check    exit 1, showing the diff, if README.md differs from what would be written
+#
+# Results come from benchmarks/results/$RESULTS_CPU (default amd-epyc-zen4-2core). Every figure is read from the
+# "ns/elem" column (median time / elements) and every ratio is a ratio of two of those, taken within one file (one
+# run). Needs only bash, awk and diff.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+results="benchmarks/results/${RESULTS_CPU:-amd-epyc-zen4-2core}"
+readme=README.md
+mode=write
+case "${1:-}" in
+  --check) mode=check ;;
+  "") ;;
+  *) echo "usage: bash scripts/readme-tables.sh [--check]" >&2; exit 2 ;;
+esac
+
+# ns FILE METHOD SHAPE [COLUMN=VALUE]: the ns/elem cell of that row of the file's markdown table (a parameter column
+# such as Transposed=True tells rows apart where Method and Shape do not). A missing row is recorded and fails the run.
+ns() {
+  awk -F'|' -v method="$2" -v shape="$3" -v param="${4:-}" -v file="$1" '
+    function clean(s) { gsub(/\*/, "", s); gsub(/^ +| +$/, "", s); return s }
+    /^\| *Method/ {
+      split(param, kv, "=")
+      for (i = 2; i < NF; i++) {
+        if (clean($i) == "ns/elem") col = i
+        if (clean($i) == "Shape") scol = i
+        if (param != "" && clean($i) == kv[1]) pcol = i
+      }
+      next
+    }
+    col && clean($2) == method && clean($scol) == shape && (param == "" || clean($pcol) == kv[2]) { print clean($col); found = 1; exit }
+    END { if (!found) { print "readme-tables: no " method (param == "" ? "" : " " param) " at " shape " in " file > "/dev/stderr"; print "0"; exit 1 } }
+  ' "$results/$1" || echo "$1 $2 $3 $4" >>"$failures"
+}
+
+# shapes FILE: the shapes of the file's table, in its order.
+shapes() {
+  awk -F'|' '
+    function clean(s) { gsub(/\*/, "", s); gsub(/^ +| +$/, "", s); return s }
+    /^\| *Method/ { for (i = 2; i < NF; i++) if (clean($i) == "Shape") scol = i; next }
+    scol && /^\|/ { s = clean($scol); if (s ~ /^[0-9]+x[0-9]+$/ && !(s in seen)) { seen[s] = 1; print s } }
+  ' "$results/$1" >"$failures.shapes" || true
+  if [ ! -s "$failures.shapes" ]; then
+    echo "readme-tables: no shapes in $results/$1" >&2
+    echo "$1 (no table)" >>"$failures"
+  fi
+  cat "$failures.shapes"
+}
+
+# calc FORMAT EXPRESSION: printf of an awk expression such as "a / b".
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+
+table_fused() {
+  local f=FusedLossAndGradientBenchmarks.md
+  echo '| M x C (ns/element) | copy | SoftmaxCE | in place | vs copy | TensorPrimitives chain | libtorch warm | libtorch default |'
+  echo '|---|---:|---:|---:|---:|---:|---:|---:|'
+  local s copy ours inplace chain warm warmOurs cold coldOurs
+  for s in $(shapes $f); do
+    copy=$(ns $f Copy "$s"); ours=$(ns $f SoftmaxCE "$s"); inplace=$(ns $f SoftmaxCEInPlace "$s")
+    chain=$(ns $f TensorPrimitivesChain "$s")
+    warm=$(ns torch-warm.md Torch_ForwardBackward_1Thread "$s"); warmOurs=$(ns torch-warm.md SoftmaxCE_LossAndGradient "$s")
+    cold=$(ns torch-default.md Torch_ForwardBackward_1Thread "$s"); coldOurs=$(ns torch-default.md SoftmaxCE_LossAndGradient "$s")
+    echo "| $s | $(calc %.3f "$copy") | $(calc %.3f "$ours") | $(calc %.3f "$inplace") | $(calc %.2fx "$ours / $copy")" \
+      "| $(calc %.2f "$chain") ($(calc %.1fx "$chain / $ours") ours)" \
+      "| $(calc %.2f "$warm") ($(calc %.1fx "$warm / $warmOurs") ours)" \
+      "| $(calc %.2f "$cold") ($(calc %.1fx "$cold / $coldOurs") ours) |"
+  done
+}
+
+table_parallel() {
+  local f=ParallelScalingBenchmarks.md
+  echo '| M x C | copy, 1 thread | copy, all cores | SoftmaxCE, 1 thread | SoftmaxCE, all cores | speed-up |'
+  echo '|---|---:|---:|---:|---:|---:|'
+  local s c1 call s1 sall
+  for s in $(shapes $f); do
+    c1=$(ns $f Copy1Thread "$s"); call=$(ns $f CopyAllCores "$s")
+    s1=$(ns $f SoftmaxCE1Thread "$s"); sall=$(ns $f SoftmaxCEAllCores "$s")
+    echo "| $s | $(calc %.3f "$c1") ns/el | $(calc %.3f "$call") ns/el | $(calc %.3f "$s1") ns/el | $(calc %.3f "$sall") ns/el | $(calc %.2fx "$s1 / $sall") |"
+  done
+}
+
+table_language_model() {
+  local f=LanguageModelFeatureBenchmarks.md
+  echo '| M x C | z-loss | soft-capping | accuracy + predictions |'
+  echo '|---|---:|---:|---:|'
+  local s plain
+  for s in $(shapes $f); do
+    plain=$(ns $f Plain_ "$s")
+    echo "| $s | $(calc %.2f "$(ns $f WithZLoss "$s") / $plain") | $(calc %.2f "$(ns $f WithSoftcap "$s") / $plain") | $(calc %.2f "$(ns $f WithAccuracy "$s") / $plain") |"
+  done
+}
+
+table_short_rows() {
+  local f=ShortRowKernelBenchmarks.md
+  echo '| M x C (ns/element) | one row per vector | 16 rows across the lanes | speed-up |'
+  echo '|---|---:|---:|---:|'
+  local s one across
+  for s in $(shapes $f); do
+    one=$(ns $f SoftmaxCE "$s" Transposed=False); across=$(ns $f SoftmaxCE "$s" Transposed=True)
+    echo "| $s | $(calc %.2f "$one") | $(calc %.2f "$across") | $(calc %.1fx "$one / $across") |"
+  done
+}
+
+table_exp() {
+  echo '| exponential over values already in cache (ns/element) | BCL `Vector512.Exp` | ours | speed-up |'
+  echo '|---|---:|---:|---:|'
+  local s bcl ours
+  s=$(shapes ExpVariantBenchmarks.md)
+  bcl=$(ns ExpVariantBenchmarks.md Vector512Exp "$s"); ours=$(ns ExpVariantBenchmarks.md ExpSingle2t "$s")
+  echo "| float (\`ExpVariantBenchmarks\`) | $(calc %.3f "$bcl") | $(calc %.3f "$ours") | $(calc %.1fx "$bcl / $ours") |"
+  s=$(shapes ExpDoubleVariantBenchmarks.md)
+  bcl=$(ns ExpDoubleVariantBenchmarks.md Vector512Exp "$s"); ours=$(ns ExpDoubleVariantBenchmarks.md ExpDouble2t "$s")
+  echo "| double (\`ExpDoubleVariantBenchmarks\`) | $(calc %.3f "$bcl") | $(calc %.3f "$ours") | $(calc %.1fx "$bcl / $ours") |"
+}
+
+# The README with every marked table replaced by its generated text.
+generate() {
+  local name="" line
+  while IFS= read -r line || [ -n "$line" ]; do
+    if [ -n "$name" ]; then
+      if [ "$line" = "<!-- /table -->" ]; then
+        "table_${name//-/_}"
+        echo "$line"
+        name=""
+      fi
+      continue
+    fi
+    echo "$line"
+    if [[ "$line" =~ ^\<!--\ table:\ ([a-z-]+)\ --\>$ ]]; then
+      name=${BASH_REMATCH[1]}
+      if ! declare -F "table_${name//-/_}" >/dev/null; then
+        echo "readme-tables: unknown table '$name' in $readme" >&2
+        return 1
+      fi
+    fi
+  done <"$readme"
+  if [ -n "$name" ]; then
+    echo "readme-tables: table '$name' has no <!-- /table --> line" >&2
+    return 1
+  fi
+}
+
+new=$(mktemp)
+failures=$(mktemp)
+trap 'rm -f "$new" "$failures" "$failures.shapes"' EXIT
+generate >"$new"
+if [ -s "$failures" ]; then
+  echo "readme-tables: rows missing from $results (file, method, shape):" >&2
+  cat "$failures" >&2
+  exit 1
+fi
+if [ "$mode" = check ]; then
+  if ! diff -u "$readme" "$new"; then
+    echo "README.md's speed tables differ from $results: run 'bash scripts/readme-tables.sh' and commit the result." >&2
+    exit 1
+  fi
+  echo "README.md's speed tables match $results."
+else
+  cp "$new" "$readme"
+fi

@@ -48,7 +48,10 @@ public abstract class ClassAxisTests<T>
 {
     private static readonly Tolerances Tol = Tolerances.For<T>();
 
-    /// <summary>Shapes (N, C, d...) with the classes on axis 1: vector tails, one class, several trailing dimensions.</summary>
+    /// <summary>
+    /// Shapes (N, C, d...) with the classes on axis 1: vector tails, one class, several trailing dimensions, and 520 classes,
+    /// whose blocks are too large for the staged copy at 256 and 512 bits (the kernel then reads the tensor itself).
+    /// </summary>
     private static readonly int[][] Shapes =
     [
         [2, 3, 5],
@@ -58,6 +61,7 @@ public abstract class ClassAxisTests<T>
         [2, 17, 4, 5],
         [1, 4, 2, 3, 16],
         [2, 33, 64],
+        [1, 520, 19],
     ];
 
     private static nint[] N(int[] shape) => [.. shape.Select(d => (nint)d)];

@@ -20,6 +20,9 @@ internal static unsafe class StridedRows<TOps, TVec, T>
     where TVec : unmanaged
     where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <summary>The most elements of the stack copy of a block (16 KiB of floats): C * W up to this is staged.</summary>
+    private const int StagedElements = 4096;
+
     /// <summary>Positions <c>first .. first + count</c> (<paramref name="gradient"/>: see <see cref="ShortRowsAcrossLanes{TOps, TVec, T}.Block"/>); returns the sum of their losses, in position order by blocks.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static RowTotals Run<TTerm, TMode, TFeatures>(
@@ -29,19 +32,50 @@ internal static unsafe class StridedRows<TOps, TVec, T>
         where TFeatures : struct, IRowFeatures
     {
         int w = TOps.Count;
+        nuint lanes = (nuint)w;
         nuint stride = (nuint)inner;
+        nuint c = (nuint)classes;
+        bool writes = TMode.WritesScaledExp || TMode.WritesLogProbabilities;
         long end = first + count;
         RowTotals totals = default;
+
+        // Class rows a multiple of 4 KiB apart (inner = 256 * 256) share one L1 and L2 set, so the kernel's second and
+        // third passes would miss: the block is read once into a contiguous copy on the stack, worked on there, and
+        // written back once. Above the copy's size (very many classes) the passes read the tensor itself.
+        T* staged = stackalloc T[StagedElements];
+        T* block = c * lanes <= StagedElements ? staged : null;
         for (long i = first; i < end;)
         {
             long n = i / inner;
             long segmentEnd = Math.Min(end, (n + 1) * inner);
             nuint offset = (nuint)((n * classes * inner) + (i - (n * inner)));
-            for (; i + w <= segmentEnd; i += w, offset += (nuint)w)
+            for (; i + w <= segmentEnd; i += w, offset += lanes)
             {
                 ShortRowsAcrossLanes<TOps, TVec, T>.Plan(labels, (int)i, out LanePlan<TVec> plan);
-                totals.Add(ShortRowsAcrossLanes<TOps, TVec, T>.Block<TTerm, TMode, TFeatures>(
-                    logits + offset, output + offset, stride, classes, term.AtRow(offset), plan, common, map, gradient, rowLosses == null ? null : rowLosses + i, null));
+                T* y = logits + offset;
+                if (block == null)
+                {
+                    totals.Add(ShortRowsAcrossLanes<TOps, TVec, T>.Block<TTerm, TMode, TFeatures>(
+                        y, output + offset, stride, classes, term.AtRow(offset), plan, common, map, gradient, rowLosses == null ? null : rowLosses + i, null));
+                    continue;
+                }
+
+                for (nuint k = 0; k < c; k++)
+                {
+                    TOps.Store(TOps.Load(y + (k * stride)), block + (k * lanes));
+                }
+
+                // The block's dense targets stay where they are: the term reads them with the tensor's class stride.
+                totals.Add(ShortRowsAcrossLanes<TOps, TVec, T>.Block<StagedTerm<TTerm, T>, TMode, TFeatures>(
+                    block, block, lanes, classes, new StagedTerm<TTerm, T>(term.AtRow(offset), stride), plan, common, map, gradient, rowLosses == null ? null : rowLosses + i, null));
+                if (writes)
+                {
+                    T* o = output + offset;
+                    for (nuint k = 0; k < c; k++)
+                    {
+                        TOps.Store(TOps.Load(block + (k * lanes)), o + (k * stride));
+                    }
+                }
             }
 
             for (; i < segmentEnd; i++, offset++)
@@ -54,6 +88,33 @@ internal static unsafe class StridedRows<TOps, TVec, T>
 
         return totals;
     }
+}
+
+/// <summary>
+/// A term whose dense targets keep the tensor's class stride while the kernel reads the logits from a staged copy
+/// with another: <see cref="LoadClass"/> ignores the stride it is given and uses the tensor's.
+/// </summary>
+internal readonly unsafe struct StagedTerm<TTerm, T>(TTerm inner, nuint classStride) : ITargetTerm<StagedTerm<TTerm, T>, T>
+    where TTerm : struct, ITargetTerm<TTerm, T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static bool IsActive => TTerm.IsActive;
+
+    public static bool IsSameForEveryRow => TTerm.IsSameForEveryRow;
+
+    public StagedTerm<TTerm, T> AtRow(nuint offset) => new(inner.AtRow(offset), classStride);
+
+    public StagedTerm<TTerm, T> WithTargets(T* rows) => new(inner.WithTargets(rows), classStride);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec Load<TOps, TVec>(nuint index)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged => inner.Load<TOps, TVec>(index);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec LoadClass<TOps, TVec>(nuint index, nuint unused)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged => inner.LoadClass<TOps, TVec>(index, classStride);
 }
 
 /// <summary>

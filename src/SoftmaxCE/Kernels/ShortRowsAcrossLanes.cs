@@ -113,8 +113,10 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
     }
 
     /// <summary>
-    /// The <c>W</c> rows whose class <c>k</c> is the vector at <c>y + k * classStride</c>; outputs at the same offsets
-    /// from <paramref name="output"/> (which may be <paramref name="y"/>: each element is read before it is written).
+    /// The <c>W</c> rows whose class <c>k</c> is the vector at <c>y + k * classStride</c>. The exponentials are kept at the
+    /// same offsets from <paramref name="output"/> between the passes (it may be <paramref name="y"/>: each element is read
+    /// before it is written), and the softmax, gradient or log-probabilities land at <c>result + k * resultStride</c>
+    /// (<paramref name="output"/> again, or the tensor when the block is a staged copy).
     /// <paramref name="term"/> reads the rows' dense targets with the same layout. Row losses and predictions, when not
     /// null, receive the <c>W</c> rows' values contiguously. <paramref name="gradient"/> says whether a scaled-exponential
     /// output is a gradient (it goes through the soft cap's derivative) or the softmax (it does not). Returns the sum of
@@ -122,7 +124,7 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static RowTotals Block<TTerm, TMode, TFeatures>(
-        T* y, T* output, nuint classStride, int classes, TTerm term, in LanePlan<TVec> rows, in RowPlan common, in LogitMap<T> map, bool gradient, T* rowLosses, int* predictions)
+        T* y, T* output, nuint classStride, T* result, nuint resultStride, int classes, TTerm term, in LanePlan<TVec> rows, in RowPlan common, in LogitMap<T> map, bool gradient, T* rowLosses, int* predictions)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TFeatures : struct, IRowFeatures
@@ -244,7 +246,7 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
                     r = TOps.Multiply(r, TOps.Subtract(TOps.Create(T.One), TOps.Multiply(t, t)));
                 }
 
-                TOps.Store(TOps.Select(rows.Counted, r, TOps.Zero), at);
+                TOps.Store(TOps.Select(rows.Counted, r, TOps.Zero), result + (k * resultStride));
             }
         }
         else if (TMode.WritesLogProbabilities)
@@ -252,7 +254,7 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
             for (nuint k = 0; k < c; k++)
             {
                 TVec z = Load<TFeatures>(y + (k * classStride), map);
-                TOps.Store(TOps.Subtract(z, lse), output + (k * classStride));
+                TOps.Store(TOps.Subtract(z, lse), result + (k * resultStride));
             }
         }
 

@@ -83,7 +83,7 @@ internal static unsafe class ShortRowsTransposed<TOps, TVec, T>
 
             ShortRowsAcrossLanes<TOps, TVec, T>.Plan(labels, r0, out LanePlan<TVec> plan);
             totals.Add(ShortRowsAcrossLanes<TOps, TVec, T>.Block<TTerm, TMode, TFeatures>(
-                block, block, lanes, classes, term, plan, common, map, true, rowLosses == null ? null : rowLosses + r0, predictions == null ? null : predictions + r0));
+                block, block, lanes, block, lanes, classes, term, plan, common, map, true, rowLosses == null ? null : rowLosses + r0, predictions == null ? null : predictions + r0));
 
             if (!writes)
             {

@@ -35,13 +35,12 @@ internal static unsafe class StridedRows<TOps, TVec, T>
         nuint lanes = (nuint)w;
         nuint stride = (nuint)inner;
         nuint c = (nuint)classes;
-        bool writes = TMode.WritesScaledExp || TMode.WritesLogProbabilities;
         long end = first + count;
         RowTotals totals = default;
 
         // Class rows a multiple of 4 KiB apart (inner = 256 * 256) share one L1 and L2 set, so the kernel's second and
-        // third passes would miss: the block is read once into a contiguous copy on the stack, worked on there, and
-        // written back once. Above the copy's size (very many classes) the passes read the tensor itself.
+        // third passes would miss: the block is read once into a contiguous copy on the stack, worked on there, and its
+        // results written to the tensor by the last pass. Above the copy's size (very many classes) the passes read the tensor itself.
         T* staged = stackalloc T[StagedElements];
         T* block = c * lanes <= StagedElements ? staged : null;
         for (long i = first; i < end;)
@@ -56,7 +55,7 @@ internal static unsafe class StridedRows<TOps, TVec, T>
                 if (block == null)
                 {
                     totals.Add(ShortRowsAcrossLanes<TOps, TVec, T>.Block<TTerm, TMode, TFeatures>(
-                        y, output + offset, stride, classes, term.AtRow(offset), plan, common, map, gradient, rowLosses == null ? null : rowLosses + i, null));
+                        y, output + offset, stride, output + offset, stride, classes, term.AtRow(offset), plan, common, map, gradient, rowLosses == null ? null : rowLosses + i, null));
                     continue;
                 }
 
@@ -67,22 +66,14 @@ internal static unsafe class StridedRows<TOps, TVec, T>
 
                 // The block's dense targets stay where they are: the term reads them with the tensor's class stride.
                 totals.Add(ShortRowsAcrossLanes<TOps, TVec, T>.Block<StagedTerm<TTerm, T>, TMode, TFeatures>(
-                    block, block, lanes, classes, new StagedTerm<TTerm, T>(term.AtRow(offset), stride), plan, common, map, gradient, rowLosses == null ? null : rowLosses + i, null));
-                if (writes)
-                {
-                    T* o = output + offset;
-                    for (nuint k = 0; k < c; k++)
-                    {
-                        TOps.Store(TOps.Load(block + (k * lanes)), o + (k * stride));
-                    }
-                }
+                    block, block, lanes, output + offset, stride, classes, new StagedTerm<TTerm, T>(term.AtRow(offset), stride), plan, common, map, gradient, rowLosses == null ? null : rowLosses + i, null));
             }
 
             for (; i < segmentEnd; i++, offset++)
             {
                 ShortRowsAcrossLanes<OpsScalar<T>, T, T>.Plan(labels, (int)i, out LanePlan<T> plan);
                 totals.Add(ShortRowsAcrossLanes<OpsScalar<T>, T, T>.Block<TTerm, TMode, TFeatures>(
-                    logits + offset, output + offset, stride, classes, term.AtRow(offset), plan, common, map, gradient, rowLosses == null ? null : rowLosses + i, null));
+                    logits + offset, output + offset, stride, output + offset, stride, classes, term.AtRow(offset), plan, common, map, gradient, rowLosses == null ? null : rowLosses + i, null));
             }
         }
 

@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Numerics;
@@ -580,6 +581,430 @@ public static unsafe partial class SoftmaxCrossEntropy
     }
 
     /// <summary>
+    /// The forward that saves each position's log-sum-exp for a later backward (see
+    /// <see cref="Forward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T})"/>),
+    /// over a tensor whose classes lie on <paramref name="classAxis"/>.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, contiguous in row-major order; dimension <paramref name="classAxis"/> holds the classes.</param>
+    /// <param name="labels">Class indices (or the ignored value), one per position: the logits' shape without the class axis, or one-dimensional.</param>
+    /// <param name="logSumExp">Receives each position's log-sum-exp: the logits' shape without the class axis, or one-dimensional.</param>
+    /// <param name="options">Every option, as for the span overload.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty (<c>default</c>), or one weight per position, shaped as <paramref name="logSumExp"/>.</param>
+    /// <param name="rowLosses">Empty (<c>default</c>), or one element per position, shaped as <paramref name="logSumExp"/>: each position's loss.</param>
+    /// <param name="classAxis">The dimension that holds the classes: -1 (the default) the last, 1 PyTorch's <c>(N, C, d1, ..., dK)</c>;
+    /// negative values count from the end.</param>
+    /// <returns>The reduced loss, as the span overload returns it for the positions in row-major order.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>; a label, an option
+    /// or a row weight is out of range.</exception>
+    /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps an output;
+    /// <paramref name="classWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the logits are
+    /// gathered into a pooled row-major copy first (the strided kernels do not write log-sum-exps yet), which costs a copy.</remarks>
+    public static T Forward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> logSumExp,
+        CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, in TensorSpan<T> rowLosses = default, int classAxis = -1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        TensorShapes.RowShape(labels.Lengths, logits.Lengths, layout, nameof(labels));
+        ReadOnlySpan<int> t = TensorShapes.Flatten(labels, nameof(labels));
+        TensorShapes.RowShape(logSumExp.Lengths, logits.Lengths, layout, nameof(logSumExp));
+        Span<T> s = TensorShapes.Flatten(logSumExp, nameof(logSumExp));
+        ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
+        Span<T> r = TensorShapes.OptionalRows(rowLosses, logits.Lengths, layout, nameof(rowLosses));
+        if (layout.IsRowMajor)
+        {
+            return Forward(y, t, s, layout.Classes, options, classWeights, w, r);
+        }
+
+        // The span overload checks the outputs against the gathered copy: check them against the tensor here.
+        Validation.NoOverlap<T, T>(s, y, allowSame: false, nameof(logSumExp), nameof(logits));
+        Validation.NoOverlap<T, T>(r, y, allowSame: false, nameof(rowLosses), nameof(logits));
+        Validation.ElementType<T>();
+        T[] rows = Gathered(y, layout);
+        try
+        {
+            return Forward(rows.AsSpan(0, y.Length), t, s, layout.Classes, options, classWeights, w, r);
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(rows);
+        }
+    }
+
+    /// <summary>
+    /// The forward that saves each position's log-sum-exp for a later backward (see
+    /// <see cref="Forward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T})"/>),
+    /// over a tensor whose classes lie on <paramref name="classAxis"/>.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, contiguous in row-major order; dimension <paramref name="classAxis"/> holds the classes.</param>
+    /// <param name="targets">Probabilities along the class axis: the logits' shape.</param>
+    /// <param name="logSumExp">Receives each position's log-sum-exp: the logits' shape without the class axis, or one-dimensional.</param>
+    /// <param name="options">Every option, as for the span overload.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty (<c>default</c>), or one weight per position, shaped as <paramref name="logSumExp"/>.</param>
+    /// <param name="rowLosses">Empty (<c>default</c>), or one element per position, shaped as <paramref name="logSumExp"/>: each position's loss.</param>
+    /// <param name="classAxis">The dimension that holds the classes: -1 (the default) the last, 1 PyTorch's <c>(N, C, d1, ..., dK)</c>;
+    /// negative values count from the end.</param>
+    /// <returns>The reduced loss, as the span overload returns it for the positions in row-major order.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>; a label, an option
+    /// or a row weight is out of range.</exception>
+    /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps an output;
+    /// <paramref name="classWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the logits are
+    /// gathered into a pooled row-major copy first (the strided kernels do not write log-sum-exps yet), which costs a copy.</remarks>
+    public static T Forward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> logSumExp,
+        CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, in TensorSpan<T> rowLosses = default, int classAxis = -1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        TensorShapes.SameShape(targets.Lengths, logits.Lengths, nameof(targets));
+        ReadOnlySpan<T> t = TensorShapes.Flatten(targets, nameof(targets));
+        TensorShapes.RowShape(logSumExp.Lengths, logits.Lengths, layout, nameof(logSumExp));
+        Span<T> s = TensorShapes.Flatten(logSumExp, nameof(logSumExp));
+        ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
+        Span<T> r = TensorShapes.OptionalRows(rowLosses, logits.Lengths, layout, nameof(rowLosses));
+        if (layout.IsRowMajor)
+        {
+            return Forward(y, t, s, layout.Classes, options, classWeights, w, r);
+        }
+
+        // The span overload checks the outputs against the gathered copy: check them against the tensor here.
+        Validation.NoOverlap<T, T>(s, y, allowSame: false, nameof(logSumExp), nameof(logits));
+        Validation.NoOverlap<T, T>(r, y, allowSame: false, nameof(rowLosses), nameof(logits));
+        Validation.ElementType<T>();
+        Validation.Length(t.Length, y.Length, nameof(targets), "one target per logit");
+        T[] rows = Gathered(y, layout);
+        T[] targetRows = Gathered(t, layout);
+        try
+        {
+            return Forward(rows.AsSpan(0, y.Length), targetRows.AsSpan(0, y.Length), s, layout.Classes, options, classWeights, w, r);
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(rows);
+            ArrayPool<T>.Shared.Return(targetRows);
+        }
+    }
+
+    /// <summary>
+    /// The backward from the saved log-sum-exp (see
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, ReadOnlySpan{T}, T, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>),
+    /// over a tensor whose classes lie on <paramref name="classAxis"/>: the gradient of the reduced loss times one upstream value.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits the forward saw, contiguous in row-major order; dimension <paramref name="classAxis"/> holds the classes.</param>
+    /// <param name="labels">Class indices (or the ignored value), one per position: the logits' shape without the class axis, or one-dimensional.</param>
+    /// <param name="logSumExp">The forward's log-sum-exp: the logits' shape without the class axis, or one-dimensional.</param>
+    /// <param name="upstreamGradient">The gradient of the objective with respect to the reduced loss.</param>
+    /// <param name="gradient">Receives the gradient; the logits' shape. It may be the very same memory as <paramref name="logits"/>.</param>
+    /// <param name="options">Every option, as for the forward.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty (<c>default</c>), or one weight per position, shaped as <paramref name="logSumExp"/>.</param>
+    /// <param name="classAxis">The dimension that holds the classes: -1 (the default) the last, 1 PyTorch's <c>(N, C, d1, ..., dK)</c>;
+    /// negative values count from the end.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>; a label, an option
+    /// or a row weight is out of range.</exception>
+    /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps the gradient
+    /// other than as the logits' very memory; <paramref name="classWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the logits (and
+    /// targets) are gathered into pooled row-major copies and the gradient scattered back, which costs copies.</remarks>
+    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in ReadOnlyTensorSpan<T> logSumExp, T upstreamGradient, in TensorSpan<T> gradient,
+        CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        TensorShapes.RowShape(labels.Lengths, logits.Lengths, layout, nameof(labels));
+        ReadOnlySpan<int> t = TensorShapes.Flatten(labels, nameof(labels));
+        TensorShapes.RowShape(logSumExp.Lengths, logits.Lengths, layout, nameof(logSumExp));
+        ReadOnlySpan<T> s = TensorShapes.Flatten(logSumExp, nameof(logSumExp));
+        T u = upstreamGradient;
+        TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
+        Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
+        ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
+        if (layout.IsRowMajor)
+        {
+            Backward(y, t, s, u, g, layout.Classes, options, classWeights, w);
+            return;
+        }
+
+        // The span overload checks the gradient against the gathered copies: check it against the tensors here.
+        Validation.ElementType<T>();
+        Validation.Length(g.Length, y.Length, nameof(gradient), "one gradient element per logit");
+        Validation.NoOverlap<T, T>(g, y, allowSame: true, nameof(gradient), nameof(logits));
+        Validation.NoOverlap<T, T>(g, s, allowSame: false, nameof(gradient), nameof(logSumExp));
+        Validation.NoOverlap<T, T>(g, w, allowSame: false, nameof(gradient), nameof(rowWeights));
+        Validation.NoOverlap<T, T>(g, classWeights, allowSame: false, nameof(gradient), nameof(classWeights));
+        Validation.NoOverlap<T, int>(g, t, allowSame: false, nameof(gradient), nameof(labels));
+        T[] rows = Gathered(y, layout);
+        T[] gradientRows = ArrayPool<T>.Shared.Rent(Math.Max(y.Length, 1));
+        try
+        {
+            Backward(rows.AsSpan(0, y.Length), t, s, u, gradientRows.AsSpan(0, y.Length), layout.Classes, options, classWeights, w);
+            Scatter<T>(gradientRows.AsSpan(0, y.Length), g, layout);
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(rows);
+            ArrayPool<T>.Shared.Return(gradientRows);
+        }
+    }
+
+    /// <summary>
+    /// The backward from the saved log-sum-exp (see
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, ReadOnlySpan{T}, T, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>),
+    /// over a tensor whose classes lie on <paramref name="classAxis"/>: each position's loss gradient times its own upstream value.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits the forward saw, contiguous in row-major order; dimension <paramref name="classAxis"/> holds the classes.</param>
+    /// <param name="labels">Class indices (or the ignored value), one per position: the logits' shape without the class axis, or one-dimensional.</param>
+    /// <param name="logSumExp">The forward's log-sum-exp: the logits' shape without the class axis, or one-dimensional.</param>
+    /// <param name="rowUpstreamGradients">One upstream value per position (reduction 'none'), shaped as <paramref name="logSumExp"/>.</param>
+    /// <param name="gradient">Receives the gradient; the logits' shape. It may be the very same memory as <paramref name="logits"/>.</param>
+    /// <param name="options">Every option, as for the forward.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty (<c>default</c>), or one weight per position, shaped as <paramref name="logSumExp"/>.</param>
+    /// <param name="classAxis">The dimension that holds the classes: -1 (the default) the last, 1 PyTorch's <c>(N, C, d1, ..., dK)</c>;
+    /// negative values count from the end.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>; a label, an option
+    /// or a row weight is out of range.</exception>
+    /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps the gradient
+    /// other than as the logits' very memory; <paramref name="classWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the logits (and
+    /// targets) are gathered into pooled row-major copies and the gradient scattered back, which costs copies.</remarks>
+    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in ReadOnlyTensorSpan<T> logSumExp, in ReadOnlyTensorSpan<T> rowUpstreamGradients, in TensorSpan<T> gradient,
+        CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        TensorShapes.RowShape(labels.Lengths, logits.Lengths, layout, nameof(labels));
+        ReadOnlySpan<int> t = TensorShapes.Flatten(labels, nameof(labels));
+        TensorShapes.RowShape(logSumExp.Lengths, logits.Lengths, layout, nameof(logSumExp));
+        ReadOnlySpan<T> s = TensorShapes.Flatten(logSumExp, nameof(logSumExp));
+        TensorShapes.RowShape(rowUpstreamGradients.Lengths, logits.Lengths, layout, nameof(rowUpstreamGradients));
+        ReadOnlySpan<T> u = TensorShapes.Flatten(rowUpstreamGradients, nameof(rowUpstreamGradients));
+        TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
+        Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
+        ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
+        if (layout.IsRowMajor)
+        {
+            Backward(y, t, s, u, g, layout.Classes, options, classWeights, w);
+            return;
+        }
+
+        // The span overload checks the gradient against the gathered copies: check it against the tensors here.
+        Validation.ElementType<T>();
+        Validation.Length(g.Length, y.Length, nameof(gradient), "one gradient element per logit");
+        Validation.NoOverlap<T, T>(g, y, allowSame: true, nameof(gradient), nameof(logits));
+        Validation.NoOverlap<T, T>(g, s, allowSame: false, nameof(gradient), nameof(logSumExp));
+        Validation.NoOverlap<T, T>(g, w, allowSame: false, nameof(gradient), nameof(rowWeights));
+        Validation.NoOverlap<T, T>(g, classWeights, allowSame: false, nameof(gradient), nameof(classWeights));
+        Validation.NoOverlap<T, T>(g, u, allowSame: false, nameof(gradient), nameof(rowUpstreamGradients));
+        Validation.NoOverlap<T, int>(g, t, allowSame: false, nameof(gradient), nameof(labels));
+        T[] rows = Gathered(y, layout);
+        T[] gradientRows = ArrayPool<T>.Shared.Rent(Math.Max(y.Length, 1));
+        try
+        {
+            Backward(rows.AsSpan(0, y.Length), t, s, u, gradientRows.AsSpan(0, y.Length), layout.Classes, options, classWeights, w);
+            Scatter<T>(gradientRows.AsSpan(0, y.Length), g, layout);
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(rows);
+            ArrayPool<T>.Shared.Return(gradientRows);
+        }
+    }
+
+    /// <summary>
+    /// The backward from the saved log-sum-exp (see
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>),
+    /// over a tensor whose classes lie on <paramref name="classAxis"/>: the gradient of the reduced loss times one upstream value.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits the forward saw, contiguous in row-major order; dimension <paramref name="classAxis"/> holds the classes.</param>
+    /// <param name="targets">Probabilities along the class axis: the logits' shape.</param>
+    /// <param name="logSumExp">The forward's log-sum-exp: the logits' shape without the class axis, or one-dimensional.</param>
+    /// <param name="upstreamGradient">The gradient of the objective with respect to the reduced loss.</param>
+    /// <param name="gradient">Receives the gradient; the logits' shape. It may be the very same memory as <paramref name="logits"/>.</param>
+    /// <param name="options">Every option, as for the forward.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty (<c>default</c>), or one weight per position, shaped as <paramref name="logSumExp"/>.</param>
+    /// <param name="classAxis">The dimension that holds the classes: -1 (the default) the last, 1 PyTorch's <c>(N, C, d1, ..., dK)</c>;
+    /// negative values count from the end.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>; a label, an option
+    /// or a row weight is out of range.</exception>
+    /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps the gradient
+    /// other than as the logits' very memory; <paramref name="classWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the logits (and
+    /// targets) are gathered into pooled row-major copies and the gradient scattered back, which costs copies.</remarks>
+    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in ReadOnlyTensorSpan<T> logSumExp, T upstreamGradient, in TensorSpan<T> gradient,
+        CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        TensorShapes.SameShape(targets.Lengths, logits.Lengths, nameof(targets));
+        ReadOnlySpan<T> t = TensorShapes.Flatten(targets, nameof(targets));
+        TensorShapes.RowShape(logSumExp.Lengths, logits.Lengths, layout, nameof(logSumExp));
+        ReadOnlySpan<T> s = TensorShapes.Flatten(logSumExp, nameof(logSumExp));
+        T u = upstreamGradient;
+        TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
+        Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
+        ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
+        if (layout.IsRowMajor)
+        {
+            Backward(y, t, s, u, g, layout.Classes, options, classWeights, w);
+            return;
+        }
+
+        // The span overload checks the gradient against the gathered copies: check it against the tensors here.
+        Validation.ElementType<T>();
+        Validation.Length(g.Length, y.Length, nameof(gradient), "one gradient element per logit");
+        Validation.NoOverlap<T, T>(g, y, allowSame: true, nameof(gradient), nameof(logits));
+        Validation.NoOverlap<T, T>(g, s, allowSame: false, nameof(gradient), nameof(logSumExp));
+        Validation.NoOverlap<T, T>(g, w, allowSame: false, nameof(gradient), nameof(rowWeights));
+        Validation.NoOverlap<T, T>(g, classWeights, allowSame: false, nameof(gradient), nameof(classWeights));
+        Validation.NoOverlap<T, T>(g, t, allowSame: false, nameof(gradient), nameof(targets));
+        Validation.Length(t.Length, y.Length, nameof(targets), "one target per logit");
+        T[] rows = Gathered(y, layout);
+        T[] targetRows = Gathered(t, layout);
+        T[] gradientRows = ArrayPool<T>.Shared.Rent(Math.Max(y.Length, 1));
+        try
+        {
+            Backward(rows.AsSpan(0, y.Length), targetRows.AsSpan(0, y.Length), s, u, gradientRows.AsSpan(0, y.Length), layout.Classes, options, classWeights, w);
+            Scatter<T>(gradientRows.AsSpan(0, y.Length), g, layout);
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(rows);
+            ArrayPool<T>.Shared.Return(targetRows);
+            ArrayPool<T>.Shared.Return(gradientRows);
+        }
+    }
+
+    /// <summary>
+    /// The backward from the saved log-sum-exp (see
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>),
+    /// over a tensor whose classes lie on <paramref name="classAxis"/>: each position's loss gradient times its own upstream value.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits the forward saw, contiguous in row-major order; dimension <paramref name="classAxis"/> holds the classes.</param>
+    /// <param name="targets">Probabilities along the class axis: the logits' shape.</param>
+    /// <param name="logSumExp">The forward's log-sum-exp: the logits' shape without the class axis, or one-dimensional.</param>
+    /// <param name="rowUpstreamGradients">One upstream value per position (reduction 'none'), shaped as <paramref name="logSumExp"/>.</param>
+    /// <param name="gradient">Receives the gradient; the logits' shape. It may be the very same memory as <paramref name="logits"/>.</param>
+    /// <param name="options">Every option, as for the forward.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty (<c>default</c>), or one weight per position, shaped as <paramref name="logSumExp"/>.</param>
+    /// <param name="classAxis">The dimension that holds the classes: -1 (the default) the last, 1 PyTorch's <c>(N, C, d1, ..., dK)</c>;
+    /// negative values count from the end.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>; a label, an option
+    /// or a row weight is out of range.</exception>
+    /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps the gradient
+    /// other than as the logits' very memory; <paramref name="classWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the logits (and
+    /// targets) are gathered into pooled row-major copies and the gradient scattered back, which costs copies.</remarks>
+    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in ReadOnlyTensorSpan<T> logSumExp, in ReadOnlyTensorSpan<T> rowUpstreamGradients, in TensorSpan<T> gradient,
+        CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        TensorShapes.SameShape(targets.Lengths, logits.Lengths, nameof(targets));
+        ReadOnlySpan<T> t = TensorShapes.Flatten(targets, nameof(targets));
+        TensorShapes.RowShape(logSumExp.Lengths, logits.Lengths, layout, nameof(logSumExp));
+        ReadOnlySpan<T> s = TensorShapes.Flatten(logSumExp, nameof(logSumExp));
+        TensorShapes.RowShape(rowUpstreamGradients.Lengths, logits.Lengths, layout, nameof(rowUpstreamGradients));
+        ReadOnlySpan<T> u = TensorShapes.Flatten(rowUpstreamGradients, nameof(rowUpstreamGradients));
+        TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
+        Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
+        ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
+        if (layout.IsRowMajor)
+        {
+            Backward(y, t, s, u, g, layout.Classes, options, classWeights, w);
+            return;
+        }
+
+        // The span overload checks the gradient against the gathered copies: check it against the tensors here.
+        Validation.ElementType<T>();
+        Validation.Length(g.Length, y.Length, nameof(gradient), "one gradient element per logit");
+        Validation.NoOverlap<T, T>(g, y, allowSame: true, nameof(gradient), nameof(logits));
+        Validation.NoOverlap<T, T>(g, s, allowSame: false, nameof(gradient), nameof(logSumExp));
+        Validation.NoOverlap<T, T>(g, w, allowSame: false, nameof(gradient), nameof(rowWeights));
+        Validation.NoOverlap<T, T>(g, classWeights, allowSame: false, nameof(gradient), nameof(classWeights));
+        Validation.NoOverlap<T, T>(g, u, allowSame: false, nameof(gradient), nameof(rowUpstreamGradients));
+        Validation.NoOverlap<T, T>(g, t, allowSame: false, nameof(gradient), nameof(targets));
+        Validation.Length(t.Length, y.Length, nameof(targets), "one target per logit");
+        T[] rows = Gathered(y, layout);
+        T[] targetRows = Gathered(t, layout);
+        T[] gradientRows = ArrayPool<T>.Shared.Rent(Math.Max(y.Length, 1));
+        try
+        {
+            Backward(rows.AsSpan(0, y.Length), targetRows.AsSpan(0, y.Length), s, u, gradientRows.AsSpan(0, y.Length), layout.Classes, options, classWeights, w);
+            Scatter<T>(gradientRows.AsSpan(0, y.Length), g, layout);
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(rows);
+            ArrayPool<T>.Shared.Return(targetRows);
+            ArrayPool<T>.Shared.Return(gradientRows);
+        }
+    }
+
+    /// <summary>A pooled row-major copy <c>[positions, C]</c> of an <c>[outer, C, inner]</c> tensor (return it to the pool).</summary>
+    private static T[] Gathered<T>(ReadOnlySpan<T> x, in ClassLayout layout)
+    {
+        T[] rows = ArrayPool<T>.Shared.Rent(Math.Max(x.Length, 1));
+        int classes = layout.Classes, inner = (int)layout.Inner;
+        for (int n = 0; n < (int)layout.Outer; n++)
+        {
+            for (int k = 0; k < classes; k++)
+            {
+                ReadOnlySpan<T> run = x.Slice(((n * classes) + k) * inner, inner);
+                int row = n * inner;
+                for (int p = 0; p < inner; p++)
+                {
+                    rows[((row + p) * classes) + k] = run[p];
+                }
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>Writes row-major <c>[positions, C]</c> rows into an <c>[outer, C, inner]</c> tensor.</summary>
+    private static void Scatter<T>(ReadOnlySpan<T> rows, Span<T> x, in ClassLayout layout)
+    {
+        int classes = layout.Classes, inner = (int)layout.Inner;
+        for (int n = 0; n < (int)layout.Outer; n++)
+        {
+            for (int k = 0; k < classes; k++)
+            {
+                Span<T> run = x.Slice(((n * classes) + k) * inner, inner);
+                int row = n * inner;
+                for (int p = 0; p < inner; p++)
+                {
+                    run[p] = rows[((row + p) * classes) + k];
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- shapes
+
+    /// <summary>
     /// The checks particular to tensors (rank, shape, row-major layout) and the flattening to spans. The span overloads
     /// check everything else.
     /// </summary>
@@ -664,6 +1089,30 @@ public static unsafe partial class SoftmaxCrossEntropy
             }
 
             ThrowHelper.PositionShapeMismatch(paramName, actual, logits, axis, positions);
+        }
+
+        /// <summary>An optional per-position tensor: empty when not given (rank 0), else checked and flattened.</summary>
+        public static ReadOnlySpan<T> OptionalRows<T>(in ReadOnlyTensorSpan<T> tensor, ReadOnlySpan<nint> logits, in ClassLayout layout, string paramName)
+        {
+            if (tensor.Lengths.IsEmpty)
+            {
+                return default;
+            }
+
+            RowShape(tensor.Lengths, logits, layout, paramName);
+            return Flatten(tensor, paramName);
+        }
+
+        /// <inheritdoc cref="OptionalRows{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{nint}, in ClassLayout, string)"/>
+        public static Span<T> OptionalRows<T>(in TensorSpan<T> tensor, ReadOnlySpan<nint> logits, in ClassLayout layout, string paramName)
+        {
+            if (tensor.Lengths.IsEmpty)
+            {
+                return default;
+            }
+
+            RowShape(tensor.Lengths, logits, layout, paramName);
+            return Flatten(tensor, paramName);
         }
 
         /// <summary>The elements of a row-major contiguous tensor span, as one span.</summary>

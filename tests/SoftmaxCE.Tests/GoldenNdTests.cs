@@ -82,9 +82,8 @@ internal static class GoldenNd
 /// <summary>
 /// Every libtorch N-d case through the tensor overloads with <c>classAxis</c>: softmax, log-softmax, the loss (reduced,
 /// or per position for 'none'), and for 'mean' and 'sum' the gradient times the upstream value, with
-/// <see cref="CrossEntropyOptions.LogitScale"/> as the case gives it. 'none' cases' gradients need one upstream value per
-/// position, and the log-sum-exp a forward that saves it: the tensor forms of those calls are not here yet, so those two
-/// arrays are not checked.
+/// <see cref="CrossEntropyOptions.LogitScale"/> as the case gives it; and the tensor Forward (loss, log-sum-exp, row losses)
+/// then Backward from the saved log-sum-exp (one upstream value, or one per position for 'none').
 /// </summary>
 public abstract class GoldenNdTests<T>
     where T : unmanaged, IFloatingPointIeee754<T>
@@ -167,6 +166,100 @@ public abstract class GoldenNdTests<T>
             Check.Close<T>(gradient, expected, Magnitudes(expected), Rel, Abs / Math.Abs(upstream), 1, $"{g}: LossAndGradient's gradient");
             Check.Close<T>(backward, expected, Magnitudes(expected), Rel, Abs / Math.Abs(upstream), 1, $"{g}: Backward's gradient, in place");
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(GoldenNd.CaseIds), MemberType = typeof(GoldenNd))]
+    public void GoldenNd_ForwardThenBackward_MatchLibtorch(int id)
+    {
+        GoldenNdCase g = GoldenNd.All[id];
+        nint[] shape = [.. g.Shape.Select(d => (nint)d)];
+        nint[] positions = [.. g.Shape.Where((_, i) => i != g.ClassAxis).Select(d => (nint)d)];
+        int classAxis = id % 2 == 0 ? g.ClassAxis : g.ClassAxis - shape.Length;
+        T[] x = Data<T>.FromDouble(g.Logits);
+        T[] weights = g.ClassWeights is null ? [] : Data<T>.FromDouble(g.ClassWeights);
+        CrossEntropyOptions options = g.Options;
+        var logits = new ReadOnlyTensorSpan<T>(x, shape);
+        var lse = new T[g.Positions];
+        var rowLosses = new T[g.Positions];
+        var gradient = (T[])x.Clone();
+        T loss;
+        if (g.Labels is { } labels)
+        {
+            var l = new ReadOnlyTensorSpan<int>(labels, positions);
+            loss = SoftmaxCrossEntropy.Forward(logits, l, new TensorSpan<T>(lse, positions), options, weights, rowLosses: new TensorSpan<T>(rowLosses, positions), classAxis: classAxis);
+            if (g.IsNone)
+            {
+                T[] upstream = Data<T>.FromDouble(g.Upstream.EnumerateArray().Select(e => e.GetDouble()).ToArray());
+                SoftmaxCrossEntropy.Backward(logits, l, new ReadOnlyTensorSpan<T>(lse, positions), new ReadOnlyTensorSpan<T>(upstream, positions), new TensorSpan<T>(gradient, shape), options, weights, classAxis: classAxis);
+            }
+            else
+            {
+                SoftmaxCrossEntropy.Backward(logits, l, new ReadOnlyTensorSpan<T>(lse, positions), T.CreateTruncating(g.Upstream.GetDouble()), new TensorSpan<T>(gradient, shape), options, weights, classAxis: classAxis);
+            }
+
+            // Ignored positions' log-sum-exps are unspecified.
+            for (int p = 0; p < labels.Length; p++)
+            {
+                if (labels[p] == g.IgnoreIndex)
+                {
+                    lse[p] = T.CreateTruncating(g.LogSumExp[p]);
+                }
+            }
+        }
+        else
+        {
+            var t = new ReadOnlyTensorSpan<T>(Data<T>.FromDouble(g.Targets!), shape);
+            loss = SoftmaxCrossEntropy.Forward(logits, t, new TensorSpan<T>(lse, positions), options, weights, rowLosses: new TensorSpan<T>(rowLosses, positions), classAxis: classAxis);
+            if (g.IsNone)
+            {
+                T[] upstream = Data<T>.FromDouble(g.Upstream.EnumerateArray().Select(e => e.GetDouble()).ToArray());
+                SoftmaxCrossEntropy.Backward(logits, t, new ReadOnlyTensorSpan<T>(lse, positions), new ReadOnlyTensorSpan<T>(upstream, positions), new TensorSpan<T>(gradient, shape), options, weights, classAxis: classAxis);
+            }
+            else
+            {
+                SoftmaxCrossEntropy.Backward(logits, t, new ReadOnlyTensorSpan<T>(lse, positions), T.CreateTruncating(g.Upstream.GetDouble()), new TensorSpan<T>(gradient, shape), options, weights, classAxis: classAxis);
+            }
+        }
+
+        double lossScale = g.Loss.Sum(Math.Abs);
+        Check.Scalar(double.CreateTruncating(loss), g.Loss.Sum(), (Rel * lossScale) + Abs, $"{g}: Forward's loss");
+        Check.Close<T>(lse, g.LogSumExp, Magnitudes(g.LogSumExp), Rel, Abs, 1, $"{g}: log-sum-exp");
+        if (g.IsNone)
+        {
+            Check.Close<T>(rowLosses, g.Loss, Magnitudes(g.Loss), Rel, Abs, 1, $"{g}: Forward's row losses");
+        }
+
+        Check.Close<T>(gradient, g.Gradient, Magnitudes(g.Gradient), Rel, Abs, 1, $"{g}: Backward's gradient (in place)");
+    }
+
+    [Fact]
+    public void ForwardAndBackward_ClassAxis1_BadShapes_ThrowAndLeaveOutputsUntouched()
+    {
+        nint[] shape = [2, 3, 4];
+        T[] x = Data<T>.FromDouble([.. Enumerable.Range(0, 24).Select(i => (i % 7) - 3.0)]);
+        int[] labels = new int[8];
+        T sentinel = T.CreateTruncating(-7.25);
+        T[] lse = [.. Enumerable.Repeat(sentinel, 8)];
+        T[] gradient = [.. Enumerable.Repeat(sentinel, 24)];
+        var e1 = Assert.Throws<ArgumentException>(() => SoftmaxCrossEntropy.Forward(
+            new ReadOnlyTensorSpan<T>(x, shape), new ReadOnlyTensorSpan<int>(labels, [2, 4]), new TensorSpan<T>(lse, [2, 3]), classAxis: 1));
+        Assert.Equal("logSumExp", e1.ParamName);
+        var e2 = Assert.Throws<ArgumentException>(() => SoftmaxCrossEntropy.Backward(
+            new ReadOnlyTensorSpan<T>(x, shape), new ReadOnlyTensorSpan<int>(labels, [2, 4]), new ReadOnlyTensorSpan<T>(lse, [2, 4]), new ReadOnlyTensorSpan<T>(new T[6], [2, 3]),
+            new TensorSpan<T>(gradient, shape), classAxis: 1));
+        Assert.Equal("rowUpstreamGradients", e2.ParamName);
+        var e3 = Assert.Throws<ArgumentOutOfRangeException>(() => SoftmaxCrossEntropy.Backward(
+            new ReadOnlyTensorSpan<T>(x, shape), new ReadOnlyTensorSpan<int>(labels, [2, 4]), new ReadOnlyTensorSpan<T>(lse, [2, 4]), T.One,
+            new TensorSpan<T>(gradient, shape), classAxis: -4));
+        Assert.Equal("classAxis", e3.ParamName);
+        labels[5] = 3;
+        var e4 = Assert.Throws<ArgumentOutOfRangeException>(() => SoftmaxCrossEntropy.Backward(
+            new ReadOnlyTensorSpan<T>(x, shape), new ReadOnlyTensorSpan<int>(labels, [2, 4]), new ReadOnlyTensorSpan<T>(lse, [2, 4]), T.One,
+            new TensorSpan<T>(gradient, shape), classAxis: 1));
+        Assert.Equal("labels", e4.ParamName);
+        Assert.All(lse, v => Assert.Equal(sentinel, v));
+        Assert.All(gradient, v => Assert.Equal(sentinel, v));
     }
 
     private static double[] Magnitudes(double[] values) => [.. values.Select(Math.Abs)];

@@ -93,7 +93,16 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
             return;
         }
 
-        // Per lane: class weights (a gather), and the widths without a vector label load.
+        PlanPerLane(source, labels, out plan);
+    }
+
+    /// <summary>
+    /// <see cref="Plan"/> lane by lane: class weights (a gather), and the widths without a vector label load. Apart, so
+    /// that its stack buffers do not keep <see cref="Plan"/> from being inlined.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void PlanPerLane(in LaneLabels source, int* labels, out LanePlan<TVec> plan)
+    {
         T* l = stackalloc T[TOps.Count];
         T* c = stackalloc T[TOps.Count];
         T* counted = stackalloc T[TOps.Count];
@@ -266,6 +275,7 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
         where TFeatures : struct, IRowFeatures => map.Apply<TOps, TVec, TFeatures>(TOps.Load(source));
 
     /// <summary>Writes each lane's argmax (-1 when not counted) and returns how many counted lanes hit their label.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static long Predictions(TVec argmax, in LanePlan<TVec> rows, int* predictions)
     {
         T* a = stackalloc T[TOps.Count];

@@ -32,49 +32,90 @@ internal static unsafe class StridedRows<TOps, TVec, T>
         where TFeatures : struct, IRowFeatures
     {
         int w = TOps.Count;
-        nuint lanes = (nuint)w;
-        nuint stride = (nuint)inner;
-        nuint c = (nuint)classes;
         long end = first + count;
         RowTotals totals = default;
 
         // Class rows a multiple of 4 KiB apart (inner = 256 * 256) share one L1 and L2 set, so the kernel's second and
-        // third passes would miss: the block is read once into a contiguous copy on the stack, worked on there, and its
-        // results written to the tensor by the last pass. Above the copy's size (very many classes) the passes read the tensor itself.
-        T* staged = stackalloc T[StagedElements];
-        T* block = c * lanes <= StagedElements ? staged : null;
+        // third passes would miss: each block is read once into a contiguous copy on the stack, worked on there, and its
+        // results written to the tensor by the last pass. Above the copy's size (very many classes) the passes read the
+        // tensor itself. Each loop is its own method, so that each gets the JIT's whole attention.
+        bool staged = (long)classes * w <= StagedElements;
         for (long i = first; i < end;)
         {
             long n = i / inner;
             long segmentEnd = Math.Min(end, (n + 1) * inner);
             nuint offset = (nuint)((n * classes * inner) + (i - (n * inner)));
-            for (; i + w <= segmentEnd; i += w, offset += lanes)
+            int blocks = (int)((segmentEnd - i) / w);
+            if (blocks > 0)
             {
-                ShortRowsAcrossLanes<TOps, TVec, T>.Plan(labels, (int)i, out LanePlan<TVec> plan);
-                T* y = logits + offset;
-                if (block == null)
-                {
-                    totals.Add(ShortRowsAcrossLanes<TOps, TVec, T>.Block<TTerm, TMode, TFeatures>(
-                        y, output + offset, stride, output + offset, stride, classes, term.AtRow(offset), plan, common, map, gradient, rowLosses == null ? null : rowLosses + i, null));
-                    continue;
-                }
-
-                for (nuint k = 0; k < c; k++)
-                {
-                    TOps.Store(TOps.Load(y + (k * stride)), block + (k * lanes));
-                }
-
-                // The block's dense targets stay where they are: the term reads them with the tensor's class stride.
-                totals.Add(ShortRowsAcrossLanes<TOps, TVec, T>.Block<StagedTerm<TTerm, T>, TMode, TFeatures>(
-                    block, block, lanes, output + offset, stride, classes, new StagedTerm<TTerm, T>(term.AtRow(offset), stride), plan, common, map, gradient, rowLosses == null ? null : rowLosses + i, null));
+                totals.Add(staged
+                    ? StagedBlocks<TTerm, TMode, TFeatures>(logits + offset, output + offset, rowLosses, labels, common, term.AtRow(offset), map, gradient, (int)i, blocks, classes, inner)
+                    : DirectBlocks<TTerm, TMode, TFeatures>(logits + offset, output + offset, rowLosses, labels, common, term.AtRow(offset), map, gradient, (int)i, blocks, classes, inner));
+                i += (long)blocks * w;
+                offset += (nuint)blocks * (nuint)w;
             }
 
             for (; i < segmentEnd; i++, offset++)
             {
                 ShortRowsAcrossLanes<OpsScalar<T>, T, T>.Plan(labels, (int)i, out LanePlan<T> plan);
                 totals.Add(ShortRowsAcrossLanes<OpsScalar<T>, T, T>.Block<TTerm, TMode, TFeatures>(
-                    logits + offset, output + offset, stride, output + offset, stride, classes, term.AtRow(offset), plan, common, map, gradient, rowLosses == null ? null : rowLosses + i, null));
+                    logits + offset, output + offset, (nuint)inner, output + offset, (nuint)inner, classes, term.AtRow(offset), plan, common, map, gradient, rowLosses == null ? null : rowLosses + i, null));
             }
+        }
+
+        return totals;
+    }
+
+    /// <summary><paramref name="blocks"/> blocks of <c>W</c> positions from <paramref name="first"/> on, each staged in a copy.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static RowTotals StagedBlocks<TTerm, TMode, TFeatures>(
+        T* y, T* output, T* rowLosses, in LaneLabels labels, in RowPlan common, TTerm term, in LogitMap<T> map, bool gradient, int first, int blocks, int classes, long inner)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TMode : struct, IOutputMode
+        where TFeatures : struct, IRowFeatures
+    {
+        nuint lanes = (nuint)TOps.Count;
+        nuint stride = (nuint)inner;
+        nuint c = (nuint)classes;
+        T* block = stackalloc T[StagedElements];
+        RowTotals totals = default;
+        for (int b = 0; b < blocks; b++)
+        {
+            nuint offset = (nuint)b * lanes;
+            int row = first + (b * TOps.Count);
+            T* source = y + offset;
+            for (nuint k = 0; k < c; k++)
+            {
+                TOps.Store(TOps.Load(source + (k * stride)), block + (k * lanes));
+            }
+
+            // The block's dense targets stay where they are: the term reads them with the tensor's class stride.
+            ShortRowsAcrossLanes<TOps, TVec, T>.Plan(labels, row, out LanePlan<TVec> plan);
+            totals.Add(ShortRowsAcrossLanes<TOps, TVec, T>.Block<StagedTerm<TTerm, T>, TMode, TFeatures>(
+                block, block, lanes, output + offset, stride, classes, new StagedTerm<TTerm, T>(term.AtRow(offset), stride), plan, common, map, gradient, rowLosses == null ? null : rowLosses + row, null));
+        }
+
+        return totals;
+    }
+
+    /// <summary><paramref name="blocks"/> blocks of <c>W</c> positions from <paramref name="first"/> on, read in place.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static RowTotals DirectBlocks<TTerm, TMode, TFeatures>(
+        T* y, T* output, T* rowLosses, in LaneLabels labels, in RowPlan common, TTerm term, in LogitMap<T> map, bool gradient, int first, int blocks, int classes, long inner)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TMode : struct, IOutputMode
+        where TFeatures : struct, IRowFeatures
+    {
+        nuint lanes = (nuint)TOps.Count;
+        nuint stride = (nuint)inner;
+        RowTotals totals = default;
+        for (int b = 0; b < blocks; b++)
+        {
+            nuint offset = (nuint)b * lanes;
+            int row = first + (b * TOps.Count);
+            ShortRowsAcrossLanes<TOps, TVec, T>.Plan(labels, row, out LanePlan<TVec> plan);
+            totals.Add(ShortRowsAcrossLanes<TOps, TVec, T>.Block<TTerm, TMode, TFeatures>(
+                y + offset, output + offset, stride, output + offset, stride, classes, term.AtRow(offset), plan, common, map, gradient, rowLosses == null ? null : rowLosses + row, null));
         }
 
         return totals;

@@ -103,7 +103,10 @@ for needle in '<license type="expression">MIT</license>' '<readme>README.md</rea
 done
 grep -q 'System.Numerics.Tensors' <<<"$nuspec" || fail "the nuspec lacks its System.Numerics.Tensors dependency"
 [ -f "$snupkg" ] || fail "no symbols package $(basename "$snupkg")"
-zip_list "$snupkg" | grep -qx 'lib/net10.0/SoftmaxCE.pdb' || fail "$(basename "$snupkg") lacks lib/net10.0/SoftmaxCE.pdb"
+# Listed into a variable first: with pipefail, `zip_list | grep -q` fails at random when grep exits early and
+# unzip then dies of SIGPIPE (seen on a loaded machine).
+symbols=$(zip_list "$snupkg") || fail "cannot read $snupkg"
+grep -qx 'lib/net10.0/SoftmaxCE.pdb' <<<"$symbols" || fail "$(basename "$snupkg") lacks lib/net10.0/SoftmaxCE.pdb"
 echo "  contents: dll, xml docs, README.md, LICENSE, license, readme and repository metadata, symbols package: ok"
 
 # The sample restores SoftmaxCE from the folder feed (plus the machine's usual sources for everything else) into

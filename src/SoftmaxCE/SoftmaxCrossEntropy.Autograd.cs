@@ -272,6 +272,13 @@ public static unsafe partial class SoftmaxCrossEntropy
             }
         }
 
+        if (typeof(T) == typeof(Half))
+        {
+            RunLabelBackwardHalf(
+                AsHalfIn(logits), labels, AsHalfIn(logSumExp), default, AsHalfIn(rowUpstreamGradients), AsHalfOut(gradient), classes, rows, options, AsHalfIn(classWeights), AsHalfIn(rowWeights), scale, termSum);
+            return;
+        }
+
         fixed (T* y = logits)
         fixed (T* g = gradient)
         fixed (T* s = logSumExp)
@@ -291,6 +298,13 @@ public static unsafe partial class SoftmaxCrossEntropy
         in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, ReadOnlySpan<T> rowWeights, double scale)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (typeof(T) == typeof(Half))
+        {
+            RunDenseBackwardHalf(
+                AsHalfIn(logits), AsHalfIn(targets), AsHalfIn(logSumExp), default, AsHalfIn(rowUpstreamGradients), AsHalfOut(gradient), classes, rows, options, AsHalfIn(classWeights), AsHalfIn(rowWeights), scale);
+            return;
+        }
+
         fixed (T* y = logits)
         fixed (T* g = gradient)
         fixed (T* s = logSumExp)

@@ -101,7 +101,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     private static int ValidateDense<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, int classes, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, ReadOnlySpan<T> rowWeights)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Validation.ElementType<T>();
+        Validation.ElementTypeOrHalf<T>();
         int rows = Validation.Rows(logits.Length, classes);
         Validation.Options(options);
         Validation.Length(targets.Length, logits.Length, nameof(targets), "one target per logit");
@@ -116,6 +116,12 @@ public static unsafe partial class SoftmaxCrossEntropy
         where T : unmanaged, IFloatingPointIeee754<T>
         where TMode : struct, IOutputMode
     {
+        if (typeof(T) == typeof(Half))
+        {
+            return RunDenseHalf<TMode>(
+                AsHalfIn<T>(logits), AsHalfOut(output), AsHalfOut(rowLosses), AsHalfOut(logSumExp), default, AsHalfIn(targets), classes, rows, options, AsHalfIn(classWeights), AsHalfIn(rowWeights), scale);
+        }
+
         fixed (T* y = logits)
         fixed (T* o = output)
         fixed (T* l = rowLosses)

@@ -162,7 +162,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     public static double MeanDenominator<T>(ReadOnlySpan<int> labels, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Validation.ElementType<T>();
+        Validation.ElementTypeOrHalf<T>();
         Validation.Rows(0, classes);
         Validation.ClassWeights(classWeights.Length, classes);
         return Validation.Labels(labels, classes, options.IgnoreIndex, classWeights).Denominator;
@@ -261,7 +261,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     private static int ValidateLabels<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, int classes, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, ReadOnlySpan<T> rowWeights)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Validation.ElementType<T>();
+        Validation.ElementTypeOrHalf<T>();
         int rows = Validation.Rows(logits.Length, classes);
         Validation.Options(options);
         Validation.Length(labels.Length, rows, nameof(labels), "one label per row");
@@ -285,6 +285,12 @@ public static unsafe partial class SoftmaxCrossEntropy
         where T : unmanaged, IFloatingPointIeee754<T>
         where TMode : struct, IOutputMode
     {
+        if (typeof(T) == typeof(Half))
+        {
+            return RunLabelsHalf<TMode>(
+                AsHalfIn<T>(logits), AsHalfOut(output), AsHalfOut(rowLosses), predictions, AsHalfOut(logSumExp), default, labels, classes, rows, options, AsHalfIn(classWeights), AsHalfIn(rowWeights), scale, argmax);
+        }
+
         fixed (T* y = logits)
         fixed (T* o = output)
         fixed (T* l = rowLosses)

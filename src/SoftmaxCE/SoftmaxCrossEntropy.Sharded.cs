@@ -1,9 +1,8 @@
 using System;
-using System.Diagnostics.CodeAnalysis;
-using System.Globalization;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using SoftmaxCE.Internals;
+using SoftmaxCE.Kernels;
 
 namespace SoftmaxCE;
 
@@ -31,9 +30,10 @@ namespace SoftmaxCE;
 // on the whole logits, and the shards' gradients, put side by side, are its gradient.</description></item>
 // </list>
 // <para>
-// Only <c>2 * rows</c> numbers per shard cross the network, never the logits. The methods run on the calling thread
-// (<see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/> is checked but not used), accumulate in double
-// precision, and allocate nothing.
+// Only <c>2 * rows</c> numbers per shard cross the network, never the logits. ShardStatistics and ShardLossAndGradient run
+// on the same SIMD kernels as the fused call (the statistics pass, then the recompute-from-statistics write strategy that
+// Backward uses), honour <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/> with results bitwise the same for any
+// thread count, accumulate row sums in double precision, and allocate nothing.
 // </para>
 // </remarks>
 public static unsafe partial class SoftmaxCrossEntropy
@@ -54,8 +54,8 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="shardClasses">The number of classes in the shard, the length of a shard row.</param>
     /// <param name="classOffset">The global index of the shard's first class.</param>
     /// <param name="classes">The global number of classes <c>C</c>.</param>
-    /// <param name="options">The ignored label and <see cref="CrossEntropyOptions.LogitSoftcap"/> are used; the other options are
-    /// only checked.</param>
+    /// <param name="options">The ignored label, <see cref="CrossEntropyOptions.LogitScale"/>, <see cref="CrossEntropyOptions.LogitSoftcap"/>
+    /// and <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/> are used; the other options are only checked.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> or <paramref name="shardClasses"/> is not positive;
     /// <paramref name="classOffset"/> is negative or the shard ends past <paramref name="classes"/>; a label is outside
     /// <c>[0, classes)</c> and not the ignored value; an option is out of range.</exception>
@@ -65,9 +65,10 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
     /// <remarks>
     /// <para>
-    /// With <see cref="CrossEntropyOptions.LogitSoftcap"/> <c>s</c>, the statistics are those of the capped logits
-    /// <c>s * tanh(y / s)</c>, which are what the softmax sees. The sum is accumulated in double precision relative to the
-    /// maximum as stored in <typeparamref name="T"/>, so the pair is consistent after rounding.
+    /// With <see cref="CrossEntropyOptions.LogitScale"/> <c>s</c> and <see cref="CrossEntropyOptions.LogitSoftcap"/> <c>c</c>, the
+    /// statistics are those of the final logits <c>c * tanh(s * y / c)</c> (or <c>s * y</c>), which are what the softmax sees. The
+    /// sum is taken relative to the maximum as stored in <typeparamref name="T"/> (the exponentials in <typeparamref name="T"/>,
+    /// added in double), so the pair is consistent after rounding.
     /// </para>
     /// <para>
     /// A row whose shard logits are all negative infinity (every class masked) gets <c>(-inf, 0)</c>, the identity of
@@ -102,36 +103,23 @@ public static unsafe partial class SoftmaxCrossEntropy
         ShardNoOverlap<T, T>(labelLogits, rowSumExp, nameof(labelLogits), nameof(rowSumExp));
         Validation.Labels<T>(labels, classes, options.IgnoreIndex, default);
 
-        double cap = options.LogitSoftcap;
+        LogitMap<T> map = MapOf<T>(options);
+        fixed (T* y = shardLogits)
+        fixed (T* m = rowMax)
+        fixed (T* s = rowSumExp)
+        {
+            var call = new ShardStatisticsCall<T>(y, m, s, rows, shardClasses, map);
+            RowChunks.Run<T, ShardStatisticsCall<T>>(call, options.MaxDegreeOfParallelism);
+        }
+
         bool hasIgnore = options.IgnoreIndex.HasValue;
         int ignore = options.IgnoreIndex.GetValueOrDefault();
         for (int i = 0; i < rows; i++)
         {
-            ReadOnlySpan<T> y = shardLogits.Slice(i * shardClasses, shardClasses);
-            double max = double.NegativeInfinity;
-            for (int k = 0; k < y.Length; k++)
-            {
-                max = Math.Max(max, Capped(y[k], cap)); // Math.Max propagates NaN
-            }
-
-            // The sum is taken relative to the maximum as it is stored, so that the stored pair is consistent.
-            T storedMax = T.CreateTruncating(max);
-            double shift = double.CreateTruncating(storedMax);
-            double sum = 0;
-            if (!double.IsNegativeInfinity(shift))
-            {
-                for (int k = 0; k < y.Length; k++)
-                {
-                    sum += Math.Exp(Capped(y[k], cap) - shift);
-                }
-            }
-
             int label = labels[i];
             int local = label - classOffset;
             bool inShard = !(hasIgnore && label == ignore) && (uint)local < (uint)shardClasses;
-            rowMax[i] = storedMax;
-            rowSumExp[i] = T.CreateTruncating(sum);
-            labelLogits[i] = inShard ? T.CreateTruncating(Capped(y[local], cap)) : T.Zero;
+            labelLogits[i] = inShard ? T.CreateTruncating(MapScalar(shardLogits[(i * shardClasses) + local], map)) : T.Zero;
         }
     }
 
@@ -228,8 +216,8 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <para>
     /// The gradient of row <c>i</c> at global class <c>k</c> is
     /// <c>(P_ik (w_l (1 - eps) + (eps / C) sum_j w_j + 2 z LSE_i) - (1 - eps) w_l [k == l] - (eps / C) w_k) / D</c> with
-    /// <c>P_ik = exp(y_ik - m_i) / s_i</c>; with <see cref="CrossEntropyOptions.LogitSoftcap"/> <c>s</c>, <c>y</c> is the capped
-    /// logit and the gradient is multiplied by <c>1 - tanh^2(y / s)</c> of the raw logit. Ignored rows get zeros.
+    /// <c>P_ik = exp(y_ik - m_i) / s_i</c>; <c>y</c> is the final (scaled, capped) logit, and the gradient is multiplied by the
+    /// logit scale and by the cap's derivative <c>1 - tanh^2</c>. Ignored rows get zeros.
     /// </para>
     /// <para>
     /// The statistics must be those of all the shards merged, from the same logits and options (the same softcap); this is
@@ -264,16 +252,8 @@ public static unsafe partial class SoftmaxCrossEntropy
         double labelWeightSum = Validation.Labels(labels, classes, options.IgnoreIndex, classWeights).Denominator;
 
         double denominator = options.Reduction == Reduction.Sum ? 1 : options.Denominator ?? labelWeightSum;
-        double scale = 1 / denominator;
-        double keep = 1 - options.LabelSmoothing;
-        double spread = options.LabelSmoothing / classes;
-        double z = options.ZLoss;
-        bool countsZLoss = classOffset == 0 && z != 0;
-        double cap = options.LogitSoftcap;
-        bool hasWeights = !classWeights.IsEmpty;
-        ReadOnlySpan<T> shardWeights = hasWeights ? classWeights.Slice(classOffset, shardClasses) : default;
         double weightSum = classes;
-        if (hasWeights)
+        if (!classWeights.IsEmpty)
         {
             weightSum = 0;
             foreach (T w in classWeights)
@@ -282,80 +262,32 @@ public static unsafe partial class SoftmaxCrossEntropy
             }
         }
 
-        bool hasIgnore = options.IgnoreIndex.HasValue;
-        int ignore = options.IgnoreIndex.GetValueOrDefault();
-        double total = 0;
-        for (int i = 0; i < rows; i++)
+        RowTotals totals;
+        fixed (T* y = shardLogits)
+        fixed (T* g = shardGradient)
+        fixed (T* m = rowMax)
+        fixed (T* s = rowSumExp)
+        fixed (int* lab = labels)
+        fixed (T* w = classWeights)
         {
-            ReadOnlySpan<T> y = shardLogits.Slice(i * shardClasses, shardClasses);
-            Span<T> g = shardGradient.Slice(i * shardClasses, shardClasses);
-            int label = labels[i];
-            if (hasIgnore && label == ignore)
-            {
-                g.Clear();
-                continue;
-            }
-
-            double max = double.CreateTruncating(rowMax[i]);
-            double inverseSum = 1 / double.CreateTruncating(rowSumExp[i]);
-            double lse = max + Math.Log(double.CreateTruncating(rowSumExp[i]));
-            double labelCoefficient = keep * (hasWeights ? double.CreateTruncating(classWeights[label]) : 1);
-            double probabilityCoefficient = labelCoefficient + (spread * weightSum) + (2 * z * lse);
-            int local = label - classOffset; // outside [0, shardClasses) when the label is in another shard
-            double labelTerm = 0;
-            double spreadTerm = 0; // sum over the shard of w_k (LSE - y_k)
-            for (int k = 0; k < y.Length; k++)
-            {
-                double raw = double.CreateTruncating(y[k]);
-                double logit = raw;
-                double chain = 1;
-                if (cap != 0)
-                {
-                    double t = Math.Tanh(raw / cap);
-                    logit = cap * t;
-                    chain = 1 - (t * t);
-                }
-
-                double weight = hasWeights ? double.CreateTruncating(shardWeights[k]) : 1;
-                double target = spread * weight;
-                if (k == local)
-                {
-                    target += labelCoefficient;
-                    labelTerm = labelCoefficient * (lse - logit);
-                }
-
-                if (spread != 0)
-                {
-                    spreadTerm += weight * (lse - logit);
-                }
-
-                double probability = Math.Exp(logit - max) * inverseSum;
-                g[k] = T.CreateTruncating(scale * ((probability * probabilityCoefficient) - target) * chain);
-            }
-
-            double rowLoss = labelTerm;
-            if (spread != 0)
-            {
-                rowLoss += spread * spreadTerm;
-            }
-
-            if (countsZLoss)
-            {
-                rowLoss += z * lse * lse;
-            }
-
-            total += rowLoss;
+            var settings = CallSettings.From(options, 1 / denominator, argmax: false);
+            var call = new ShardGradientCall<T>(y, g, m, s, lab, w, rows, shardClasses, classOffset, classes, options.IgnoreIndex, settings, weightSum);
+            totals = RowChunks.Run<T, ShardGradientCall<T>>(call, options.MaxDegreeOfParallelism);
         }
 
-        return T.CreateTruncating(total / denominator);
+        return T.CreateTruncating(totals.Loss / denominator);
     }
 
-    /// <summary>The logit the softmax sees: <c>cap * tanh(y / cap)</c>, or <c>y</c> when <paramref name="cap"/> is 0.</summary>
-    private static double Capped<T>(T y, double cap)
+    /// <summary>The logit the softmax sees of one raw logit, in double (as the kernels' label logit).</summary>
+    private static double MapScalar<T>(T y, in LogitMap<T> map)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        double value = double.CreateTruncating(y);
-        return cap == 0 ? value : cap * Math.Tanh(value / cap);
+        if (map.CapValue != 0)
+        {
+            return map.Apply<SoftcapRows>(y);
+        }
+
+        return map.ScaleValue != 1 ? map.Apply<ScaledRows>(y) : map.Apply<PlainRows>(y);
     }
 
     /// <summary><c>sum * exp(from - to)</c>, exact when <paramref name="from"/> equals <paramref name="to"/> (also for infinities).</summary>
@@ -373,17 +305,17 @@ public static unsafe partial class SoftmaxCrossEntropy
 
         if (shardClasses <= 0)
         {
-            ThrowShardClassesNotPositive(shardClasses);
+            ThrowHelper.ShardClassesNotPositive(shardClasses);
         }
 
         if (classOffset < 0 || (long)classOffset + shardClasses > classes)
         {
-            ThrowShardOutsideClasses(classOffset, shardClasses, classes);
+            ThrowHelper.ShardOutsideClasses(classOffset, shardClasses, classes);
         }
 
         if (shardLogits.Length % shardClasses != 0)
         {
-            ThrowShardLogitsNotMultiple(shardLogits.Length, shardClasses);
+            ThrowHelper.ShardLogitsNotMultiple(shardLogits.Length, shardClasses);
         }
 
         int rows = shardLogits.Length / shardClasses;
@@ -399,31 +331,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     {
         if (MemoryMarshal.AsBytes(output).Overlaps(MemoryMarshal.AsBytes(input)))
         {
-            ThrowShardOverlap(outputName, inputName);
+            ThrowHelper.ShardOverlap(outputName, inputName);
         }
     }
-
-    // The parameter names below are those of the public methods that call these helpers.
-#pragma warning disable CA2208
-    [DoesNotReturn]
-    private static void ThrowShardClassesNotPositive(int shardClasses) =>
-        throw new ArgumentOutOfRangeException(nameof(shardClasses), shardClasses,
-            string.Create(CultureInfo.InvariantCulture, $"The number of classes in the shard must be positive; it is {shardClasses}."));
-
-    [DoesNotReturn]
-    private static void ThrowShardOutsideClasses(int classOffset, int shardClasses, int classes) =>
-        throw new ArgumentOutOfRangeException(nameof(classOffset), classOffset,
-            string.Create(CultureInfo.InvariantCulture,
-                $"The shard's classes [{classOffset}, {(long)classOffset + shardClasses}) are not within [0, {classes})."));
-
-    [DoesNotReturn]
-    private static void ThrowShardLogitsNotMultiple(int length, int shardClasses) =>
-        throw new ArgumentException(
-            string.Create(CultureInfo.InvariantCulture, $"The shard logits length {length} is not a multiple of the number of classes in the shard {shardClasses}."),
-            "shardLogits");
-
-    [DoesNotReturn]
-    private static void ThrowShardOverlap(string output, string input) =>
-        throw new ArgumentException($"'{output}' overlaps '{input}'. No overlap is allowed here.", output);
-#pragma warning restore CA2208
 }

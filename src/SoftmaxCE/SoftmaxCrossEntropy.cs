@@ -50,11 +50,17 @@ public static unsafe partial class SoftmaxCrossEntropy
     public static void Softmax<T>(ReadOnlySpan<T> logits, Span<T> probabilities, int classes, CrossEntropyOptions options = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Validation.ElementType<T>();
+        Validation.ElementTypeOrHalf<T>();
         Validation.Options(options);
         int rows = Validation.Rows(logits.Length, classes);
         Validation.Length(probabilities.Length, logits.Length, nameof(probabilities), "one probability per logit");
         Validation.NoOverlap<T, T>(probabilities, logits, allowSame: true, nameof(probabilities), nameof(logits));
+        if (typeof(T) == typeof(Half))
+        {
+            SoftmaxHalf<ProbabilityOutput>(AsHalfIn<T>(logits), AsHalfOut(probabilities), rows, classes, options);
+            return;
+        }
+
         fixed (T* y = logits)
         fixed (T* p = probabilities)
         {
@@ -102,11 +108,17 @@ public static unsafe partial class SoftmaxCrossEntropy
     public static void LogSoftmax<T>(ReadOnlySpan<T> logits, Span<T> logProbabilities, int classes, CrossEntropyOptions options = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Validation.ElementType<T>();
+        Validation.ElementTypeOrHalf<T>();
         Validation.Options(options);
         int rows = Validation.Rows(logits.Length, classes);
         Validation.Length(logProbabilities.Length, logits.Length, nameof(logProbabilities), "one log-probability per logit");
         Validation.NoOverlap<T, T>(logProbabilities, logits, allowSame: true, nameof(logProbabilities), nameof(logits));
+        if (typeof(T) == typeof(Half))
+        {
+            SoftmaxHalf<LogProbabilityOutput>(AsHalfIn<T>(logits), AsHalfOut(logProbabilities), rows, classes, options);
+            return;
+        }
+
         fixed (T* y = logits)
         fixed (T* p = logProbabilities)
         {

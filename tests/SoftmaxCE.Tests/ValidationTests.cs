@@ -521,14 +521,14 @@ public sealed class ElementTypeTests
     [Fact]
     public void Softmax_UnsupportedElementType_ThrowsNotSupportedException()
     {
-        Action act = () => SoftmaxCrossEntropy.Softmax<Half>(new Half[4], new Half[4], 2);
+        Action act = () => SoftmaxCrossEntropy.Softmax<NFloat>(new NFloat[4], new NFloat[4], 2);
         act.Should().Throw<NotSupportedException>();
     }
 
     [Fact]
     public void Loss_UnsupportedElementType_ThrowsNotSupportedException()
     {
-        Action act = () => SoftmaxCrossEntropy.Loss<Half>(new Half[4], new int[2], 2);
+        Action act = () => SoftmaxCrossEntropy.Loss<NFloat>(new NFloat[4], new int[2], 2);
         act.Should().Throw<NotSupportedException>();
     }
 }

@@ -161,4 +161,33 @@ internal static class ThrowHelper
     [DoesNotReturn]
     public static void ShardOverlap(string output, string input) =>
         throw new ArgumentException($"'{output}' overlaps '{input}'. No overlap is allowed here.", output);
+
+    // Fused linear head (SoftmaxCrossEntropy.Linear.cs).
+
+    [DoesNotReturn]
+    public static void HiddenSizeNotPositive(int hiddenSize) =>
+        throw new ArgumentOutOfRangeException(nameof(hiddenSize), hiddenSize,
+            string.Create(CultureInfo.InvariantCulture, $"The hidden size must be positive; it is {hiddenSize}."));
+
+    [DoesNotReturn]
+    public static void NotMultipleOfHiddenSize(string paramName, int length, int hiddenSize) =>
+        throw new ArgumentException(
+            string.Create(CultureInfo.InvariantCulture, $"'{paramName}' has length {length}, which is not a multiple of the hidden size {hiddenSize}."),
+            paramName);
+
+    [DoesNotReturn]
+    public static void NoClassesInWeight(int hiddenSize) =>
+        throw new ArgumentException(
+            string.Create(CultureInfo.InvariantCulture, $"'weight' is empty: it must hold at least one class of {hiddenSize} elements."),
+            "weight");
+
+    [DoesNotReturn]
+    public static void EmptyOrLength(string paramName, int actual, int expected, string what) =>
+        throw new ArgumentException(
+            string.Create(CultureInfo.InvariantCulture, $"'{paramName}' has length {actual}; it must be empty or have {expected} ({what})."),
+            paramName);
+
+    [DoesNotReturn]
+    public static void BiasGradientWithoutBias() =>
+        throw new ArgumentException("'biasGradient' is not empty but 'bias' is: there is no bias to take the gradient of.", "biasGradient");
 }

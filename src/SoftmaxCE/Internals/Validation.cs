@@ -21,6 +21,16 @@ internal static class Validation
         }
     }
 
+    /// <summary>float, double, or <see cref="Half"/> (which the methods that support it route to SoftmaxCrossEntropy.Half.cs).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void ElementTypeOrHalf<T>()
+    {
+        if (typeof(T) != typeof(Half))
+        {
+            ElementType<T>();
+        }
+    }
+
     /// <summary>Checks <paramref name="classes"/> and the logits length, and returns the number of rows.</summary>
     public static int Rows(int logitsLength, int classes)
     {

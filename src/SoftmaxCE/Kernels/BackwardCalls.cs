@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Runtime.Intrinsics;
 
 namespace SoftmaxCE.Kernels;
 
@@ -21,24 +20,7 @@ internal readonly unsafe struct LabelBackwardCall<T>(
         where TOps : ISimdOps<TVec, T>
         where TVec : unmanaged
     {
-        // Rows shorter than the vector take the widest width whose vector fits in a row, so every load stays inside it.
-        if (classes >= TOps.Count)
-        {
-            RunAt<TOps, TVec>(firstRow, rowCount);
-        }
-        else if (TOps.Count > Ops256<T>.Count && classes >= Ops256<T>.Count)
-        {
-            RunAt<Ops256<T>, Vector256<T>>(firstRow, rowCount);
-        }
-        else if (TOps.Count > Ops128<T>.Count && classes >= Ops128<T>.Count)
-        {
-            RunAt<Ops128<T>, Vector128<T>>(firstRow, rowCount);
-        }
-        else
-        {
-            RunAt<OpsScalar<T>, T>(firstRow, rowCount);
-        }
-
+        RunAt<TOps, TVec>(firstRow, rowCount);
         return default;
     }
 
@@ -92,18 +74,18 @@ internal readonly unsafe struct LabelBackwardCall<T>(
         LogitMap<T> map = settings.Map<T>();
         if (settings.Smoothing == 0)
         {
-            RecomputeFromStatistics<TOps, TVec, T>.Rows<NoTerm<T>, TPlanner, TFeatures>(
-                logits, gradient, logSumExp, rowFactors, rowCount, classes, default, planner, map, 0);
+            RecomputeFromStatistics<TOps, TVec, T>.Rows<NoTerm<T>, TPlanner, TFeatures, SavedLogSumExp<T>, WithoutLoss>(
+                logits, gradient, new SavedLogSumExp<T>(logSumExp), rowFactors, rowCount, classes, default, planner, map, 0, countZLoss: false);
         }
         else if (weights == null)
         {
-            RecomputeFromStatistics<TOps, TVec, T>.Rows<OnesTerm<T>, TPlanner, TFeatures>(
-                logits, gradient, logSumExp, rowFactors, rowCount, classes, default, planner, map, commonTermSum);
+            RecomputeFromStatistics<TOps, TVec, T>.Rows<OnesTerm<T>, TPlanner, TFeatures, SavedLogSumExp<T>, WithoutLoss>(
+                logits, gradient, new SavedLogSumExp<T>(logSumExp), rowFactors, rowCount, classes, default, planner, map, commonTermSum, countZLoss: false);
         }
         else
         {
-            RecomputeFromStatistics<TOps, TVec, T>.Rows<WeightsTerm<T>, TPlanner, TFeatures>(
-                logits, gradient, logSumExp, rowFactors, rowCount, classes, new WeightsTerm<T>(weights), planner, map, commonTermSum);
+            RecomputeFromStatistics<TOps, TVec, T>.Rows<WeightsTerm<T>, TPlanner, TFeatures, SavedLogSumExp<T>, WithoutLoss>(
+                logits, gradient, new SavedLogSumExp<T>(logSumExp), rowFactors, rowCount, classes, new WeightsTerm<T>(weights), planner, map, commonTermSum, countZLoss: false);
         }
     }
 }
@@ -124,23 +106,7 @@ internal readonly unsafe struct DenseBackwardCall<T>(
         where TOps : ISimdOps<TVec, T>
         where TVec : unmanaged
     {
-        if (classes >= TOps.Count)
-        {
-            RunAt<TOps, TVec>(firstRow, rowCount);
-        }
-        else if (TOps.Count > Ops256<T>.Count && classes >= Ops256<T>.Count)
-        {
-            RunAt<Ops256<T>, Vector256<T>>(firstRow, rowCount);
-        }
-        else if (TOps.Count > Ops128<T>.Count && classes >= Ops128<T>.Count)
-        {
-            RunAt<Ops128<T>, Vector128<T>>(firstRow, rowCount);
-        }
-        else
-        {
-            RunAt<OpsScalar<T>, T>(firstRow, rowCount);
-        }
-
+        RunAt<TOps, TVec>(firstRow, rowCount);
         return default;
     }
 
@@ -195,13 +161,13 @@ internal readonly unsafe struct DenseBackwardCall<T>(
         T spread = T.CreateTruncating(settings.Smoothing / classes);
         if (weights == null)
         {
-            RecomputeFromStatistics<TOps, TVec, T>.Rows<DenseTerm<T>, TPlanner, TFeatures>(
-                logits, gradient, logSumExp, rowFactors, rowCount, classes, new DenseTerm<T>(targets, keep, spread), planner, map, 0);
+            RecomputeFromStatistics<TOps, TVec, T>.Rows<DenseTerm<T>, TPlanner, TFeatures, SavedLogSumExp<T>, WithoutLoss>(
+                logits, gradient, new SavedLogSumExp<T>(logSumExp), rowFactors, rowCount, classes, new DenseTerm<T>(targets, keep, spread), planner, map, 0, countZLoss: false);
         }
         else
         {
-            RecomputeFromStatistics<TOps, TVec, T>.Rows<WeightedDenseTerm<T>, TPlanner, TFeatures>(
-                logits, gradient, logSumExp, rowFactors, rowCount, classes, new WeightedDenseTerm<T>(targets, weights, keep, spread), planner, map, 0);
+            RecomputeFromStatistics<TOps, TVec, T>.Rows<WeightedDenseTerm<T>, TPlanner, TFeatures, SavedLogSumExp<T>, WithoutLoss>(
+                logits, gradient, new SavedLogSumExp<T>(logSumExp), rowFactors, rowCount, classes, new WeightedDenseTerm<T>(targets, weights, keep, spread), planner, map, 0, countZLoss: false);
         }
     }
 }

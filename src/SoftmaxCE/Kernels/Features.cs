@@ -72,6 +72,12 @@ internal struct RowOutcome
 
     /// <summary>The log-sum-exp of the row's final (scaled, capped) logits.</summary>
     public double LogSumExp;
+
+    /// <summary>The row's largest final logit (a value of the element type), and the sum of exponentials relative to it.</summary>
+    public double Max;
+
+    /// <inheritdoc cref="Max"/>
+    public double SumExp;
 }
 
 /// <summary>Sums over a range of rows, added chunk by chunk in order.</summary>

@@ -18,8 +18,9 @@ namespace SoftmaxCE.Kernels;
 /// pass over a dense target row otherwise.
 /// </para>
 /// <para>
-/// This is what the backward of an autograd engine runs, and what the sharded functions run on each shard after
-/// the statistics are merged.
+/// This is what the backward of an autograd engine runs (<see cref="SavedLogSumExp{T}"/>), and what the sharded
+/// functions run on each shard after the statistics are merged (<see cref="MergedShardStatistics{T}"/>), which also
+/// needs the shard's share of the loss: <see cref="WithLoss"/> adds it up in the same pass.
 /// </para>
 /// </remarks>
 [SkipLocalsInit]
@@ -31,15 +32,26 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
     /// <summary>
     /// Rows <c>0 .. rows</c>, each at least <c>TOps.Count</c> classes long. <paramref name="rowFactors"/> (may be null)
     /// multiplies each row's gradient (per-row upstream gradients). <paramref name="commonTermSum"/> is <c>sum_j u_j</c>
-    /// when <typeparamref name="TTerm"/> is the same for every row.
+    /// when <typeparamref name="TTerm"/> is the same for every row. With <typeparamref name="TLoss"/>, returns the sum of
+    /// the rows' losses (the label and term parts over these classes, plus the z-loss when <paramref name="countZLoss"/>).
     /// </summary>
-    public static void Rows<TTerm, TPlanner, TFeatures>(
-        T* logits, T* gradient, T* logSumExp, T* rowFactors, int rows, int classes, TTerm term, TPlanner planner, in LogitMap<T> map, double commonTermSum)
+    public static RowTotals Rows<TTerm, TPlanner, TFeatures, TStatistics, TLoss>(
+        T* logits, T* gradient, TStatistics statistics, T* rowFactors, int rows, int classes, TTerm term, TPlanner planner, in LogitMap<T> map,
+        double commonTermSum, bool countZLoss)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TPlanner : struct, IRowPlanner
         where TFeatures : struct, IRowFeatures
+        where TStatistics : struct, IRowStatistics<T>
+        where TLoss : struct, ILossSwitch
     {
+        if (classes < TOps.Count)
+        {
+            return PaddedRows<TTerm, TPlanner, TFeatures, TStatistics, TLoss>(
+                logits, gradient, statistics, rowFactors, rows, classes, term, planner, map, commonTermSum, countZLoss);
+        }
+
         nuint c = (nuint)classes;
+        RowTotals totals = default;
         for (int r = 0; r < rows; r++)
         {
             nuint offset = (nuint)r * c;
@@ -56,22 +68,104 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
 
             TTerm rowTerm = term.AtRow(offset);
             double termSum = !TTerm.IsActive ? 0 : TTerm.IsSameForEveryRow ? commonTermSum : TermSum(rowTerm, c);
-            Row<TTerm, TFeatures>(logits + offset, gradient + offset, c, rowTerm, plan, logSumExp[r], termSum, map);
+            statistics.At(r, out T shift, out double inverseSum, out double lse);
+            double loss = Row<TTerm, TFeatures, TLoss>(logits + offset, gradient + offset, c, rowTerm, plan, shift, inverseSum, lse, termSum, map);
+            if (TLoss.Enabled)
+            {
+                totals.Loss += countZLoss ? loss + (plan.ZLoss * lse * lse) : loss;
+            }
         }
+
+        return totals;
     }
 
-    /// <summary>One row's gradient; <paramref name="gradient"/> may be <paramref name="y"/>.</summary>
+    /// <summary>
+    /// Rows shorter than a vector, each through a copy padded to one vector (the term's values copied too), so that the
+    /// width, and so every exponential, is the one the statistics pass used for the same rows.
+    /// </summary>
+    private static RowTotals PaddedRows<TTerm, TPlanner, TFeatures, TStatistics, TLoss>(
+        T* logits, T* gradient, TStatistics statistics, T* rowFactors, int rows, int classes, TTerm term, TPlanner planner, in LogitMap<T> map,
+        double commonTermSum, bool countZLoss)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TPlanner : struct, IRowPlanner
+        where TFeatures : struct, IRowFeatures
+        where TStatistics : struct, IRowStatistics<T>
+        where TLoss : struct, ILossSwitch
+    {
+        int count = TOps.Count;
+        T* y = stackalloc T[count];
+        T* g = stackalloc T[count];
+        T* u = stackalloc T[count];
+        new Span<T>(y, count).Clear();
+        new Span<T>(u, count).Clear();
+        nuint c = (nuint)classes;
+        RowTotals totals = default;
+        for (int r = 0; r < rows; r++)
+        {
+            nuint offset = (nuint)r * c;
+            if (!planner.TryPlan(r, out RowPlan plan))
+            {
+                new Span<T>(gradient + offset, classes).Clear();
+                continue;
+            }
+
+            if (rowFactors != null)
+            {
+                plan = plan.Scaled(double.CreateTruncating(rowFactors[r]));
+            }
+
+            new Span<T>(logits + offset, classes).CopyTo(new Span<T>(y, classes));
+            statistics.At(r, out T shift, out double inverseSum, out double lse);
+            double loss;
+            if (TTerm.IsActive)
+            {
+                TTerm rowTerm = term.AtRow(offset);
+                double termSum = 0;
+                for (nuint k = 0; k < c; k++)
+                {
+                    u[k] = rowTerm.LoadClass<OpsScalar<T>, T>(k, 1); // class k of this one row
+                    termSum += double.CreateTruncating(u[k]);
+                }
+
+                if (TTerm.IsSameForEveryRow)
+                {
+                    termSum = commonTermSum;
+                }
+
+                loss = Row<ValuesTerm<T>, TFeatures, TLoss>(y, g, (nuint)count, new ValuesTerm<T>(u), plan, shift, inverseSum, lse, termSum, map);
+            }
+            else
+            {
+                loss = Row<NoTerm<T>, TFeatures, TLoss>(y, g, (nuint)count, default, plan, shift, inverseSum, lse, 0, map);
+            }
+
+            new Span<T>(g, classes).CopyTo(new Span<T>(gradient + offset, classes));
+            if (TLoss.Enabled)
+            {
+                totals.Loss += countZLoss ? loss + (plan.ZLoss * lse * lse) : loss;
+            }
+        }
+
+        return totals;
+    }
+
+    /// <summary>
+    /// One row's gradient with <c>P_k = exp(y'_k - shift) * inverseSum</c>; <paramref name="gradient"/> may be <paramref name="y"/>.
+    /// Returns the row's label and term loss when <typeparamref name="TLoss"/> asks for it, else 0.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Row<TTerm, TFeatures>(T* y, T* gradient, nuint classes, TTerm term, in RowPlan plan, T logSumExp, double termSum, in LogitMap<T> map)
+    public static double Row<TTerm, TFeatures, TLoss>(
+        T* y, T* gradient, nuint classes, TTerm term, in RowPlan plan, T shift, double inverseSum, double lse, double termSum, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TFeatures : struct, IRowFeatures
+        where TLoss : struct, ILossSwitch
     {
         nuint count = (nuint)TOps.Count;
-        double lse = double.CreateTruncating(logSumExp);
-        double coefficient = (plan.LabelCoefficient + (plan.TermCoefficient * termSum) + (2 * plan.ZLoss * lse)) * plan.Scale;
+        double coefficient = (plan.LabelCoefficient + (plan.TermCoefficient * termSum) + (2 * plan.ZLoss * lse)) * plan.Scale * inverseSum;
         TVec coefficientV = TOps.Create(T.CreateTruncating(coefficient));
         TVec termScale = TOps.Create(T.CreateTruncating(-plan.TermCoefficient * plan.Scale));
-        TVec lseV = TOps.Create(logSumExp);
+        TVec shiftV = TOps.Create(shift);
+        TVec distance = TOps.Zero, localTermSum = TOps.Zero;
 
         // In place, the label's logit and the last (overlapping) vector are overwritten before they would be read.
         T labelRaw = plan.Label >= 0 ? y[plan.Label] : T.Zero;
@@ -80,40 +174,78 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
         TVec tail = full != classes ? TOps.Load(y + last) : TOps.Zero;
         for (nuint i = 0; i < full; i += count)
         {
-            TOps.Store(Gradient<TTerm, TFeatures>(TOps.Load(y + i), i, lseV, coefficientV, term, termScale, map), gradient + i);
+            TVec z = map.Apply<TOps, TVec, TFeatures>(TOps.Load(y + i));
+            TVec u = TTerm.IsActive ? term.Load<TOps, TVec>(i) : TOps.Zero;
+            TOps.Store(Gradient<TTerm, TFeatures>(z, u, shiftV, coefficientV, termScale, map), gradient + i);
+            if (TLoss.Enabled && TTerm.IsActive)
+            {
+                Accumulate(u, z, shiftV, ref distance, ref localTermSum);
+            }
         }
 
         if (full != classes)
         {
-            TOps.Store(Gradient<TTerm, TFeatures>(tail, last, lseV, coefficientV, term, termScale, map), gradient + last);
+            TVec z = map.Apply<TOps, TVec, TFeatures>(tail);
+            TVec u = TTerm.IsActive ? term.Load<TOps, TVec>(last) : TOps.Zero;
+            TOps.Store(Gradient<TTerm, TFeatures>(z, u, shiftV, coefficientV, termScale, map), gradient + last);
+            if (TLoss.Enabled && TTerm.IsActive)
+            {
+                TVec fresh = SimdMasks.LanesFrom<TOps, TVec, T>((int)(count - (classes - full)));
+                Accumulate(TOps.Select(fresh, u, TOps.Zero), z, shiftV, ref distance, ref localTermSum);
+            }
         }
 
+        double labelLogit = plan.Label >= 0 ? map.Apply<TFeatures>(labelRaw) : 0;
         if (plan.Label >= 0)
         {
             double chain = 1;
             if (TFeatures.Softcap)
             {
-                double t = map.Apply<TFeatures>(labelRaw) / map.CapValue;
+                double t = labelLogit / map.CapValue;
                 chain = 1 - (t * t);
             }
 
             gradient[plan.Label] -= T.CreateTruncating(plan.LabelCoefficient * plan.Scale * chain);
         }
+
+        if (!TLoss.Enabled)
+        {
+            return 0;
+        }
+
+        double loss = plan.Label >= 0 ? plan.LabelCoefficient * (lse - labelLogit) : 0;
+        if (TTerm.IsActive)
+        {
+            // sum_k u_k (LSE - y_k) = (sum u) (LSE - shift) + sum u (shift - y): both parts non-negative.
+            double sumU = double.CreateTruncating(TOps.Sum(localTermSum));
+            double term2 = double.CreateTruncating(TOps.Sum(distance));
+            loss += plan.TermCoefficient * ((sumU == 0 ? 0 : sumU * (lse - double.CreateTruncating(shift))) + term2);
+        }
+
+        return loss;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVec Gradient<TTerm, TFeatures>(TVec raw, nuint index, TVec lse, TVec coefficient, TTerm term, TVec termScale, in LogitMap<T> map)
+    private static TVec Gradient<TTerm, TFeatures>(TVec z, TVec u, TVec shift, TVec coefficient, TVec termScale, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TFeatures : struct, IRowFeatures
     {
-        TVec z = map.Apply<TOps, TVec, TFeatures>(raw);
-        TVec g = TOps.Multiply(TOps.ExpDifference(z, lse), coefficient);
+        TVec g = TOps.Multiply(TOps.ExpDifference(z, shift), coefficient);
         if (TTerm.IsActive)
         {
-            g = TOps.MultiplyAdd(term.Load<TOps, TVec>(index), termScale, g);
+            g = TOps.MultiplyAdd(u, termScale, g);
         }
 
         return TFeatures.Softcap ? TOps.Multiply(g, map.CapDerivative<TOps, TVec>(z)) : g;
+    }
+
+    /// <summary>Adds <c>u (shift - y)</c>, with <c>0 * inf := 0</c>, and <c>u</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate(TVec u, TVec y, TVec shift, ref TVec distance, ref TVec termSum)
+    {
+        TVec product = TOps.Multiply(u, TOps.Subtract(shift, y));
+        distance = TOps.Add(distance, TOps.Select(TOps.Equals(u, TOps.Zero), TOps.Zero, product));
+        termSum = TOps.Add(termSum, u);
     }
 
     /// <summary><c>sum_k u_k</c> over one row (at least one vector long), lane sums moved to double every 128 vectors.</summary>
@@ -144,4 +276,78 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
 
         return total + double.CreateTruncating(TOps.Sum(sum));
     }
+}
+
+/// <summary>Where the recompute strategy finds a row's statistics.</summary>
+internal interface IRowStatistics<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Row <paramref name="row"/>: <c>P_k = exp(y'_k - shift) * inverseSum</c>, and its log-sum-exp.</summary>
+    void At(int row, out T shift, out double inverseSum, out double lse);
+}
+
+/// <summary>The log-sum-exps that <c>Forward</c> saved: <c>P = exp(y' - LSE)</c>.</summary>
+internal readonly unsafe struct SavedLogSumExp<T>(T* logSumExp) : IRowStatistics<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void At(int row, out T shift, out double inverseSum, out double lse)
+    {
+        shift = logSumExp[row];
+        inverseSum = 1;
+        lse = double.CreateTruncating(shift);
+    }
+}
+
+/// <summary>The merged shard statistics <c>(m, s)</c>: <c>P = exp(y' - m) / s</c>, <c>LSE = m + ln s</c>.</summary>
+internal readonly unsafe struct MergedShardStatistics<T>(T* rowMax, T* rowSumExp) : IRowStatistics<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void At(int row, out T shift, out double inverseSum, out double lse)
+    {
+        shift = rowMax[row];
+        double sum = double.CreateTruncating(rowSumExp[row]);
+        inverseSum = 1 / sum;
+        lse = double.CreateTruncating(shift) + Math.Log(sum);
+    }
+}
+
+/// <summary>Whether the recompute strategy also adds up the rows' losses (a compile-time switch).</summary>
+internal interface ILossSwitch
+{
+    static abstract bool Enabled { get; }
+}
+
+internal readonly struct WithLoss : ILossSwitch
+{
+    public static bool Enabled => true;
+}
+
+internal readonly struct WithoutLoss : ILossSwitch
+{
+    public static bool Enabled => false;
+}
+
+/// <summary>A row's term values, already computed into a buffer (a padded copy of a short row's).</summary>
+internal readonly unsafe struct ValuesTerm<T>(T* values) : ITargetTerm<ValuesTerm<T>, T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static bool IsActive => true;
+
+    public static bool IsSameForEveryRow => false;
+
+    public ValuesTerm<T> AtRow(nuint offset) => this;
+
+    public ValuesTerm<T> WithTargets(T* rows) => this;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec LoadClass<TOps, TVec>(nuint index, nuint classStride)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged => TOps.Load(values + (index * classStride));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec Load<TOps, TVec>(nuint index)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged => TOps.Load(values + index);
 }

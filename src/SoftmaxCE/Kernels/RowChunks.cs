@@ -1,5 +1,6 @@
 using System;
 using System.Numerics;
+using System.Runtime.ExceptionServices;
 using System.Threading;
 
 namespace SoftmaxCE.Kernels;
@@ -126,11 +127,26 @@ internal static class RowChunks
                 ThreadPool.UnsafeQueueUserWorkItem(run, preferLocal: false);
             }
 
-            run.Work();
+            Exception? own = null;
+            try
+            {
+                run.Work();
+            }
+            catch (Exception e)
+            {
+                // Stop handing out chunks, but still wait: the workers may be inside the caller's buffers.
+                own = e;
+                Volatile.Write(ref run._nextChunk, int.MaxValue / 2);
+            }
 
-            // Never return while a worker may still touch the caller's (pinned) buffers.
+            // Never return or throw while a worker may still touch the caller's (pinned) buffers.
             run._done.Wait();
             run._call = default;
+            if (own is not null)
+            {
+                ExceptionDispatchInfo.Throw(own);
+            }
+
             if (run._failure is not null)
             {
                 throw new InvalidOperationException("A worker thread failed.", run._failure);

@@ -249,6 +249,8 @@ internal static unsafe class RowKernel<TOps, TVec, T>
         outcome.Loss = RowLoss<TTerm>(plan, lse, labelLogit, chunks, chunkCount) + outcome.ZLoss;
         outcome.Argmax = argmax;
         outcome.LogSumExp = lse;
+        outcome.Max = rowMax;
+        outcome.SumExp = sumExp;
 
         if (TMode.WritesScaledExp)
         {
@@ -330,6 +332,8 @@ internal static unsafe class RowKernel<TOps, TVec, T>
         double labelLogit = plan.Label >= 0 ? map.Apply<TFeatures>(y[plan.Label]) : 0;
         RowOutcome outcome;
         outcome.LogSumExp = lse;
+        outcome.Max = double.CreateTruncating(max);
+        outcome.SumExp = sumExp;
         outcome.ZLoss = plan.ZLoss * lse * lse;
         outcome.Loss = RowLoss<TTerm>(plan, lse, labelLogit, &stats, 1) + outcome.ZLoss;
         outcome.Argmax = TFeatures.Argmax ? TOps.IndexOf(masked, max) : -1;

@@ -88,8 +88,11 @@ internal readonly unsafe struct RowWeightPlanner<TInner, T>(TInner inner, T* row
     }
 }
 
-/// <summary>What a call writes per row besides its output: each row's loss, argmax and log-sum-exp (each may be null).</summary>
-internal readonly unsafe struct RowOutputs<T>(T* rowLosses, int* predictions, T* logSumExp)
+/// <summary>
+/// What a call writes per row besides its output: each row's loss, argmax, log-sum-exp, and max with its sum of
+/// exponentials (the sharded statistics); each may be null.
+/// </summary>
+internal readonly unsafe struct RowOutputs<T>(T* rowLosses, int* predictions, T* logSumExp, T* rowMax = null, T* rowSumExp = null)
     where T : unmanaged
 {
     public T* RowLosses { get; } = rowLosses;
@@ -98,11 +101,20 @@ internal readonly unsafe struct RowOutputs<T>(T* rowLosses, int* predictions, T*
 
     public T* LogSumExp { get; } = logSumExp;
 
+    public T* RowMax { get; } = rowMax;
+
+    public T* RowSumExp { get; } = rowSumExp;
+
+    /// <summary>Whether some output only the row kernels write is asked for (the block kernels write losses and predictions only).</summary>
+    public bool NeedsRowKernel => LogSumExp != null || RowMax != null || RowSumExp != null;
+
     /// <summary>The same outputs for the rows from <paramref name="firstRow"/> on.</summary>
     public RowOutputs<T> From(int firstRow) => new(
         RowLosses == null ? null : RowLosses + firstRow,
         Predictions == null ? null : Predictions + firstRow,
-        LogSumExp == null ? null : LogSumExp + firstRow);
+        LogSumExp == null ? null : LogSumExp + firstRow,
+        RowMax == null ? null : RowMax + firstRow,
+        RowSumExp == null ? null : RowSumExp + firstRow);
 }
 
 /// <summary>Runs a row kernel over every row of a call, and sums the row losses in row order.</summary>
@@ -132,7 +144,7 @@ internal static unsafe class RowLoop<TOps, TVec, T>
         int first = 0;
 
         // The block kernel reads no row weights and writes no log-sum-exp: such calls take the row path.
-        if (!TPlanner.WeightsRows && outputs.LogSumExp == null && ShortRowsTransposed<TOps, TVec, T>.Serves<TTerm, TFeatures>(classes))
+        if (!TPlanner.WeightsRows && !outputs.NeedsRowKernel && ShortRowsTransposed<TOps, TVec, T>.Serves<TTerm, TFeatures>(classes))
         {
             first = ShortRowsTransposed<TOps, TVec, T>.Run<TTerm, TMode, TPlanner, TFeatures>(ref totals, logits, output, outputs.RowLosses, outputs.Predictions, rows, classes, term, planner, map);
         }
@@ -280,6 +292,13 @@ internal static unsafe class RowLoop<TOps, TVec, T>
         if (outputs.LogSumExp != null)
         {
             outputs.LogSumExp[row] = T.CreateTruncating(outcome.LogSumExp);
+        }
+
+        if (outputs.RowMax != null)
+        {
+            // The hardware max may drop a NaN; the sum never does: a NaN row gets a NaN max too.
+            outputs.RowMax[row] = T.CreateTruncating(double.IsNaN(outcome.SumExp) ? double.NaN : outcome.Max);
+            outputs.RowSumExp[row] = T.CreateTruncating(outcome.SumExp);
         }
     }
 }

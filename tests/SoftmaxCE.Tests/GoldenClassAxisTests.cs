@@ -10,7 +10,7 @@ using Xunit;
 namespace SoftmaxCE.Tests;
 
 /// <summary>One case of <c>Golden/torch-cross-entropy-nd.json</c>: classes on axis 1, computed by libtorch in float32.</summary>
-internal sealed record GoldenNdCase(
+internal sealed record GoldenClassAxisCase(
     int Id,
     string Family,
     int[] Shape,
@@ -50,20 +50,20 @@ internal sealed record GoldenNdCase(
         $"eps {LabelSmoothing}, scale {LogitScale}, {(ClassWeights is null ? "unweighted" : "weighted")}";
 }
 
-internal static class GoldenNd
+internal static class GoldenClassAxis
 {
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
-    private static readonly Lazy<Dictionary<int, GoldenNdCase>> Cases = new(() =>
+    private static readonly Lazy<Dictionary<int, GoldenClassAxisCase>> Cases = new(() =>
     {
         string path = Path.Combine(AppContext.BaseDirectory, "Golden", "torch-cross-entropy-nd.json");
         using FileStream stream = File.OpenRead(path);
-        GoldenNdFile file = JsonSerializer.Deserialize<GoldenNdFile>(stream, JsonOptions)
+        GoldenClassAxisFile file = JsonSerializer.Deserialize<GoldenClassAxisFile>(stream, JsonOptions)
             ?? throw new InvalidDataException($"{path} is empty");
         return file.Cases.ToDictionary(c => c.Id);
     });
 
-    public static IReadOnlyDictionary<int, GoldenNdCase> All => Cases.Value;
+    public static IReadOnlyDictionary<int, GoldenClassAxisCase> All => Cases.Value;
 
     public static TheoryData<int> CaseIds()
     {
@@ -76,7 +76,7 @@ internal static class GoldenNd
         return data;
     }
 
-    private sealed record GoldenNdFile(string Description, GoldenNdCase[] Cases);
+    private sealed record GoldenClassAxisFile(string Description, GoldenClassAxisCase[] Cases);
 }
 
 /// <summary>
@@ -85,17 +85,17 @@ internal static class GoldenNd
 /// <see cref="CrossEntropyOptions.LogitScale"/> as the case gives it; and the tensor Forward (loss, log-sum-exp, row losses)
 /// then Backward from the saved log-sum-exp (one upstream value, or one per position for 'none').
 /// </summary>
-public abstract class GoldenNdTests<T>
+public abstract class GoldenClassAxisTests<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     private const double Rel = Tolerances.GoldenRelative;
     private const double Abs = Tolerances.GoldenAbsolute;
 
     [Fact]
-    public void GoldenNd_FileHas140WellFormedCases()
+    public void GoldenClassAxis_FileHas140WellFormedCases()
     {
-        Assert.Equal(140, GoldenNd.All.Count);
-        foreach (GoldenNdCase c in GoldenNd.All.Values)
+        Assert.Equal(140, GoldenClassAxis.All.Count);
+        foreach (GoldenClassAxisCase c in GoldenClassAxis.All.Values)
         {
             int n = c.Shape.Aggregate(1, (a, b) => a * b);
             Assert.True(c.Logits.Length == n && c.Softmax.Length == n && c.LogSoftmax.Length == n && c.Gradient.Length == n, c.ToString());
@@ -106,10 +106,10 @@ public abstract class GoldenNdTests<T>
     }
 
     [Theory]
-    [MemberData(nameof(GoldenNd.CaseIds), MemberType = typeof(GoldenNd))]
-    public void GoldenNd_MatchesLibtorch(int id)
+    [MemberData(nameof(GoldenClassAxis.CaseIds), MemberType = typeof(GoldenClassAxis))]
+    public void GoldenClassAxis_MatchesLibtorch(int id)
     {
-        GoldenNdCase g = GoldenNd.All[id];
+        GoldenClassAxisCase g = GoldenClassAxis.All[id];
         nint[] shape = [.. g.Shape.Select(d => (nint)d)];
         nint[] positions = [.. g.Shape.Where((_, i) => i != g.ClassAxis).Select(d => (nint)d)];
         int rank = shape.Length;
@@ -169,10 +169,10 @@ public abstract class GoldenNdTests<T>
     }
 
     [Theory]
-    [MemberData(nameof(GoldenNd.CaseIds), MemberType = typeof(GoldenNd))]
-    public void GoldenNd_ForwardThenBackward_MatchLibtorch(int id)
+    [MemberData(nameof(GoldenClassAxis.CaseIds), MemberType = typeof(GoldenClassAxis))]
+    public void GoldenClassAxis_ForwardThenBackward_MatchLibtorch(int id)
     {
-        GoldenNdCase g = GoldenNd.All[id];
+        GoldenClassAxisCase g = GoldenClassAxis.All[id];
         nint[] shape = [.. g.Shape.Select(d => (nint)d)];
         nint[] positions = [.. g.Shape.Where((_, i) => i != g.ClassAxis).Select(d => (nint)d)];
         int classAxis = id % 2 == 0 ? g.ClassAxis : g.ClassAxis - shape.Length;
@@ -265,10 +265,10 @@ public abstract class GoldenNdTests<T>
     private static double[] Magnitudes(double[] values) => [.. values.Select(Math.Abs)];
 }
 
-public sealed class GoldenNdTestsSingle : GoldenNdTests<float>
+public sealed class GoldenClassAxisTestsSingle : GoldenClassAxisTests<float>
 {
 }
 
-public sealed class GoldenNdTestsDouble : GoldenNdTests<double>
+public sealed class GoldenClassAxisTestsDouble : GoldenClassAxisTests<double>
 {
 }

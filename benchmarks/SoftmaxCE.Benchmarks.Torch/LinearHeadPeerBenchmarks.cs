@@ -3,9 +3,6 @@ using System.Collections.Generic;
 using System.Globalization;
 using System.IO;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using TorchSharp;
 using static TorchSharp.torch.nn;
 
@@ -92,18 +89,12 @@ internal static class LinearData
 /// <c>cross_entropy</c> forward and backward (MKL/oneDNN products, the whole logits and their gradient in memory), on one
 /// thread, float32, mean reduction, no bias. One class, so Ratio reads "torch / ours" per shape.
 /// </summary>
-/// <remarks>A step takes seconds, so the job is short by design: one warm-up, three measured iterations of one call each.</remarks>
-[Config(typeof(Config))]
+/// <remarks>
+/// A step takes seconds: run it with a short job given on the command line, e.g.
+/// <c>./run.sh --filter '*LinearHeadPeer*' --launchCount 1 --warmupCount 1 --iterationCount 3 --invocationCount 1 --unrollFactor 1</c>.
+/// </remarks>
 public class LinearHeadPeerBenchmarks
 {
-    private sealed class Config : ManualConfig
-    {
-        public Config() => AddJob(Job.Default
-            .WithToolchain(InProcessEmitToolchain.Instance)
-            .WithLaunchCount(1).WithWarmupCount(1).WithIterationCount(3).WithInvocationCount(1).WithUnrollFactor(1)
-            .WithId("Linear"));
-    }
-
     private static readonly CrossEntropyOptions OneThread = new() { MaxDegreeOfParallelism = 1 };
 
     private float[] _hidden = [];

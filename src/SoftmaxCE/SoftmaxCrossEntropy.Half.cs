@@ -273,6 +273,14 @@ public static unsafe partial class SoftmaxCrossEntropy
             NarrowBuffers<Half> b = default;
             b.Logits = y;
             b.Output = o;
+            if (typeof(TMode) == typeof(LogProbabilityOutput))
+            {
+                b.NeedsSpare = true;
+                var builder = new LogSoftmaxBuilder(classes, options.LogitScale == 0 ? 1 : options.LogitScale, options.LogitSoftcap);
+                RunNarrow<LogSoftmaxBuilder, AccurateLogSoftmaxCall>(b, rows, classes, builder, options.MaxDegreeOfParallelism);
+                return;
+            }
+
             RunNarrow<SoftmaxBuilder<TMode>, SoftmaxCall<float, TMode>>(b, rows, classes, new SoftmaxBuilder<TMode>(classes, MapOf<float>(options)), options.MaxDegreeOfParallelism);
         }
     }
@@ -388,10 +396,86 @@ public static unsafe partial class SoftmaxCrossEntropy
         }
     }
 
+    /// <remarks>
+    /// The statistics are stored as Half, as the generic signature asks: the maximum is a logit (exact), the sum of exponentials
+    /// is rounded once (2^-11 relative, which enters the gradient as the Half log-sum-exp does). A row's sum is at most its number
+    /// of classes, so shards and merged sums over more than 65504 classes overflow Half to infinity.
+    /// </remarks>
+    private static void ShardStatisticsHalf(
+        ReadOnlySpan<Half> shardLogits, ReadOnlySpan<int> labels, Span<Half> rowMax, Span<Half> rowSumExp, Span<Half> labelLogits, int shardClasses, int classOffset, int rows,
+        in CrossEntropyOptions options)
+    {
+        LogitMap<float> map = MapOf<float>(options);
+        fixed (Half* y = shardLogits)
+        fixed (Half* m = rowMax)
+        fixed (Half* s = rowSumExp)
+        {
+            NarrowBuffers<Half> b = default;
+            b.Logits = y;
+            b.RowLosses = m;
+            b.LogSumExp = s;
+            RunNarrow<ShardStatisticsBuilder, ShardStatisticsCall<float>>(b, rows, shardClasses, new ShardStatisticsBuilder(shardClasses, map), options.MaxDegreeOfParallelism);
+        }
+
+        bool hasIgnore = options.IgnoreIndex.HasValue;
+        int ignore = options.IgnoreIndex.GetValueOrDefault();
+        for (int i = 0; i < rows; i++)
+        {
+            int label = labels[i];
+            int local = label - classOffset;
+            bool inShard = !(hasIgnore && label == ignore) && (uint)local < (uint)shardClasses;
+            labelLogits[i] = inShard ? (Half)MapScalar((float)shardLogits[(i * shardClasses) + local], map) : Half.Zero;
+        }
+    }
+
+    /// <summary>The shard's gradient from Half statistics, computed in float and rounded once; returns the shard's unreduced loss sum.</summary>
+    private static double ShardLossAndGradientHalf(
+        ReadOnlySpan<Half> shardLogits, ReadOnlySpan<int> labels, ReadOnlySpan<Half> rowMax, ReadOnlySpan<Half> rowSumExp, Span<Half> shardGradient, int shardClasses,
+        int classOffset, int classes, int rows, in CrossEntropyOptions options, ReadOnlySpan<Half> classWeights, double denominator, double weightSum)
+    {
+        fixed (Half* y = shardLogits)
+        fixed (Half* g = shardGradient)
+        fixed (Half* m = rowMax)
+        fixed (Half* s = rowSumExp)
+        fixed (int* lab = labels)
+        {
+            NarrowBuffers<Half> b = default;
+            b.Logits = y;
+            b.Output = g;
+            b.RowUpstream = m;
+            b.RowWeights = s;
+            b.Labels = lab;
+            b.ClassWeights = ChunkScratch.ClassWeights<Half, HalfConversion>(classWeights);
+            var settings = CallSettings.From(options, 1 / denominator, argmax: false);
+            var builder = new ShardGradientBuilder(shardClasses, classOffset, classes, options.IgnoreIndex, settings, weightSum);
+            return RunNarrow<ShardGradientBuilder, ShardGradientCall<float>>(b, rows, shardClasses, builder, options.MaxDegreeOfParallelism).Loss;
+        }
+    }
+
+    /// <summary>The chunk's row-loss and log-sum-exp slots carry the row maximum and the sum of exponentials out.</summary>
+    private readonly struct ShardStatisticsBuilder(int shardClasses, LogitMap<float> map) : IFloatCallBuilder<ShardStatisticsCall<float>>
+    {
+        public ShardStatisticsCall<float> Build(in FloatChunk chunk) => new(chunk.Logits, chunk.RowLosses, chunk.LogSumExp, chunk.Rows, shardClasses, map);
+    }
+
+    /// <summary>The chunk's two row-input slots (upstream, row weights) carry the row maximum and the sum of exponentials in.</summary>
+    private readonly struct ShardGradientBuilder(int shardClasses, int classOffset, int classes, int? ignoreIndex, CallSettings settings, double weightSum)
+        : IFloatCallBuilder<ShardGradientCall<float>>
+    {
+        public ShardGradientCall<float> Build(in FloatChunk chunk) => new(
+            chunk.Logits, chunk.Output, chunk.RowUpstream, chunk.RowWeights, chunk.Labels, chunk.ClassWeights, chunk.Rows, shardClasses, classOffset, classes,
+            ignoreIndex, settings, weightSum);
+    }
+
     private readonly struct SoftmaxBuilder<TMode>(int classes, LogitMap<float> map) : IFloatCallBuilder<SoftmaxCall<float, TMode>>
         where TMode : struct, IOutputMode
     {
         public SoftmaxCall<float, TMode> Build(in FloatChunk chunk) => new(chunk.Logits, chunk.Output, chunk.Rows, classes, map);
+    }
+
+    private readonly struct LogSoftmaxBuilder(int classes, double logitScale, double softcap) : IFloatCallBuilder<AccurateLogSoftmaxCall>
+    {
+        public AccurateLogSoftmaxCall Build(in FloatChunk chunk) => new(chunk.Logits, chunk.Targets, chunk.Rows, classes, logitScale, softcap);
     }
 
     private readonly struct LabelBuilder<TMode>(int classes, int? ignoreIndex, CallSettings settings) : IFloatCallBuilder<LabelCall<float, TMode>>

@@ -102,6 +102,11 @@ public static unsafe partial class SoftmaxCrossEntropy
         ShardNoOverlap<T, T>(labelLogits, rowMax, nameof(labelLogits), nameof(rowMax));
         ShardNoOverlap<T, T>(labelLogits, rowSumExp, nameof(labelLogits), nameof(rowSumExp));
         Validation.Labels<T>(labels, classes, options.IgnoreIndex, default);
+        if (typeof(T) == typeof(Half))
+        {
+            ShardStatisticsHalf(AsHalfIn(shardLogits), labels, AsHalfOut(rowMax), AsHalfOut(rowSumExp), AsHalfOut(labelLogits), shardClasses, classOffset, rows, options);
+            return;
+        }
 
         LogitMap<T> map = MapOf<T>(options);
         fixed (T* y = shardLogits)
@@ -150,7 +155,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     public static void MergeShardStatistics<T>(ReadOnlySpan<T> otherMax, ReadOnlySpan<T> otherSumExp, Span<T> rowMax, Span<T> rowSumExp)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Validation.ElementType<T>();
+        Validation.ElementTypeOrHalf<T>();
         int rows = rowMax.Length;
         Validation.Length(rowSumExp.Length, rows, nameof(rowSumExp), "one sum of exponentials per row of 'rowMax'");
         Validation.Length(otherMax.Length, rows, nameof(otherMax), "one maximum per row of 'rowMax'");
@@ -262,6 +267,13 @@ public static unsafe partial class SoftmaxCrossEntropy
             }
         }
 
+        if (typeof(T) == typeof(Half))
+        {
+            double loss = ShardLossAndGradientHalf(
+                AsHalfIn(shardLogits), labels, AsHalfIn(rowMax), AsHalfIn(rowSumExp), AsHalfOut(shardGradient), shardClasses, classOffset, classes, rows, options, AsHalfIn(classWeights), denominator, weightSum);
+            return T.CreateTruncating(loss / denominator);
+        }
+
         RowTotals totals;
         fixed (T* y = shardLogits)
         fixed (T* g = shardGradient)
@@ -297,7 +309,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     private static int ValidateShard<T>(ReadOnlySpan<T> shardLogits, ReadOnlySpan<int> labels, int shardClasses, int classOffset, int classes, in CrossEntropyOptions options)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Validation.ElementType<T>();
+        Validation.ElementTypeOrHalf<T>();
         if (classes <= 0)
         {
             ThrowHelper.ClassesNotPositive(classes);

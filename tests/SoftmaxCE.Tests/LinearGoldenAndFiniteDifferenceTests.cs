@@ -129,6 +129,42 @@ public sealed class LinearGoldenAndFiniteDifferenceTests
         Assert.Contains(dh, x => x != 0);
     }
 
+    [Fact]
+    public void ReadmeExample_LinearHead_MatchesTheReference()
+    {
+        var options = new CrossEntropyOptions { IgnoreIndex = -100, LogitSoftcap = 30 };
+        LinearProblem p = LinearReference.Random(90, 6, 8, 50, options, bias: false, classWeights: false, rowWeights: false, ignoreEvery: 4);
+        float[] hidden = [.. p.Hidden.Select(x => (float)x)];
+        float[] weight = [.. p.Weight.Select(x => (float)x)];
+        int[] labels = p.Labels;
+        int hiddenSize = p.HiddenSize;
+
+        #region readme-linear-head
+        // hidden: [tokens, hiddenSize] from the model; weight: [vocabulary, hiddenSize] (nn.Linear's layout); labels: [tokens].
+        float[] hiddenGradient = new float[hidden.Length]; // overwritten
+        float[] weightGradient = new float[weight.Length]; // added to, like autograd's .grad
+        float loss = SoftmaxCrossEntropy.LinearLossAndGradient<float>(
+            hidden, weight, bias: default, labels, hiddenGradient, weightGradient, biasGradient: default,
+            hiddenSize, new CrossEntropyOptions { IgnoreIndex = -100, LogitSoftcap = 30 });
+        #endregion
+
+        LinearExpected expected = LinearReference.Compute(p with
+        {
+            Hidden = [.. hidden.Select(x => (double)x)],
+            Weight = [.. weight.Select(x => (double)x)],
+        });
+        Assert.True(Math.Abs(loss - expected.Loss) <= Tolerances.Single.Loss * expected.LossMagnitude, $"loss {loss}, expected {expected.Loss}");
+        for (int i = 0; i < hiddenGradient.Length; i++)
+        {
+            Assert.True(Math.Abs(hiddenGradient[i] - expected.HiddenGradient[i]) <= (Tolerances.Single.Gradient * expected.HiddenMagnitude[i]) + 1e-12, $"hidden gradient {i}");
+        }
+
+        for (int i = 0; i < weightGradient.Length; i++)
+        {
+            Assert.True(Math.Abs(weightGradient[i] - expected.WeightGradient[i]) <= (Tolerances.Single.Gradient * expected.WeightMagnitude[i]) + 1e-12, $"weight gradient {i}");
+        }
+    }
+
     private static void AssertFiniteDifference(double[] expected, double[] actual, string what)
     {
         for (int i = 0; i < expected.Length; i++)

@@ -25,6 +25,16 @@ public abstract class PropertyTests<T>
     public void AnyValidCall_MatchesTheReference() =>
         PropertyCase.Any.Sample(Run, iter: PropertyRun.Iterations, threads: 1, print: c => c.ToString());
 
+    /// <summary>
+    /// The same with special values planted in the rows: masked classes (-inf, from a few up to whole chunks and whole
+    /// rows), NaN, +inf and logits near the largest finite value. The reference gives NaN, infinities and zeros by
+    /// the same definitions, and the comparison requires them exactly.
+    /// </summary>
+    [Fact]
+    public void AnyValidCallWithSpecialValues_MatchesTheReference() =>
+        PropertyCase.Any.Select(CsCheck.Gen.Int[1, int.MaxValue], (c, special) => c with { Special = special })
+            .Sample(Run, iter: PropertyRun.Iterations, threads: 1, print: c => c.ToString());
+
     [Fact]
     public void AnyBadCall_ThrowsNamingTheArgument_AndLeavesEveryBufferUntouched() =>
         BadCase.Any.Sample(RunBad, iter: PropertyRun.Iterations * 2, threads: 1, print: c => c.ToString());
@@ -58,6 +68,13 @@ public abstract class PropertyTests<T>
         var rng = new Random(c.DataSeed);
         int n = c.Rows * c.Classes;
         T[] logits = Data<T>.Logits(rng, n, c.Scale);
+        if (c.Special != 0)
+        {
+            double largest = typeof(T) == typeof(float) ? float.MaxValue : double.MaxValue;
+            bool sumsOverClasses = c.Dense || c.Options.LabelSmoothing != 0;
+            PlantSpecialValues(logits, c.Classes, sumsOverClasses ? largest / (4 * c.Classes) : largest, new Random(c.Special));
+        }
+
         T[]? weights = c.Weighted ? Data<T>.Weights(rng, c.Classes) : null;
         int ignoreEvery = c.Options.IgnoreIndex is null ? 0 : 2 + rng.Next(4);
         int[] labels = Data<T>.Labels(rng, c.Rows, c.Classes, c.Options.IgnoreIndex is int ig && ig < 0 ? ig : null, ignoreEvery);
@@ -126,13 +143,62 @@ public abstract class PropertyTests<T>
 
             for (int i = 0; i < c.Rows; i++)
             {
-                Check.Scalar(double.CreateTruncating(rowLosses[i]), e.RowLosses[i], Tol.Loss * e.ToleranceFactor * e.RowLossMagnitudes[i], $"{what}: RowLosses[{i}]");
+                Check.Scalar(double.CreateTruncating(rowLosses[i]), InT(e.RowLosses[i]), Tol.Loss * e.ToleranceFactor * e.RowLossMagnitudes[i], $"{what}: RowLosses[{i}]");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Plants special values in about half of the rows, one pattern per row. Logits up to <paramref name="largest"/>
+    /// in magnitude: the largest finite value for plain labels; smaller where a sum over the row's classes must stay
+    /// finite (see <see cref="FoundByPropertyTests.LabelSmoothing_LargeFloatLogits_DoNotOverflowTheSmoothingSum"/>).
+    /// </summary>
+    private static void PlantSpecialValues(T[] logits, int classes, double largest, Random rng)
+    {
+        for (int i = 0; i < logits.Length / classes; i++)
+        {
+            Span<T> row = logits.AsSpan(i * classes, classes);
+            int start = rng.Next(classes), length = 1 + rng.Next(classes - start);
+            switch (rng.Next(12))
+            {
+                case 0: // masked classes here and there
+                    for (int k = rng.Next(classes) + 1; k > 0; k--)
+                    {
+                        row[rng.Next(classes)] = T.NegativeInfinity;
+                    }
+
+                    break;
+                case 1: // a run of masked classes, whole chunks of a long row
+                    row.Slice(start, length).Fill(T.NegativeInfinity);
+                    break;
+                case 2: // no distribution
+                    row.Fill(T.NegativeInfinity);
+                    break;
+                case 3: // a NaN among a run of masked classes
+                    row.Slice(start, length).Fill(T.NegativeInfinity);
+                    row[rng.Next(classes)] = T.NaN;
+                    break;
+                case 4:
+                    row[rng.Next(classes)] = T.PositiveInfinity;
+                    break;
+                case 5: // the largest finite logits, of either sign
+                    for (int k = rng.Next(4) + 1; k > 0; k--)
+                    {
+                        row[rng.Next(classes)] = T.CreateTruncating(((rng.Next(2) * 2) - 1) * largest * (0.5 + (rng.NextDouble() / 2)));
+                    }
+
+                    break;
+                default:
+                    break;
             }
         }
     }
 
     private static void CheckLoss(T actual, Expected e, string what) =>
-        Check.Scalar(double.CreateTruncating(actual), e.Loss, Tol.Loss * e.ToleranceFactor * e.LossMagnitude, what);
+        Check.Scalar(double.CreateTruncating(actual), InT(e.Loss), Tol.Loss * e.ToleranceFactor * e.LossMagnitude, what);
+
+    /// <summary>A reference value as <typeparamref name="T"/> holds it: beyond T's largest value, an infinity.</summary>
+    private static double InT(double value) => double.CreateTruncating(T.CreateTruncating(value));
 
     private static void CheckMetrics(PropertyCase c, double[] y, int[] labels, CrossEntropyMetrics<T> metrics, int[] predictions, Expected e, string what)
     {
@@ -157,6 +223,21 @@ public abstract class PropertyTests<T>
 
             counted++;
             double[] row = capped[(i * c.Classes)..((i + 1) * c.Classes)];
+            if (row.All(v => double.IsNaN(v) || double.IsNegativeInfinity(v)) && predictions[i] == -1)
+            {
+                // A known bug (FoundByPropertyTests.Prediction_OfACountedRowWith*, skipped): -1 instead of a class.
+                continue;
+            }
+
+            if (row.Any(double.IsNaN))
+            {
+                // No order is defined with a NaN in the row: any class in [0, C) will do, and it counts as it says.
+                // Known bugs give -1 or C here (FoundByPropertyTests.Prediction_OfACountedRowWithANaN*, skipped), so
+                // only the count is checked: whatever was predicted must be counted as it says.
+                correct += predictions[i] == labels[i] ? 1 : 0;
+                continue;
+            }
+
             double max = row.Max();
             int lowest = Array.IndexOf(row, max);
             int p = predictions[i];
@@ -176,7 +257,13 @@ public abstract class PropertyTests<T>
             throw new XunitException($"{what}: counted {metrics.CountedRows}, correct {metrics.CorrectCount}; expected {counted} and {correct}.");
         }
 
-        Check.Scalar(double.CreateTruncating(metrics.ZLoss), e.ZLoss, Tol.Loss * e.ToleranceFactor * Math.Max(1, Math.Abs(e.ZLoss)), what + ": z-loss part");
+        bool rowWithNoDistribution = Enumerable.Range(0, c.Rows).Any(i => c.Options.IgnoreIndex != labels[i] && capped.AsSpan(i * c.Classes, c.Classes).IndexOfAnyExcept(double.NegativeInfinity) < 0);
+        if (rowWithNoDistribution)
+        {
+            return; // A known bug (FoundByPropertyTests.ZLossPart_OfARowWithNoDistribution_IsNaNLikeTheLoss, skipped): +inf, not NaN.
+        }
+
+        Check.Scalar(double.CreateTruncating(metrics.ZLoss), InT(e.ZLoss), Tol.Loss * e.ToleranceFactor * Math.Max(1, Math.Abs(e.ZLoss)), what + ": z-loss part");
     }
 
     private static double Epsilon() => typeof(T) == typeof(float) ? MathF.BitIncrement(1f) - 1f : Math.BitIncrement(1.0) - 1.0;
@@ -285,7 +372,15 @@ public abstract class PropertyTests<T>
             double[] q = Reference.LabelEffectiveTargets(labels, classes, o.IgnoreIndex, w, o.LabelSmoothing);
             double d = ShardReference.Denominator(labels, o, w);
             bool[] counted = [.. labels.Select(label => o.IgnoreIndex != label)];
-            return Build(y, q, counted, classes, o, d, ShardReference.Loss(y, labels, classes, o, w), ShardReference.Gradient(y, labels, classes, o, w));
+            double[] c = ShardReference.Capped(y, o.LogitSoftcap);
+            double[] lse = Reference.RowLogSumExps(c, classes);
+            double[] rowLosses = Reference.LabelRowLosses(c, labels, classes, o.IgnoreIndex, w, o.LabelSmoothing);
+            for (int i = 0; i < rowLosses.Length; i++)
+            {
+                rowLosses[i] += counted[i] ? o.ZLoss * lse[i] * lse[i] : 0;
+            }
+
+            return Build(y, q, counted, classes, o, d, ShardReference.Loss(y, labels, classes, o, w), ShardReference.Gradient(y, labels, classes, o, w), rowLosses);
         }
 
         public static Expected Dense(double[] y, double[] targets, int classes, CrossEntropyOptions o, double[]? w)
@@ -313,10 +408,10 @@ public abstract class PropertyTests<T>
                 }
             }
 
-            return Build(y, q, [.. Enumerable.Repeat(true, rows)], classes, o, d, Reference.Sum(rowLosses) / d, g);
+            return Build(y, q, [.. Enumerable.Repeat(true, rows)], classes, o, d, Reference.Sum(rowLosses) / d, g, rowLosses);
         }
 
-        private static Expected Build(double[] y, double[] q, bool[] counted, int classes, CrossEntropyOptions o, double d, double loss, double[] gradient)
+        private static Expected Build(double[] y, double[] q, bool[] counted, int classes, CrossEntropyOptions o, double d, double loss, double[] gradient, double[] rowLosses)
         {
             double[] c = ShardReference.Capped(y, o.LogitSoftcap);
             double[] lse = Reference.RowLogSumExps(c, classes);
@@ -324,14 +419,10 @@ public abstract class PropertyTests<T>
             double[] p = Reference.Softmax(c, classes);
             double lossMagnitude = 0, zLoss = 0;
             double[] rowMagnitudes = Reference.RowLossMagnitudes(c, q, classes);
-            var rowLosses = new double[counted.Length];
             for (int i = 0; i < counted.Length; i++)
             {
                 if (counted[i])
                 {
-                    // The row loss from the effective targets, sum_k q_ik (LSE_i - y_ik), plus its z-loss.
-                    double[] terms = [.. Enumerable.Range(0, classes).Select(k => q[(i * classes) + k] == 0 ? 0 : q[(i * classes) + k] * (lse[i] - c[(i * classes) + k]))];
-                    rowLosses[i] = Reference.Sum(terms) + (o.ZLoss * lse[i] * lse[i]);
                     rowMagnitudes[i] += o.ZLoss * lse[i] * lse[i];
                     lossMagnitude += rowMagnitudes[i];
                     zLoss += o.ZLoss * lse[i] * lse[i];
@@ -368,11 +459,14 @@ internal static class PropertyRun
 internal sealed record PropertyCase(
     int Width, int Rows, int Classes, bool Dense, TargetKind TargetKind, bool InPlace, bool Weighted, CrossEntropyOptions Options, double Scale, int DataSeed)
 {
+    /// <summary>The seed of the special values planted in the logits; 0 for none.</summary>
+    public int Special { get; init; }
+
     private static readonly Gen<int> AnyClasses = Gen.Frequency((9, Gen.Int[1, 300]), (1, Gen.OneOf(1000, 2049, 4100, 32000)));
 
     private static readonly Gen<CrossEntropyOptions> AnyOptions =
         Gen.Select(
-            Gen.Select(Gen.Bool, Gen.Int[0, 3], Gen.OneOf(Gen.Const(0.0), Gen.Double[0, 1], Gen.Const(1.0)), Gen.OneOf(Gen.Const(0.0), Gen.Double[1e-4, 0.1])),
+            Gen.Select(Gen.Bool, Gen.Int[0, 3], Gen.OneOf(Gen.Const(0.0), Gen.Double[1e-3, 1], Gen.Const(1.0)), Gen.OneOf(Gen.Const(0.0), Gen.Double[1e-4, 0.1])),
             Gen.Select(Gen.OneOf(Gen.Const(0.0), Gen.Double[1, 50]), Gen.OneOf(Gen.Const((double?)null), Gen.Double[0.5, 100].Select(v => (double?)v)), Gen.OneOf(1, 0, 2)),
             (a, b) => new CrossEntropyOptions
             {
@@ -402,7 +496,7 @@ internal sealed record PropertyCase(
         $"{Rows} x {Classes}, width {Width}, {(Dense ? $"dense {TargetKind}" : "labels")}, {(InPlace ? "in place" : "out of place")}, " +
         $"{(Weighted ? "weighted" : "unweighted")}, {Options.Reduction}, ignore {Options.IgnoreIndex?.ToString() ?? "none"}, " +
         $"eps {Options.LabelSmoothing}, z {Options.ZLoss}, cap {Options.LogitSoftcap}, denominator {Options.Denominator?.ToString() ?? "none"}, " +
-        $"threads {Options.MaxDegreeOfParallelism}, scale {Scale}, data seed {DataSeed}";
+        $"threads {Options.MaxDegreeOfParallelism}, scale {Scale}, data seed {DataSeed}{(Special != 0 ? $", special values seed {Special}" : "")}";
 }
 
 internal enum Fault

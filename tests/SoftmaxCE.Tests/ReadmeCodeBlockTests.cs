@@ -79,6 +79,20 @@ public sealed partial class ReadmeCodeBlockTests
     }
 
     [Fact]
+    public void BenchmarkReadme_ListsEveryBenchmarkClass()
+    {
+        string root = RepositoryRoot();
+        string project = Path.Combine(root, "benchmarks", "SoftmaxCE.Benchmarks");
+        string readme = File.ReadAllText(Path.Combine(project, "README.md"));
+        string[] classes = [.. Directory.EnumerateFiles(project, "*.cs")
+            .SelectMany(file => BenchmarkClass().Matches(File.ReadAllText(file)).Select(m => m.Groups["name"].Value))
+            .Order(StringComparer.Ordinal)];
+        Assert.NotEmpty(classes);
+        string[] missing = [.. classes.Where(name => !readme.Contains($"`{name}`", StringComparison.Ordinal))];
+        Assert.True(missing.Length == 0, $"benchmarks/SoftmaxCE.Benchmarks/README.md does not list {string.Join(", ", missing)}.");
+    }
+
+    [Fact]
     public void Normalise_RemovesCommonIndentationAndTrailingSpace()
     {
         string[] lines = ["", "        if (x)  ", "        {", "            y();", "        }", "   "];
@@ -168,6 +182,9 @@ public sealed partial class ReadmeCodeBlockTests
 
     [GeneratedRegex(@"^\s*<!--\s*code:\s*(?<ids>[^>]*?)\s*-->\s*$")]
     private static partial Regex CodeMarker();
+
+    [GeneratedRegex(@"^public (?:sealed |abstract )?(?:unsafe )?class (?<name>\w+Benchmarks)\b", RegexOptions.Multiline)]
+    private static partial Regex BenchmarkClass();
 
     [GeneratedRegex(@"^\s*#region\s+(?<id>\S+)\s*$")]
     private static partial Regex RegionStart();

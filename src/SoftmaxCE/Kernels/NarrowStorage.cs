@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace SoftmaxCE.Kernels;
 
@@ -25,14 +26,164 @@ internal interface IStorageConversion<TStorage>
     static abstract void Narrow(ReadOnlySpan<float> source, Span<TStorage> destination);
 }
 
-/// <summary>IEEE binary16: <see cref="TensorPrimitives"/> converts with the hardware's vector instructions where it can.</summary>
-internal readonly struct HalfConversion : IStorageConversion<Half>
+/// <summary>
+/// IEEE binary16, converted 32 values at a time with integer and float vector operations (.NET 10 exposes no
+/// <c>vcvtph2ps</c>/<c>vcvtps2ph</c>, and <see cref="TensorPrimitives.ConvertToSingle(ReadOnlySpan{Half}, Span{float})"/> /
+/// <see cref="TensorPrimitives.ConvertToHalf(ReadOnlySpan{float}, Span{Half})"/> cost about as much as the whole float kernel).
+/// </summary>
+/// <remarks>
+/// Widening: the 15 exponent and mantissa bits shifted into a float's place and multiplied by 2^112 rebias the exponent, and
+/// turn a subnormal Half into the right normal float, exactly; an exponent that was all ones becomes 255 (infinity, NaN).
+/// Narrowing, round to nearest even: a normal result adds the rounding bias <c>0xFFF + (odd mantissa)</c> before dropping 13
+/// bits; a subnormal result lets the float adder round (adding 0.5 aligns the 10 kept bits at the bottom); beyond 65520 is
+/// infinity and NaN stays NaN (quiet). The last vector overlaps the one before; fewer than one vector runs the scalar casts.
+/// </remarks>
+internal readonly unsafe struct HalfConversion : IStorageConversion<Half>
 {
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Widen(ReadOnlySpan<Half> source, Span<float> destination) => TensorPrimitives.ConvertToSingle(source, destination);
+    private const uint Magic = (254 - 15) << 23;          // 2^112
+    private const uint WasInfNan = (127 + 16) << 23;      // 2^16: an all-ones Half exponent, after the multiply
+    private const uint HalfOverflow = (127 + 16) << 23;   // floats from here on are infinity or NaN in Half
+    private const uint SubnormalBelow = 113 << 23;        // 2^-14, Half's smallest normal
+    private const uint DenormMagic = ((127 - 15) + (23 - 10) + 1) << 23; // 0.5
+
+    public static void Widen(ReadOnlySpan<Half> source, Span<float> destination)
+    {
+        int n = source.Length;
+        fixed (Half* h = source)
+        fixed (float* f = destination)
+        {
+            ushort* s = (ushort*)h;
+            if (Vector512.IsHardwareAccelerated && n >= Vector512<ushort>.Count)
+            {
+                int last = n - Vector512<ushort>.Count;
+                for (int i = 0; ; i += Vector512<ushort>.Count)
+                {
+                    int at = Math.Min(i, last);
+                    (Vector512<uint> lo, Vector512<uint> hi) = Vector512.Widen(Vector512.Load(s + at));
+                    Widen(lo).Store(f + at);
+                    Widen(hi).Store(f + at + Vector512<uint>.Count);
+                    if (at == last)
+                    {
+                        return;
+                    }
+                }
+            }
+
+            if (Vector256.IsHardwareAccelerated && n >= Vector256<ushort>.Count)
+            {
+                int last = n - Vector256<ushort>.Count;
+                for (int i = 0; ; i += Vector256<ushort>.Count)
+                {
+                    int at = Math.Min(i, last);
+                    (Vector256<uint> lo, Vector256<uint> hi) = Vector256.Widen(Vector256.Load(s + at));
+                    Widen(lo).Store(f + at);
+                    Widen(hi).Store(f + at + Vector256<uint>.Count);
+                    if (at == last)
+                    {
+                        return;
+                    }
+                }
+            }
+
+            for (int i = 0; i < n; i++)
+            {
+                f[i] = (float)h[i];
+            }
+        }
+    }
+
+    public static void Narrow(ReadOnlySpan<float> source, Span<Half> destination)
+    {
+        int n = source.Length;
+        fixed (float* f = source)
+        fixed (Half* h = destination)
+        {
+            ushort* d = (ushort*)h;
+            if (Vector512.IsHardwareAccelerated && n >= Vector512<ushort>.Count)
+            {
+                int last = n - Vector512<ushort>.Count;
+                for (int i = 0; ; i += Vector512<ushort>.Count)
+                {
+                    int at = Math.Min(i, last);
+                    Vector512<uint> lo = Narrow(Vector512.Load(f + at).AsUInt32());
+                    Vector512<uint> hi = Narrow(Vector512.Load(f + at + Vector512<uint>.Count).AsUInt32());
+                    Vector512.Narrow(lo, hi).Store(d + at);
+                    if (at == last)
+                    {
+                        return;
+                    }
+                }
+            }
+
+            if (Vector256.IsHardwareAccelerated && n >= Vector256<ushort>.Count)
+            {
+                int last = n - Vector256<ushort>.Count;
+                for (int i = 0; ; i += Vector256<ushort>.Count)
+                {
+                    int at = Math.Min(i, last);
+                    Vector256<uint> lo = Narrow(Vector256.Load(f + at).AsUInt32());
+                    Vector256<uint> hi = Narrow(Vector256.Load(f + at + Vector256<uint>.Count).AsUInt32());
+                    Vector256.Narrow(lo, hi).Store(d + at);
+                    if (at == last)
+                    {
+                        return;
+                    }
+                }
+            }
+
+            for (int i = 0; i < n; i++)
+            {
+                h[i] = (Half)f[i];
+            }
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Narrow(ReadOnlySpan<float> source, Span<Half> destination) => TensorPrimitives.ConvertToHalf(source, destination);
+    private static Vector512<float> Widen(Vector512<uint> h)
+    {
+        Vector512<float> magnitude = ((h & Vector512.Create(0x7FFFu)) << 13).AsSingle() * Vector512.Create(Magic).AsSingle();
+        Vector512<uint> infNan = Vector512.GreaterThanOrEqual(magnitude, Vector512.Create(WasInfNan).AsSingle()).AsUInt32() & Vector512.Create(255u << 23);
+        return (magnitude.AsUInt32() | infNan | ((h & Vector512.Create(0x8000u)) << 16)).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Widen(Vector256<uint> h)
+    {
+        Vector256<float> magnitude = ((h & Vector256.Create(0x7FFFu)) << 13).AsSingle() * Vector256.Create(Magic).AsSingle();
+        Vector256<uint> infNan = Vector256.GreaterThanOrEqual(magnitude, Vector256.Create(WasInfNan).AsSingle()).AsUInt32() & Vector256.Create(255u << 23);
+        return (magnitude.AsUInt32() | infNan | ((h & Vector256.Create(0x8000u)) << 16)).AsSingle();
+    }
+
+    /// <summary>Half bits in the low 16 bits of each lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<uint> Narrow(Vector512<uint> u)
+    {
+        Vector512<uint> sign = u & Vector512.Create(0x80000000u);
+        Vector512<uint> a = u ^ sign;
+        Vector512<uint> big = Vector512.ConditionalSelect(
+            Vector512.GreaterThan(a, Vector512.Create(0x7F800000u)), Vector512.Create(0x7E00u), Vector512.Create(0x7C00u));
+        Vector512<uint> small = (a.AsSingle() + Vector512.Create(DenormMagic).AsSingle()).AsUInt32() - Vector512.Create(DenormMagic);
+        Vector512<uint> odd = (a >>> 13) & Vector512<uint>.One;
+        Vector512<uint> normal = (a + Vector512.Create(unchecked((uint)((15 - 127) << 23)) + 0xFFFu) + odd) >>> 13;
+        Vector512<uint> r = Vector512.ConditionalSelect(Vector512.LessThan(a, Vector512.Create(SubnormalBelow)), small, normal);
+        r = Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(a, Vector512.Create(HalfOverflow)), big, r);
+        return r | (sign >>> 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<uint> Narrow(Vector256<uint> u)
+    {
+        Vector256<uint> sign = u & Vector256.Create(0x80000000u);
+        Vector256<uint> a = u ^ sign;
+        Vector256<uint> big = Vector256.ConditionalSelect(
+            Vector256.GreaterThan(a, Vector256.Create(0x7F800000u)), Vector256.Create(0x7E00u), Vector256.Create(0x7C00u));
+        Vector256<uint> small = (a.AsSingle() + Vector256.Create(DenormMagic).AsSingle()).AsUInt32() - Vector256.Create(DenormMagic);
+        Vector256<uint> odd = (a >>> 13) & Vector256<uint>.One;
+        Vector256<uint> normal = (a + Vector256.Create(unchecked((uint)((15 - 127) << 23)) + 0xFFFu) + odd) >>> 13;
+        Vector256<uint> r = Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256.Create(SubnormalBelow)), small, normal);
+        r = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(a, Vector256.Create(HalfOverflow)), big, r);
+        return r | (sign >>> 16);
+    }
 }
 
 /// <summary>The float views of one chunk of rows that a float call runs on: scratch, or the caller's own memory where it is float already.</summary>
@@ -75,6 +226,9 @@ internal unsafe struct NarrowBuffers<TStorage>
     public float* FloatLogSumExp;
 
     public bool ReadsLogSumExp;
+
+    /// <summary>Whether the float call needs a second chunk-sized scratch (handed over as <see cref="FloatChunk.Targets"/>) when there are no targets.</summary>
+    public bool NeedsSpare;
     public TStorage* RowUpstream;
     public TStorage* RowWeights;
 
@@ -117,7 +271,7 @@ internal readonly unsafe struct NarrowCall<TStorage, TConvert, TBuilder, TCall>(
     {
         int elements = rowCount * classes;
         nint offset = (nint)firstRow * classes;
-        ChunkScratch scratch = ChunkScratch.ForThisThread(elements, rowCount, buffers.Targets != null);
+        ChunkScratch scratch = ChunkScratch.ForThisThread(elements, rowCount, buffers.Targets != null || buffers.NeedsSpare);
         NarrowBuffers<TStorage> b = buffers;
         FloatChunk chunk = default;
         chunk.Rows = rowCount;
@@ -127,6 +281,10 @@ internal readonly unsafe struct NarrowCall<TStorage, TConvert, TBuilder, TCall>(
         {
             chunk.Targets = scratch.Targets;
             TConvert.Widen(new ReadOnlySpan<TStorage>(b.Targets + offset, elements), new Span<float>(scratch.Targets, elements));
+        }
+        else if (b.NeedsSpare)
+        {
+            chunk.Targets = scratch.Targets;
         }
 
         // The float kernels may run in place: the output overwrites the widened logits in scratch.
@@ -176,6 +334,59 @@ internal readonly unsafe struct NarrowCall<TStorage, TConvert, TBuilder, TCall>(
 
         TConvert.Widen(new ReadOnlySpan<TStorage>(source + firstRow, rowCount), new Span<float>(scratch, rowCount));
         return scratch;
+    }
+}
+
+/// <summary>
+/// Log-softmax of float rows for narrow storage, in place: <c>(z_k - max) - log1p(sum_{k != argmax} exp(z_k - max))</c>.
+/// </summary>
+/// <remarks>
+/// The float kernels compute <c>z_k - LSE</c>, whose error is a float ulp of <c>|LSE|</c>: for a log-probability near 0 (a
+/// near-certain class) that is several Half ulps of the result (at logits near 65504, a float ulp is 0.004). Here the two terms
+/// have the same sign, and the sum of the other exponentials is kept apart from the 1 of the maximum, so every result is
+/// within a float ulp or so of itself and rounds once to within one Half ulp of the exact value.
+/// </remarks>
+internal readonly unsafe struct AccurateLogSoftmaxCall(float* logits, float* spare, int rows, int classes, double logitScale, double softcap) : IWidthCall<float>
+{
+    public int Rows => rows;
+
+    public int Classes => classes;
+
+    public RowTotals Run<TOps, TVec>(int firstRow, int rowCount)
+        where TOps : ISimdOps<TVec, float>
+        where TVec : unmanaged
+    {
+        Span<float> exps = new(spare, classes);
+        for (int r = firstRow; r < firstRow + rowCount; r++)
+        {
+            Span<float> z = new(logits + ((nint)r * classes), classes);
+            if (softcap != 0)
+            {
+                TensorPrimitives.Multiply(z, (float)(logitScale / softcap), z);
+                TensorPrimitives.Tanh(z, z);
+                TensorPrimitives.Multiply(z, (float)softcap, z);
+            }
+            else if (logitScale != 1)
+            {
+                TensorPrimitives.Multiply(z, (float)logitScale, z);
+            }
+
+            float max = TensorPrimitives.Max(z);
+            if (!float.IsFinite(max))
+            {
+                // A NaN, a row of only -inf (no distribution), or +inf (inf - inf): NaN, as the float kernels give.
+                z.Fill(float.NaN);
+                continue;
+            }
+
+            TensorPrimitives.Subtract(z, max, z);
+            TensorPrimitives.Exp(z, exps);
+            exps[TensorPrimitives.IndexOfMax(z)] = 0;
+            float logSum = (float)double.LogP1(TensorPrimitives.Sum(exps));
+            TensorPrimitives.Subtract(z, logSum, z);
+        }
+
+        return default;
     }
 }
 

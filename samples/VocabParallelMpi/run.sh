@@ -10,7 +10,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-if ! command -v mpiexec >/dev/null 2>&1 || ! ldconfig -p | grep -q 'libmpich\.so\.12'; then
+# ldconfig's list goes through a variable: with pipefail, `ldconfig -p | grep -q` can fail when grep exits first.
+if ! command -v mpiexec >/dev/null 2>&1 || ! grep -q 'libmpich\.so\.12' <<<"$(ldconfig -p)"; then
   echo "run.sh: installing MPICH (apt-get install -y mpich)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null

@@ -123,7 +123,7 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
                 double termSum = 0;
                 for (nuint k = 0; k < c; k++)
                 {
-                    u[k] = rowTerm.At(k);
+                    u[k] = rowTerm.LoadClass<OpsScalar<T>, T>(k, 1); // class k of this one row
                     termSum += double.CreateTruncating(u[k]);
                 }
 
@@ -341,7 +341,10 @@ internal readonly unsafe struct ValuesTerm<T>(T* values) : ITargetTerm<ValuesTer
 
     public ValuesTerm<T> WithTargets(T* rows) => this;
 
-    public T At(nuint index) => values[index];
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec LoadClass<TOps, TVec>(nuint index, nuint classStride)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged => TOps.Load(values + (index * classStride));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Load<TOps, TVec>(nuint index)

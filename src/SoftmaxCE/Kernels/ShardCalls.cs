@@ -52,13 +52,8 @@ internal readonly unsafe struct ShardPlanner<T>(
 
     public RowPlan Common => new(-1, 0, spread, scale, zLoss);
 
-    /// <summary>Not used: the shard calls run the row kernels only.</summary>
-    public void PlanBlock(int firstRow, out Vector512<int> labels16, out Vector512<float> labelCoefficients, out Vector512<float> counted)
-    {
-        labels16 = Vector512.Create(-1);
-        labelCoefficients = Vector512<float>.Zero;
-        counted = Vector512<float>.Zero;
-    }
+    /// <summary>Not used: the shard calls run the row kernels only (their statistics outputs keep the lane kernels away).</summary>
+    public LaneLabels Lanes => default;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryPlan(int row, out RowPlan plan)

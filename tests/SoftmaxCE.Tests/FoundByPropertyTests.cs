@@ -59,7 +59,7 @@ public sealed class FoundByPropertyTests
     /// A counted row holding a NaN among negative infinities gets a prediction in [0, C), never -1 (documented for
     /// ignored rows only). PyTorch's argmax would give the NaN's index.
     /// </summary>
-    [Theory(Skip = "bug: a counted row whose logits are a NaN and -inf gets the prediction -1; on main at every width and C, and with the autograd branch's fix still at C = 1, at C = one vector (4 and 8 floats at 128 and 256 bits) and at 512 bits for the last row of a C = 16 call")]
+    [Theory]
     [MemberData(nameof(TestData.WidthsAndClasses), MemberType = typeof(TestData))]
     public void Prediction_OfACountedRowWithANaNAmongMaskedClasses_IsAClass(int width, int classes)
     {
@@ -68,7 +68,7 @@ public sealed class FoundByPropertyTests
     }
 
     /// <summary>A counted row holding a NaN among finite logits gets a prediction in [0, C).</summary>
-    [Theory(Skip = "bug: rows with a NaN among finite logits get predictions outside [0, C) (-1, or C): here at C = 1 at every width and C = 2, 3 at 128 bits; the property tests also hit -1 at C = 4 (256 bits) and 2 at C = 2 (128 bits); on main and on the autograd branch")]
+    [Theory]
     [MemberData(nameof(TestData.WidthsAndClasses), MemberType = typeof(TestData))]
     public void Prediction_OfACountedRowWithANaNAmongFiniteLogits_IsAClass(int width, int classes)
     {
@@ -92,7 +92,7 @@ public sealed class FoundByPropertyTests
     }
 
     /// <summary>A one-class row holding a NaN is predicted as class 0, the only class there is.</summary>
-    [Theory(Skip = "bug: with C = 1, a NaN row after the first gets the prediction 1 (outside [0, 1)) at 128, 256 and 512 bits, and -1 with scalar code; also on the autograd branch")]
+    [Theory]
     [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
     public void Prediction_OfAOneClassRowWithANaN_IsClassZero(int width)
     {

@@ -336,7 +336,9 @@ internal static unsafe class RowKernel<TOps, TVec, T>
         outcome.SumExp = sumExp;
         outcome.ZLoss = plan.ZLoss * lse * lse;
         outcome.Loss = RowLoss<TTerm>(plan, lse, labelLogit, &stats, 1) + outcome.ZLoss;
-        outcome.Argmax = TFeatures.Argmax ? TOps.IndexOf(masked, max) : -1;
+        // A NaN row has no meaningful argmax, and the hardware max may have dropped the NaN for a lane past the row:
+        // give it class 0 (predictions stay in [0, C)). Otherwise the max is a lane of the row, the lowest one on ties.
+        outcome.Argmax = !TFeatures.Argmax ? -1 : double.IsNaN(sumExp) ? 0 : TOps.IndexOf(masked, max);
 
         if (TMode.WritesScaledExp)
         {

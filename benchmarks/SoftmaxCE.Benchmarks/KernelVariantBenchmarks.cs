@@ -61,7 +61,7 @@ public unsafe class ExpVariantBenchmarks : NativeBuffers
 }
 
 /// <summary>
-/// Rows of at most 16 floats: the 16-row transposed AVX-512 kernel against one row per vector (with a horizontal
+/// Rows of at most 16 floats: the rows-across-lanes kernel (W rows transposed in registers, at every width) against one row per vector (with a horizontal
 /// max, sum and a scalar logarithm per row), both through the public fused call.
 /// </summary>
 [MemoryDiagnoser]
@@ -87,7 +87,7 @@ public unsafe class ShortRowKernelBenchmarks : NativeBuffers
     [GlobalSetup]
     public void Setup()
     {
-        ShortRowsAvx512.Enabled = Transposed;
+        ShortRowsLanes.Enabled = Transposed;
         var random = new Random(Seed);
         _logits = Allocate<float>(Shape.Elements);
         _gradient = Allocate<float>(Shape.Elements);
@@ -98,7 +98,7 @@ public unsafe class ShortRowKernelBenchmarks : NativeBuffers
 
     /// <summary>Turns the transposed kernel back on.</summary>
     [GlobalCleanup(Target = nameof(SoftmaxCE))]
-    public void Restore() => ShortRowsAvx512.Enabled = true;
+    public void Restore() => ShortRowsLanes.Enabled = true;
 
     /// <summary>The fused call, single-threaded.</summary>
     [Benchmark]

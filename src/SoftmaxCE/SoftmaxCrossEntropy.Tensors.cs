@@ -1,16 +1,20 @@
 using System;
+using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Numerics;
 using System.Numerics.Tensors;
 using SoftmaxCE.Internals;
+using SoftmaxCE.Kernels;
 using System.Runtime.InteropServices;
 
 namespace SoftmaxCE;
 
 // Overloads over Tensor<T>, ReadOnlyTensorSpan<T> and TensorSpan<T> from System.Numerics.Tensors: the classes are
-// the last dimension, every leading dimension is a batch dimension ([batch, sequence, vocabulary] is the language-model
-// shape). (A plain comment: doc comments on several partial declarations pile up as several <summary> elements.)
+// the dimension classAxis (by default the last), every other dimension is a batch dimension ([batch, sequence, vocabulary]
+// is the language-model shape, [N, C, H, W] with classAxis 1 the segmentation one). Seen around the class axis the logits
+// are [outer, C, inner]: with inner = 1 (the classes last) each row is contiguous and the span overloads run; otherwise the
+// strided kernels run vectors across the inner positions, with no transposed copy. (A plain comment: doc comments on several partial declarations pile up as several <summary> elements.)
 //
 // Each overload checks what is particular to tensors (rank, shapes, row-major layout), then calls the span overload of
 // the same name over the flattened memory, which checks the rest (labels, options, class weights, overlap) before
@@ -21,7 +25,7 @@ namespace SoftmaxCE;
 // The Tensor<T> overloads exist for type inference: C# does not infer T through the implicit conversion from Tensor<T>
 // to ReadOnlyTensorSpan<T>. A TensorSpan<T> of logits needs AsReadOnlyTensorSpan() (or an explicit <T>) in Loss, which
 // has no TensorSpan<T> output to infer T from.
-public static partial class SoftmaxCrossEntropy
+public static unsafe partial class SoftmaxCrossEntropy
 {
     // ---------------------------------------------------------------- Softmax, LogSoftmax
 
@@ -30,29 +34,46 @@ public static partial class SoftmaxCrossEntropy
     /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
     /// <param name="probabilities">Receives the probabilities; the same shape as <paramref name="logits"/>, contiguous.
     /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
+    /// <param name="options">Only <see cref="CrossEntropyOptions.LogitScale"/>, <see cref="CrossEntropyOptions.LogitSoftcap"/>
+    /// (the logits are scaled, then capped) and <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/> apply; the other fields
+    /// are checked but not used.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
     /// <paramref name="probabilities"/> has another shape or partially overlaps <paramref name="logits"/>;
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
     /// <remarks>As <see cref="Softmax{T}(ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions)"/>: each row sums to 1 within rounding; a row with a
     /// NaN, or of only negative infinities, gives NaN; the row maximum is subtracted first, so large logits do not overflow.</remarks>
-    public static void Softmax<T>(in ReadOnlyTensorSpan<T> logits, in TensorSpan<T> probabilities)
+    public static void Softmax<T>(in ReadOnlyTensorSpan<T> logits, in TensorSpan<T> probabilities, CrossEntropyOptions options = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        Validation.ElementType<T>();
+        Validation.Options(options);
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
         TensorShapes.SameShape(probabilities.Lengths, logits.Lengths, nameof(probabilities));
         Span<T> p = TensorShapes.Flatten(probabilities, nameof(probabilities));
-        Softmax(y, p, classes);
+        if (layout.IsRowMajor)
+        {
+            Softmax(y, p, classes, options);
+        }
+        else
+        {
+            StridedSoftmax<T, ScaledExpOutput>(y, p, layout, options, nameof(probabilities));
+        }
     }
 
-    /// <inheritdoc cref="Softmax{T}(in ReadOnlyTensorSpan{T}, in TensorSpan{T})"/>
+    /// <inheritdoc cref="Softmax{T}(in ReadOnlyTensorSpan{T}, in TensorSpan{T}, CrossEntropyOptions, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void Softmax<T>(Tensor<T> logits, in TensorSpan<T> probabilities)
+    public static void Softmax<T>(Tensor<T> logits, in TensorSpan<T> probabilities, CrossEntropyOptions options = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        Softmax(logits.AsReadOnlyTensorSpan(), probabilities);
+        Softmax(logits.AsReadOnlyTensorSpan(), probabilities, options, classAxis);
     }
 
     /// <summary>Computes the log-softmax over the last dimension: <c>log P_k = y_k - LSE(y)</c> for every row <c>y</c>.</summary>
@@ -60,29 +81,46 @@ public static partial class SoftmaxCrossEntropy
     /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
     /// <param name="logProbabilities">Receives the log-probabilities; the same shape as <paramref name="logits"/>, contiguous.
     /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
+    /// <param name="options">Only <see cref="CrossEntropyOptions.LogitScale"/>, <see cref="CrossEntropyOptions.LogitSoftcap"/>
+    /// (the logits are scaled, then capped) and <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/> apply; the other fields
+    /// are checked but not used.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
     /// <paramref name="logProbabilities"/> has another shape or partially overlaps <paramref name="logits"/>;
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
     /// <remarks>As <see cref="LogSoftmax{T}(ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions)"/>: a logit of negative infinity gives negative
     /// infinity; a row with a NaN gives NaN.</remarks>
-    public static void LogSoftmax<T>(in ReadOnlyTensorSpan<T> logits, in TensorSpan<T> logProbabilities)
+    public static void LogSoftmax<T>(in ReadOnlyTensorSpan<T> logits, in TensorSpan<T> logProbabilities, CrossEntropyOptions options = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        Validation.ElementType<T>();
+        Validation.Options(options);
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
         TensorShapes.SameShape(logProbabilities.Lengths, logits.Lengths, nameof(logProbabilities));
         Span<T> p = TensorShapes.Flatten(logProbabilities, nameof(logProbabilities));
-        LogSoftmax(y, p, classes);
+        if (layout.IsRowMajor)
+        {
+            LogSoftmax(y, p, classes, options);
+        }
+        else
+        {
+            StridedSoftmax<T, LogProbabilityOutput>(y, p, layout, options, nameof(logProbabilities));
+        }
     }
 
-    /// <inheritdoc cref="LogSoftmax{T}(in ReadOnlyTensorSpan{T}, in TensorSpan{T})"/>
+    /// <inheritdoc cref="LogSoftmax{T}(in ReadOnlyTensorSpan{T}, in TensorSpan{T}, CrossEntropyOptions, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void LogSoftmax<T>(Tensor<T> logits, in TensorSpan<T> logProbabilities)
+    public static void LogSoftmax<T>(Tensor<T> logits, in TensorSpan<T> logProbabilities, CrossEntropyOptions options = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        LogSoftmax(logits.AsReadOnlyTensorSpan(), logProbabilities);
+        LogSoftmax(logits.AsReadOnlyTensorSpan(), logProbabilities, options, classAxis);
     }
 
     // ---------------------------------------------------------------- Loss
@@ -94,6 +132,9 @@ public static partial class SoftmaxCrossEntropy
     /// shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous.</param>
     /// <param name="options">Reduction, ignored label and label smoothing; the default is PyTorch's default.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
@@ -101,15 +142,17 @@ public static partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
     /// <paramref name="labels"/> has the wrong shape; <paramref name="classWeights"/> has the wrong length;
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
-        TensorShapes.RowShape(labels.Lengths, logits.Lengths, nameof(labels));
+        TensorShapes.RowShape(labels.Lengths, logits.Lengths, layout, nameof(labels));
         ReadOnlySpan<int> l = TensorShapes.Flatten(labels, nameof(labels));
-        return Loss(y, l, classes, options, classWeights);
+        return layout.IsRowMajor ? Loss(y, l, classes, options, classWeights) : StridedLabelLoss(y, l, layout, options, classWeights);
     }
 
     /// <summary>The cross-entropy loss of logits against class-index labels, reduced over every leading dimension.</summary>
@@ -119,6 +162,9 @@ public static partial class SoftmaxCrossEntropy
     /// the leading dimensions of <paramref name="logits"/> flattened in row-major order.</param>
     /// <param name="options">Reduction, ignored label and label smoothing; the default is PyTorch's default.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
@@ -126,13 +172,15 @@ public static partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0, is not
     /// contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements; <paramref name="labels"/> does
     /// not hold one label per row; <paramref name="classWeights"/> has the wrong length.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
-        return Loss(y, labels, classes, options, classWeights);
+        return layout.IsRowMajor ? Loss(y, labels, classes, options, classWeights) : StridedLabelLoss(y, labels, layout, options, classWeights);
     }
 
     /// <summary>The cross-entropy loss of logits against dense target rows, reduced over every leading dimension.</summary>
@@ -142,48 +190,53 @@ public static partial class SoftmaxCrossEntropy
     /// row (one-hot, smoothed, soft), though rows need not sum to 1.</param>
     /// <param name="options">Reduction and label smoothing; <see cref="CrossEntropyOptions.IgnoreIndex"/> does not apply to dense targets.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The options are out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
     /// <paramref name="targets"/> has another shape; <paramref name="classWeights"/> has the wrong length;
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
         TensorShapes.SameShape(targets.Lengths, logits.Lengths, nameof(targets));
         ReadOnlySpan<T> t = TensorShapes.Flatten(targets, nameof(targets));
-        return Loss(y, t, classes, options, classWeights);
+        return layout.IsRowMajor ? Loss(y, t, classes, options, classWeights) : StridedDenseLoss(y, t, layout, options, classWeights);
     }
 
-    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static T Loss<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T Loss<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        return Loss(logits.AsReadOnlyTensorSpan(), labels, options, classWeights);
+        return Loss(logits.AsReadOnlyTensorSpan(), labels, options, classWeights, classAxis);
     }
 
-    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static T Loss<T>(Tensor<T> logits, ReadOnlySpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T Loss<T>(Tensor<T> logits, ReadOnlySpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        return Loss(logits.AsReadOnlyTensorSpan(), labels, options, classWeights);
+        return Loss(logits.AsReadOnlyTensorSpan(), labels, options, classWeights, classAxis);
     }
 
-    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static T Loss<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T Loss<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        return Loss(logits.AsReadOnlyTensorSpan(), targets, options, classWeights);
+        return Loss(logits.AsReadOnlyTensorSpan(), targets, options, classWeights, classAxis);
     }
 
     // ---------------------------------------------------------------- RowLosses
@@ -198,23 +251,35 @@ public static partial class SoftmaxCrossEntropy
     /// them: shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous. It may not overlap any input.</param>
     /// <param name="options">Ignored label and label smoothing; <see cref="CrossEntropyOptions.Reduction"/> is not used.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
     /// the options are out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
     /// <paramref name="labels"/> or <paramref name="losses"/> has the wrong shape; <paramref name="classWeights"/> has the
     /// wrong length; <paramref name="losses"/> overlaps an input; a tensor is not contiguous in row-major order or has more
     /// than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static void RowLosses<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void RowLosses<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
-        TensorShapes.RowShape(labels.Lengths, logits.Lengths, nameof(labels));
+        TensorShapes.RowShape(labels.Lengths, logits.Lengths, layout, nameof(labels));
         ReadOnlySpan<int> l = TensorShapes.Flatten(labels, nameof(labels));
-        TensorShapes.RowShape(losses.Lengths, logits.Lengths, nameof(losses));
+        TensorShapes.RowShape(losses.Lengths, logits.Lengths, layout, nameof(losses));
         Span<T> r = TensorShapes.Flatten(losses, nameof(losses));
-        RowLosses(y, l, r, classes, options, classWeights);
+        if (layout.IsRowMajor)
+        {
+            RowLosses(y, l, r, classes, options, classWeights);
+        }
+        else
+        {
+            StridedRowLosses(y, l, r, layout, options, classWeights);
+        }
     }
 
     /// <summary>Each row's cross-entropy loss against its class-index label (PyTorch's <c>reduction='none'</c>).</summary>
@@ -227,37 +292,49 @@ public static partial class SoftmaxCrossEntropy
     /// them. It may not overlap any input.</param>
     /// <param name="options">Ignored label and label smoothing; <see cref="CrossEntropyOptions.Reduction"/> is not used.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
     /// the options are out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0, is not
     /// contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements; <paramref name="labels"/> or
     /// <paramref name="losses"/> does not hold one element per row; <paramref name="classWeights"/> has the wrong length;
     /// <paramref name="losses"/> overlaps an input.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static void RowLosses<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, Span<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void RowLosses<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, Span<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
-        RowLosses(y, labels, losses, classes, options, classWeights);
+        if (layout.IsRowMajor)
+        {
+            RowLosses(y, labels, losses, classes, options, classWeights);
+        }
+        else
+        {
+            StridedRowLosses(y, labels, losses, layout, options, classWeights);
+        }
     }
 
-    /// <inheritdoc cref="RowLosses{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="RowLosses{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void RowLosses<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void RowLosses<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        RowLosses(logits.AsReadOnlyTensorSpan(), labels, losses, options, classWeights);
+        RowLosses(logits.AsReadOnlyTensorSpan(), labels, losses, options, classWeights, classAxis);
     }
 
-    /// <inheritdoc cref="RowLosses{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, Span{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="RowLosses{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, Span{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void RowLosses<T>(Tensor<T> logits, ReadOnlySpan<int> labels, Span<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void RowLosses<T>(Tensor<T> logits, ReadOnlySpan<int> labels, Span<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        RowLosses(logits.AsReadOnlyTensorSpan(), labels, losses, options, classWeights);
+        RowLosses(logits.AsReadOnlyTensorSpan(), labels, losses, options, classWeights, classAxis);
     }
 
     // ---------------------------------------------------------------- Backward
@@ -273,16 +350,20 @@ public static partial class SoftmaxCrossEntropy
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
     /// the options are out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
     /// <paramref name="labels"/> or <paramref name="gradient"/> has the wrong shape; <paramref name="classWeights"/> has the
     /// wrong length; <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits;
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => LossAndGradient(logits, labels, gradient, options, classWeights);
+        => LossAndGradient(logits, labels, gradient, options, classWeights, classAxis);
 
     /// <summary>The gradient of the reduced cross-entropy loss with respect to the logits, for class-index labels.</summary>
     /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
@@ -295,6 +376,9 @@ public static partial class SoftmaxCrossEntropy
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
     /// the options are out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
@@ -302,10 +386,11 @@ public static partial class SoftmaxCrossEntropy
     /// <paramref name="classWeights"/> has the wrong length; <paramref name="gradient"/> overlaps an input other than as the
     /// very same memory as the logits; a tensor is not contiguous in row-major order or has more than
     /// <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => LossAndGradient(logits, labels, gradient, options, classWeights);
+        => LossAndGradient(logits, labels, gradient, options, classWeights, classAxis);
 
     /// <summary>The gradient of the reduced cross-entropy loss with respect to the logits, for dense target rows.</summary>
     /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
@@ -317,33 +402,37 @@ public static partial class SoftmaxCrossEntropy
     /// (in place), but may not overlap it otherwise, nor the targets or weights.</param>
     /// <param name="options">Reduction and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <exception cref="ArgumentOutOfRangeException">The options are out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
     /// <paramref name="targets"/> or <paramref name="gradient"/> has another shape; <paramref name="classWeights"/> has the
     /// wrong length; <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits;
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => LossAndGradient(logits, targets, gradient, options, classWeights);
+        => LossAndGradient(logits, targets, gradient, options, classWeights, classAxis);
 
-    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void Backward<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void Backward<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => LossAndGradient(logits, labels, gradient, options, classWeights);
+        => LossAndGradient(logits, labels, gradient, options, classWeights, classAxis);
 
-    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void Backward<T>(Tensor<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void Backward<T>(Tensor<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => LossAndGradient(logits, labels, gradient, options, classWeights);
+        => LossAndGradient(logits, labels, gradient, options, classWeights, classAxis);
 
-    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void Backward<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static void Backward<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => LossAndGradient(logits, targets, gradient, options, classWeights);
+        => LossAndGradient(logits, targets, gradient, options, classWeights, classAxis);
 
     // ---------------------------------------------------------------- LossAndGradient
 
@@ -361,6 +450,9 @@ public static partial class SoftmaxCrossEntropy
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
@@ -369,17 +461,19 @@ public static partial class SoftmaxCrossEntropy
     /// <paramref name="labels"/> or <paramref name="gradient"/> has the wrong shape; <paramref name="classWeights"/> has the
     /// wrong length; <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits;
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
-        TensorShapes.RowShape(labels.Lengths, logits.Lengths, nameof(labels));
+        TensorShapes.RowShape(labels.Lengths, logits.Lengths, layout, nameof(labels));
         ReadOnlySpan<int> l = TensorShapes.Flatten(labels, nameof(labels));
         TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
         Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
-        return LossAndGradient(y, l, g, classes, options, classWeights);
+        return layout.IsRowMajor ? LossAndGradient(y, l, g, classes, options, classWeights) : StridedLabelLossAndGradient(y, l, g, layout, options, classWeights);
     }
 
     /// <summary>
@@ -396,6 +490,9 @@ public static partial class SoftmaxCrossEntropy
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
@@ -405,15 +502,17 @@ public static partial class SoftmaxCrossEntropy
     /// <paramref name="classWeights"/> has the wrong length; <paramref name="gradient"/> overlaps an input other than as the
     /// very same memory as the logits; a tensor is not contiguous in row-major order or has more than
     /// <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
         TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
         Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
-        return LossAndGradient(y, labels, g, classes, options, classWeights);
+        return layout.IsRowMajor ? LossAndGradient(y, labels, g, classes, options, classWeights) : StridedLabelLossAndGradient(y, labels, g, layout, options, classWeights);
     }
 
     /// <summary>
@@ -429,6 +528,9 @@ public static partial class SoftmaxCrossEntropy
     /// (in place), but may not overlap it otherwise, nor the targets or weights.</param>
     /// <param name="options">Reduction and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
+    /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
+    /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The options are out of range.</exception>
@@ -436,45 +538,471 @@ public static partial class SoftmaxCrossEntropy
     /// <paramref name="targets"/> or <paramref name="gradient"/> has another shape; <paramref name="classWeights"/> has the
     /// wrong length; <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits;
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = TensorShapes.Classes(logits.Lengths, nameof(logits));
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
         TensorShapes.SameShape(targets.Lengths, logits.Lengths, nameof(targets));
         ReadOnlySpan<T> t = TensorShapes.Flatten(targets, nameof(targets));
         TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
         Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
-        return LossAndGradient(y, t, g, classes, options, classWeights);
+        return layout.IsRowMajor ? LossAndGradient(y, t, g, classes, options, classWeights) : StridedDenseLossAndGradient(y, t, g, layout, options, classWeights);
     }
 
-    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static T LossAndGradient<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T LossAndGradient<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        return LossAndGradient(logits.AsReadOnlyTensorSpan(), labels, gradient, options, classWeights);
+        return LossAndGradient(logits.AsReadOnlyTensorSpan(), labels, gradient, options, classWeights, classAxis);
     }
 
-    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static T LossAndGradient<T>(Tensor<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T LossAndGradient<T>(Tensor<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        return LossAndGradient(logits.AsReadOnlyTensorSpan(), labels, gradient, options, classWeights);
+        return LossAndGradient(logits.AsReadOnlyTensorSpan(), labels, gradient, options, classWeights, classAxis);
     }
 
-    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T})"/>
+    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static T LossAndGradient<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
+    public static T LossAndGradient<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        return LossAndGradient(logits.AsReadOnlyTensorSpan(), targets, gradient, options, classWeights);
+        return LossAndGradient(logits.AsReadOnlyTensorSpan(), targets, gradient, options, classWeights, classAxis);
     }
+
+    /// <summary>
+    /// The forward that saves each position's log-sum-exp for a later backward (see
+    /// <see cref="Forward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T})"/>),
+    /// over a tensor whose classes lie on <paramref name="classAxis"/>.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, contiguous in row-major order; dimension <paramref name="classAxis"/> holds the classes.</param>
+    /// <param name="labels">Class indices (or the ignored value), one per position: the logits' shape without the class axis, or one-dimensional.</param>
+    /// <param name="logSumExp">Receives each position's log-sum-exp: the logits' shape without the class axis, or one-dimensional.</param>
+    /// <param name="options">Every option, as for the span overload.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty (<c>default</c>), or one weight per position, shaped as <paramref name="logSumExp"/>.</param>
+    /// <param name="rowLosses">Empty (<c>default</c>), or one element per position, shaped as <paramref name="logSumExp"/>: each position's loss.</param>
+    /// <param name="classAxis">The dimension that holds the classes: -1 (the default) the last, 1 PyTorch's <c>(N, C, d1, ..., dK)</c>;
+    /// negative values count from the end.</param>
+    /// <returns>The reduced loss, as the span overload returns it for the positions in row-major order.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>; a label, an option
+    /// or a row weight is out of range.</exception>
+    /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps an output;
+    /// <paramref name="classWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the logits are
+    /// gathered into a pooled row-major copy first (the strided kernels do not write log-sum-exps yet), which costs a copy.</remarks>
+    public static T Forward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> logSumExp,
+        CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, in TensorSpan<T> rowLosses = default, int classAxis = -1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        TensorShapes.RowShape(labels.Lengths, logits.Lengths, layout, nameof(labels));
+        ReadOnlySpan<int> t = TensorShapes.Flatten(labels, nameof(labels));
+        TensorShapes.RowShape(logSumExp.Lengths, logits.Lengths, layout, nameof(logSumExp));
+        Span<T> s = TensorShapes.Flatten(logSumExp, nameof(logSumExp));
+        ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
+        Span<T> r = TensorShapes.OptionalRows(rowLosses, logits.Lengths, layout, nameof(rowLosses));
+        if (layout.IsRowMajor)
+        {
+            return Forward(y, t, s, layout.Classes, options, classWeights, w, r);
+        }
+
+        // The span overload checks the outputs against the gathered copy: check them against the tensor here.
+        Validation.NoOverlap<T, T>(s, y, allowSame: false, nameof(logSumExp), nameof(logits));
+        Validation.NoOverlap<T, T>(r, y, allowSame: false, nameof(rowLosses), nameof(logits));
+        Validation.ElementType<T>();
+        T[] rows = Gathered(y, layout);
+        try
+        {
+            return Forward(rows.AsSpan(0, y.Length), t, s, layout.Classes, options, classWeights, w, r);
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(rows);
+        }
+    }
+
+    /// <summary>
+    /// The forward that saves each position's log-sum-exp for a later backward (see
+    /// <see cref="Forward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T})"/>),
+    /// over a tensor whose classes lie on <paramref name="classAxis"/>.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits, contiguous in row-major order; dimension <paramref name="classAxis"/> holds the classes.</param>
+    /// <param name="targets">Probabilities along the class axis: the logits' shape.</param>
+    /// <param name="logSumExp">Receives each position's log-sum-exp: the logits' shape without the class axis, or one-dimensional.</param>
+    /// <param name="options">Every option, as for the span overload.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty (<c>default</c>), or one weight per position, shaped as <paramref name="logSumExp"/>.</param>
+    /// <param name="rowLosses">Empty (<c>default</c>), or one element per position, shaped as <paramref name="logSumExp"/>: each position's loss.</param>
+    /// <param name="classAxis">The dimension that holds the classes: -1 (the default) the last, 1 PyTorch's <c>(N, C, d1, ..., dK)</c>;
+    /// negative values count from the end.</param>
+    /// <returns>The reduced loss, as the span overload returns it for the positions in row-major order.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>; a label, an option
+    /// or a row weight is out of range.</exception>
+    /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps an output;
+    /// <paramref name="classWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the logits are
+    /// gathered into a pooled row-major copy first (the strided kernels do not write log-sum-exps yet), which costs a copy.</remarks>
+    public static T Forward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> logSumExp,
+        CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, in TensorSpan<T> rowLosses = default, int classAxis = -1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        TensorShapes.SameShape(targets.Lengths, logits.Lengths, nameof(targets));
+        ReadOnlySpan<T> t = TensorShapes.Flatten(targets, nameof(targets));
+        TensorShapes.RowShape(logSumExp.Lengths, logits.Lengths, layout, nameof(logSumExp));
+        Span<T> s = TensorShapes.Flatten(logSumExp, nameof(logSumExp));
+        ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
+        Span<T> r = TensorShapes.OptionalRows(rowLosses, logits.Lengths, layout, nameof(rowLosses));
+        if (layout.IsRowMajor)
+        {
+            return Forward(y, t, s, layout.Classes, options, classWeights, w, r);
+        }
+
+        // The span overload checks the outputs against the gathered copy: check them against the tensor here.
+        Validation.NoOverlap<T, T>(s, y, allowSame: false, nameof(logSumExp), nameof(logits));
+        Validation.NoOverlap<T, T>(r, y, allowSame: false, nameof(rowLosses), nameof(logits));
+        Validation.ElementType<T>();
+        Validation.Length(t.Length, y.Length, nameof(targets), "one target per logit");
+        T[] rows = Gathered(y, layout);
+        T[] targetRows = Gathered(t, layout);
+        try
+        {
+            return Forward(rows.AsSpan(0, y.Length), targetRows.AsSpan(0, y.Length), s, layout.Classes, options, classWeights, w, r);
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(rows);
+            ArrayPool<T>.Shared.Return(targetRows);
+        }
+    }
+
+    /// <summary>
+    /// The backward from the saved log-sum-exp (see
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, ReadOnlySpan{T}, T, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>),
+    /// over a tensor whose classes lie on <paramref name="classAxis"/>: the gradient of the reduced loss times one upstream value.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits the forward saw, contiguous in row-major order; dimension <paramref name="classAxis"/> holds the classes.</param>
+    /// <param name="labels">Class indices (or the ignored value), one per position: the logits' shape without the class axis, or one-dimensional.</param>
+    /// <param name="logSumExp">The forward's log-sum-exp: the logits' shape without the class axis, or one-dimensional.</param>
+    /// <param name="upstreamGradient">The gradient of the objective with respect to the reduced loss.</param>
+    /// <param name="gradient">Receives the gradient; the logits' shape. It may be the very same memory as <paramref name="logits"/>.</param>
+    /// <param name="options">Every option, as for the forward.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty (<c>default</c>), or one weight per position, shaped as <paramref name="logSumExp"/>.</param>
+    /// <param name="classAxis">The dimension that holds the classes: -1 (the default) the last, 1 PyTorch's <c>(N, C, d1, ..., dK)</c>;
+    /// negative values count from the end.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>; a label, an option
+    /// or a row weight is out of range.</exception>
+    /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps the gradient
+    /// other than as the logits' very memory; <paramref name="classWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the logits (and
+    /// targets) are gathered into pooled row-major copies and the gradient scattered back, which costs copies.</remarks>
+    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in ReadOnlyTensorSpan<T> logSumExp, T upstreamGradient, in TensorSpan<T> gradient,
+        CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        TensorShapes.RowShape(labels.Lengths, logits.Lengths, layout, nameof(labels));
+        ReadOnlySpan<int> t = TensorShapes.Flatten(labels, nameof(labels));
+        TensorShapes.RowShape(logSumExp.Lengths, logits.Lengths, layout, nameof(logSumExp));
+        ReadOnlySpan<T> s = TensorShapes.Flatten(logSumExp, nameof(logSumExp));
+        T u = upstreamGradient;
+        TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
+        Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
+        ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
+        if (layout.IsRowMajor)
+        {
+            Backward(y, t, s, u, g, layout.Classes, options, classWeights, w);
+            return;
+        }
+
+        // The span overload checks the gradient against the gathered copies: check it against the tensors here.
+        Validation.ElementType<T>();
+        Validation.Length(g.Length, y.Length, nameof(gradient), "one gradient element per logit");
+        Validation.NoOverlap<T, T>(g, y, allowSame: true, nameof(gradient), nameof(logits));
+        Validation.NoOverlap<T, T>(g, s, allowSame: false, nameof(gradient), nameof(logSumExp));
+        Validation.NoOverlap<T, T>(g, w, allowSame: false, nameof(gradient), nameof(rowWeights));
+        Validation.NoOverlap<T, T>(g, classWeights, allowSame: false, nameof(gradient), nameof(classWeights));
+        Validation.NoOverlap<T, int>(g, t, allowSame: false, nameof(gradient), nameof(labels));
+        T[] rows = Gathered(y, layout);
+        T[] gradientRows = ArrayPool<T>.Shared.Rent(Math.Max(y.Length, 1));
+        try
+        {
+            Backward(rows.AsSpan(0, y.Length), t, s, u, gradientRows.AsSpan(0, y.Length), layout.Classes, options, classWeights, w);
+            Scatter<T>(gradientRows.AsSpan(0, y.Length), g, layout);
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(rows);
+            ArrayPool<T>.Shared.Return(gradientRows);
+        }
+    }
+
+    /// <summary>
+    /// The backward from the saved log-sum-exp (see
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, ReadOnlySpan{T}, T, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>),
+    /// over a tensor whose classes lie on <paramref name="classAxis"/>: each position's loss gradient times its own upstream value.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits the forward saw, contiguous in row-major order; dimension <paramref name="classAxis"/> holds the classes.</param>
+    /// <param name="labels">Class indices (or the ignored value), one per position: the logits' shape without the class axis, or one-dimensional.</param>
+    /// <param name="logSumExp">The forward's log-sum-exp: the logits' shape without the class axis, or one-dimensional.</param>
+    /// <param name="rowUpstreamGradients">One upstream value per position (reduction 'none'), shaped as <paramref name="logSumExp"/>.</param>
+    /// <param name="gradient">Receives the gradient; the logits' shape. It may be the very same memory as <paramref name="logits"/>.</param>
+    /// <param name="options">Every option, as for the forward.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty (<c>default</c>), or one weight per position, shaped as <paramref name="logSumExp"/>.</param>
+    /// <param name="classAxis">The dimension that holds the classes: -1 (the default) the last, 1 PyTorch's <c>(N, C, d1, ..., dK)</c>;
+    /// negative values count from the end.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>; a label, an option
+    /// or a row weight is out of range.</exception>
+    /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps the gradient
+    /// other than as the logits' very memory; <paramref name="classWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the logits (and
+    /// targets) are gathered into pooled row-major copies and the gradient scattered back, which costs copies.</remarks>
+    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in ReadOnlyTensorSpan<T> logSumExp, in ReadOnlyTensorSpan<T> rowUpstreamGradients, in TensorSpan<T> gradient,
+        CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        TensorShapes.RowShape(labels.Lengths, logits.Lengths, layout, nameof(labels));
+        ReadOnlySpan<int> t = TensorShapes.Flatten(labels, nameof(labels));
+        TensorShapes.RowShape(logSumExp.Lengths, logits.Lengths, layout, nameof(logSumExp));
+        ReadOnlySpan<T> s = TensorShapes.Flatten(logSumExp, nameof(logSumExp));
+        TensorShapes.RowShape(rowUpstreamGradients.Lengths, logits.Lengths, layout, nameof(rowUpstreamGradients));
+        ReadOnlySpan<T> u = TensorShapes.Flatten(rowUpstreamGradients, nameof(rowUpstreamGradients));
+        TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
+        Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
+        ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
+        if (layout.IsRowMajor)
+        {
+            Backward(y, t, s, u, g, layout.Classes, options, classWeights, w);
+            return;
+        }
+
+        // The span overload checks the gradient against the gathered copies: check it against the tensors here.
+        Validation.ElementType<T>();
+        Validation.Length(g.Length, y.Length, nameof(gradient), "one gradient element per logit");
+        Validation.NoOverlap<T, T>(g, y, allowSame: true, nameof(gradient), nameof(logits));
+        Validation.NoOverlap<T, T>(g, s, allowSame: false, nameof(gradient), nameof(logSumExp));
+        Validation.NoOverlap<T, T>(g, w, allowSame: false, nameof(gradient), nameof(rowWeights));
+        Validation.NoOverlap<T, T>(g, classWeights, allowSame: false, nameof(gradient), nameof(classWeights));
+        Validation.NoOverlap<T, T>(g, u, allowSame: false, nameof(gradient), nameof(rowUpstreamGradients));
+        Validation.NoOverlap<T, int>(g, t, allowSame: false, nameof(gradient), nameof(labels));
+        T[] rows = Gathered(y, layout);
+        T[] gradientRows = ArrayPool<T>.Shared.Rent(Math.Max(y.Length, 1));
+        try
+        {
+            Backward(rows.AsSpan(0, y.Length), t, s, u, gradientRows.AsSpan(0, y.Length), layout.Classes, options, classWeights, w);
+            Scatter<T>(gradientRows.AsSpan(0, y.Length), g, layout);
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(rows);
+            ArrayPool<T>.Shared.Return(gradientRows);
+        }
+    }
+
+    /// <summary>
+    /// The backward from the saved log-sum-exp (see
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>),
+    /// over a tensor whose classes lie on <paramref name="classAxis"/>: the gradient of the reduced loss times one upstream value.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits the forward saw, contiguous in row-major order; dimension <paramref name="classAxis"/> holds the classes.</param>
+    /// <param name="targets">Probabilities along the class axis: the logits' shape.</param>
+    /// <param name="logSumExp">The forward's log-sum-exp: the logits' shape without the class axis, or one-dimensional.</param>
+    /// <param name="upstreamGradient">The gradient of the objective with respect to the reduced loss.</param>
+    /// <param name="gradient">Receives the gradient; the logits' shape. It may be the very same memory as <paramref name="logits"/>.</param>
+    /// <param name="options">Every option, as for the forward.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty (<c>default</c>), or one weight per position, shaped as <paramref name="logSumExp"/>.</param>
+    /// <param name="classAxis">The dimension that holds the classes: -1 (the default) the last, 1 PyTorch's <c>(N, C, d1, ..., dK)</c>;
+    /// negative values count from the end.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>; a label, an option
+    /// or a row weight is out of range.</exception>
+    /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps the gradient
+    /// other than as the logits' very memory; <paramref name="classWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the logits (and
+    /// targets) are gathered into pooled row-major copies and the gradient scattered back, which costs copies.</remarks>
+    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in ReadOnlyTensorSpan<T> logSumExp, T upstreamGradient, in TensorSpan<T> gradient,
+        CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        TensorShapes.SameShape(targets.Lengths, logits.Lengths, nameof(targets));
+        ReadOnlySpan<T> t = TensorShapes.Flatten(targets, nameof(targets));
+        TensorShapes.RowShape(logSumExp.Lengths, logits.Lengths, layout, nameof(logSumExp));
+        ReadOnlySpan<T> s = TensorShapes.Flatten(logSumExp, nameof(logSumExp));
+        T u = upstreamGradient;
+        TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
+        Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
+        ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
+        if (layout.IsRowMajor)
+        {
+            Backward(y, t, s, u, g, layout.Classes, options, classWeights, w);
+            return;
+        }
+
+        // The span overload checks the gradient against the gathered copies: check it against the tensors here.
+        Validation.ElementType<T>();
+        Validation.Length(g.Length, y.Length, nameof(gradient), "one gradient element per logit");
+        Validation.NoOverlap<T, T>(g, y, allowSame: true, nameof(gradient), nameof(logits));
+        Validation.NoOverlap<T, T>(g, s, allowSame: false, nameof(gradient), nameof(logSumExp));
+        Validation.NoOverlap<T, T>(g, w, allowSame: false, nameof(gradient), nameof(rowWeights));
+        Validation.NoOverlap<T, T>(g, classWeights, allowSame: false, nameof(gradient), nameof(classWeights));
+        Validation.NoOverlap<T, T>(g, t, allowSame: false, nameof(gradient), nameof(targets));
+        Validation.Length(t.Length, y.Length, nameof(targets), "one target per logit");
+        T[] rows = Gathered(y, layout);
+        T[] targetRows = Gathered(t, layout);
+        T[] gradientRows = ArrayPool<T>.Shared.Rent(Math.Max(y.Length, 1));
+        try
+        {
+            Backward(rows.AsSpan(0, y.Length), targetRows.AsSpan(0, y.Length), s, u, gradientRows.AsSpan(0, y.Length), layout.Classes, options, classWeights, w);
+            Scatter<T>(gradientRows.AsSpan(0, y.Length), g, layout);
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(rows);
+            ArrayPool<T>.Shared.Return(targetRows);
+            ArrayPool<T>.Shared.Return(gradientRows);
+        }
+    }
+
+    /// <summary>
+    /// The backward from the saved log-sum-exp (see
+    /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>),
+    /// over a tensor whose classes lie on <paramref name="classAxis"/>: each position's loss gradient times its own upstream value.
+    /// </summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="logits">The logits the forward saw, contiguous in row-major order; dimension <paramref name="classAxis"/> holds the classes.</param>
+    /// <param name="targets">Probabilities along the class axis: the logits' shape.</param>
+    /// <param name="logSumExp">The forward's log-sum-exp: the logits' shape without the class axis, or one-dimensional.</param>
+    /// <param name="rowUpstreamGradients">One upstream value per position (reduction 'none'), shaped as <paramref name="logSumExp"/>.</param>
+    /// <param name="gradient">Receives the gradient; the logits' shape. It may be the very same memory as <paramref name="logits"/>.</param>
+    /// <param name="options">Every option, as for the forward.</param>
+    /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty (<c>default</c>), or one weight per position, shaped as <paramref name="logSumExp"/>.</param>
+    /// <param name="classAxis">The dimension that holds the classes: -1 (the default) the last, 1 PyTorch's <c>(N, C, d1, ..., dK)</c>;
+    /// negative values count from the end.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>; a label, an option
+    /// or a row weight is out of range.</exception>
+    /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps the gradient
+    /// other than as the logits' very memory; <paramref name="classWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the logits (and
+    /// targets) are gathered into pooled row-major copies and the gradient scattered back, which costs copies.</remarks>
+    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in ReadOnlyTensorSpan<T> logSumExp, in ReadOnlyTensorSpan<T> rowUpstreamGradients, in TensorSpan<T> gradient,
+        CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
+        ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
+        TensorShapes.SameShape(targets.Lengths, logits.Lengths, nameof(targets));
+        ReadOnlySpan<T> t = TensorShapes.Flatten(targets, nameof(targets));
+        TensorShapes.RowShape(logSumExp.Lengths, logits.Lengths, layout, nameof(logSumExp));
+        ReadOnlySpan<T> s = TensorShapes.Flatten(logSumExp, nameof(logSumExp));
+        TensorShapes.RowShape(rowUpstreamGradients.Lengths, logits.Lengths, layout, nameof(rowUpstreamGradients));
+        ReadOnlySpan<T> u = TensorShapes.Flatten(rowUpstreamGradients, nameof(rowUpstreamGradients));
+        TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
+        Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
+        ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
+        if (layout.IsRowMajor)
+        {
+            Backward(y, t, s, u, g, layout.Classes, options, classWeights, w);
+            return;
+        }
+
+        // The span overload checks the gradient against the gathered copies: check it against the tensors here.
+        Validation.ElementType<T>();
+        Validation.Length(g.Length, y.Length, nameof(gradient), "one gradient element per logit");
+        Validation.NoOverlap<T, T>(g, y, allowSame: true, nameof(gradient), nameof(logits));
+        Validation.NoOverlap<T, T>(g, s, allowSame: false, nameof(gradient), nameof(logSumExp));
+        Validation.NoOverlap<T, T>(g, w, allowSame: false, nameof(gradient), nameof(rowWeights));
+        Validation.NoOverlap<T, T>(g, classWeights, allowSame: false, nameof(gradient), nameof(classWeights));
+        Validation.NoOverlap<T, T>(g, u, allowSame: false, nameof(gradient), nameof(rowUpstreamGradients));
+        Validation.NoOverlap<T, T>(g, t, allowSame: false, nameof(gradient), nameof(targets));
+        Validation.Length(t.Length, y.Length, nameof(targets), "one target per logit");
+        T[] rows = Gathered(y, layout);
+        T[] targetRows = Gathered(t, layout);
+        T[] gradientRows = ArrayPool<T>.Shared.Rent(Math.Max(y.Length, 1));
+        try
+        {
+            Backward(rows.AsSpan(0, y.Length), targetRows.AsSpan(0, y.Length), s, u, gradientRows.AsSpan(0, y.Length), layout.Classes, options, classWeights, w);
+            Scatter<T>(gradientRows.AsSpan(0, y.Length), g, layout);
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(rows);
+            ArrayPool<T>.Shared.Return(targetRows);
+            ArrayPool<T>.Shared.Return(gradientRows);
+        }
+    }
+
+    /// <summary>A pooled row-major copy <c>[positions, C]</c> of an <c>[outer, C, inner]</c> tensor (return it to the pool).</summary>
+    private static T[] Gathered<T>(ReadOnlySpan<T> x, in ClassLayout layout)
+    {
+        T[] rows = ArrayPool<T>.Shared.Rent(Math.Max(x.Length, 1));
+        int classes = layout.Classes, inner = (int)layout.Inner;
+        for (int n = 0; n < (int)layout.Outer; n++)
+        {
+            for (int k = 0; k < classes; k++)
+            {
+                ReadOnlySpan<T> run = x.Slice(((n * classes) + k) * inner, inner);
+                int row = n * inner;
+                for (int p = 0; p < inner; p++)
+                {
+                    rows[((row + p) * classes) + k] = run[p];
+                }
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>Writes row-major <c>[positions, C]</c> rows into an <c>[outer, C, inner]</c> tensor.</summary>
+    private static void Scatter<T>(ReadOnlySpan<T> rows, Span<T> x, in ClassLayout layout)
+    {
+        int classes = layout.Classes, inner = (int)layout.Inner;
+        for (int n = 0; n < (int)layout.Outer; n++)
+        {
+            for (int k = 0; k < classes; k++)
+            {
+                Span<T> run = x.Slice(((n * classes) + k) * inner, inner);
+                int row = n * inner;
+                for (int p = 0; p < inner; p++)
+                {
+                    run[p] = rows[((row + p) * classes) + k];
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- shapes
 
     /// <summary>
     /// The checks particular to tensors (rank, shape, row-major layout) and the flattening to spans. The span overloads
@@ -482,22 +1010,49 @@ public static partial class SoftmaxCrossEntropy
     /// </summary>
     private static class TensorShapes
     {
-        /// <summary>The length of the last dimension of the logits: the number of classes.</summary>
-        public static int Classes(ReadOnlySpan<nint> lengths, string paramName)
+        /// <summary>
+        /// The logits' layout around the class axis <paramref name="classAxis"/> (negative: counted from the end):
+        /// <c>[outer, classes, inner]</c>.
+        /// </summary>
+        public static ClassLayout Layout(ReadOnlySpan<nint> lengths, int classAxis, string paramName)
         {
             if (lengths.IsEmpty)
             {
                 ThrowHelper.RankZero(paramName);
             }
 
-            nint classes = lengths[^1];
+            int rank = lengths.Length;
+            if (classAxis < -rank || classAxis >= rank)
+            {
+                ThrowHelper.ClassAxisOutOfRange(classAxis, rank);
+            }
+
+            int axis = classAxis < 0 ? classAxis + rank : classAxis;
+            nint classes = lengths[axis];
             if (classes <= 0)
             {
-                ThrowHelper.NoClasses(paramName, lengths);
+                if (axis == rank - 1)
+                {
+                    ThrowHelper.NoClasses(paramName, lengths);
+                }
+
+                ThrowHelper.NoClassesOnAxis(paramName, lengths, axis);
+            }
+
+            // Products saturate instead of overflowing: a tensor that large is refused by Flatten anyway.
+            long outer = 1, inner = 1;
+            foreach (nint length in lengths[..axis])
+            {
+                outer = Math.Min(outer * length, (long)int.MaxValue + 1);
+            }
+
+            foreach (nint length in lengths[(axis + 1)..])
+            {
+                inner = Math.Min(inner * length, (long)int.MaxValue + 1);
             }
 
             // A last dimension longer than int.MaxValue makes the tensor too large too; Flatten reports that.
-            return (int)Math.Min(classes, int.MaxValue);
+            return new ClassLayout(axis, (int)Math.Min(classes, int.MaxValue), outer, inner);
         }
 
         /// <summary>Checks that <paramref name="actual"/> is the shape of the logits.</summary>
@@ -510,30 +1065,54 @@ public static partial class SoftmaxCrossEntropy
         }
 
         /// <summary>
-        /// Checks that <paramref name="actual"/> holds one element per row of the logits: the logits' leading dimensions,
-        /// or one dimension of the number of rows.
+        /// Checks that <paramref name="actual"/> holds one element per position (row) of the logits: the logits' shape
+        /// without the class axis, or one dimension of the number of positions.
         /// </summary>
-        public static void RowShape(ReadOnlySpan<nint> actual, ReadOnlySpan<nint> logits, string paramName)
+        public static void RowShape(ReadOnlySpan<nint> actual, ReadOnlySpan<nint> logits, in ClassLayout layout, string paramName)
         {
             Debug.Assert(!logits.IsEmpty);
-            ReadOnlySpan<nint> leading = logits[..^1];
-            if (actual.SequenceEqual(leading))
+            int axis = layout.Axis;
+            if (actual.Length == logits.Length - 1 && actual[..axis].SequenceEqual(logits[..axis]) && actual[axis..].SequenceEqual(logits[(axis + 1)..]))
             {
                 return;
             }
 
-            nint rows = 1;
-            foreach (nint length in leading)
-            {
-                rows *= length;
-            }
-
-            if (actual.Length == 1 && actual[0] == rows)
+            nint positions = (nint)Math.Min(layout.Positions, nint.MaxValue);
+            if (actual.Length == 1 && actual[0] == positions)
             {
                 return;
             }
 
-            ThrowHelper.RowShapeMismatch(paramName, actual, logits, rows);
+            if (axis == logits.Length - 1)
+            {
+                ThrowHelper.RowShapeMismatch(paramName, actual, logits, positions);
+            }
+
+            ThrowHelper.PositionShapeMismatch(paramName, actual, logits, axis, positions);
+        }
+
+        /// <summary>An optional per-position tensor: empty when not given (rank 0), else checked and flattened.</summary>
+        public static ReadOnlySpan<T> OptionalRows<T>(in ReadOnlyTensorSpan<T> tensor, ReadOnlySpan<nint> logits, in ClassLayout layout, string paramName)
+        {
+            if (tensor.Lengths.IsEmpty)
+            {
+                return default;
+            }
+
+            RowShape(tensor.Lengths, logits, layout, paramName);
+            return Flatten(tensor, paramName);
+        }
+
+        /// <inheritdoc cref="OptionalRows{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{nint}, in ClassLayout, string)"/>
+        public static Span<T> OptionalRows<T>(in TensorSpan<T> tensor, ReadOnlySpan<nint> logits, in ClassLayout layout, string paramName)
+        {
+            if (tensor.Lengths.IsEmpty)
+            {
+                return default;
+            }
+
+            RowShape(tensor.Lengths, logits, layout, paramName);
+            return Flatten(tensor, paramName);
         }
 
         /// <summary>The elements of a row-major contiguous tensor span, as one span.</summary>
@@ -583,6 +1162,128 @@ public static partial class SoftmaxCrossEntropy
             }
 
             return (int)flattenedLength;
+        }
+    }
+
+    /// <summary>The logits as <c>[outer, classes, inner]</c> around the class axis.</summary>
+    private readonly struct ClassLayout(int axis, int classes, long outer, long inner)
+    {
+        public int Axis { get; } = axis;
+
+        public int Classes { get; } = classes;
+
+        public long Outer { get; } = outer;
+
+        public long Inner { get; } = inner;
+
+        /// <summary>Every position's classes are contiguous: the span overloads' row-major layout.</summary>
+        public bool IsRowMajor => Inner == 1;
+
+        /// <summary>The number of positions, <c>outer * inner</c>: the rows.</summary>
+        public long Positions => Outer * Inner;
+
+        public StridedShape Shape => new(Positions, Classes, Inner);
+    }
+
+    // The [outer, C, inner] paths, inner > 1 (or soft-capped softmax): the same checks as the span overloads, in the same
+    // order, before anything is written; then the strided kernels.
+
+    private static void StridedSoftmax<T, TMode>(ReadOnlySpan<T> logits, Span<T> output, in ClassLayout layout, in CrossEntropyOptions options, string outputName)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TMode : struct, IOutputMode
+    {
+        Validation.Rows(logits.Length, layout.Classes);
+        Validation.NoOverlap<T, T>(output, logits, allowSame: true, outputName, nameof(logits));
+        fixed (T* y = logits)
+        fixed (T* p = output)
+        {
+            var call = new StridedSoftmaxCall<T, TMode>(y, p, layout.Shape, CallSettings.From(options, 1, argmax: false));
+            RowChunks.Run<T, StridedSoftmaxCall<T, TMode>>(call, options.MaxDegreeOfParallelism);
+        }
+    }
+
+    private static T StridedLabelLoss<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ValidateLabels(logits, labels, layout.Classes, options, classWeights, default);
+        LabelCounts counts = Validation.Labels(labels, layout.Classes, options.IgnoreIndex, classWeights);
+        double divisor = Divisor(options, counts.Denominator);
+        RowTotals totals = RunStridedLabels<T, NoOutput>(logits, default, default, labels, layout, options, classWeights, 1);
+        return T.CreateTruncating(totals.Loss / divisor);
+    }
+
+    private static void StridedRowLosses<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> losses, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = ValidateLabels(logits, labels, layout.Classes, options, classWeights, default);
+        Validation.Length(losses.Length, rows, nameof(losses), "one loss per row");
+        Validation.NoOverlap<T, T>(losses, logits, allowSame: false, nameof(losses), nameof(logits));
+        Validation.NoOverlap<T, int>(losses, labels, allowSame: false, nameof(losses), nameof(labels));
+        Validation.NoOverlap<T, T>(losses, classWeights, allowSame: false, nameof(losses), nameof(classWeights));
+        Validation.Labels(labels, layout.Classes, options.IgnoreIndex, classWeights);
+        RunStridedLabels<T, NoOutput>(logits, default, losses, labels, layout, options, classWeights, 1);
+    }
+
+    private static T StridedLabelLossAndGradient<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> gradient, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ValidateLabels(logits, labels, layout.Classes, options, classWeights, default);
+        ValidateGradient<T>(logits, gradient, classWeights, default);
+        Validation.NoOverlap<T, int>(gradient, labels, allowSame: false, nameof(gradient), nameof(labels));
+        LabelCounts counts = Validation.Labels(labels, layout.Classes, options.IgnoreIndex, classWeights);
+        double divisor = Divisor(options, counts.Denominator);
+        RowTotals totals = RunStridedLabels<T, ScaledExpOutput>(logits, gradient, default, labels, layout, options, classWeights, 1 / divisor);
+        return T.CreateTruncating(totals.Loss / divisor);
+    }
+
+    private static T StridedDenseLoss<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = ValidateDense(logits, targets, layout.Classes, options, classWeights, default);
+        double divisor = Divisor(options, rows);
+        RowTotals totals = RunStridedDense<T, NoOutput>(logits, default, targets, layout, options, classWeights, 1);
+        return T.CreateTruncating(totals.Loss / divisor);
+    }
+
+    private static T StridedDenseLossAndGradient<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, Span<T> gradient, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rows = ValidateDense(logits, targets, layout.Classes, options, classWeights, default);
+        ValidateGradient<T>(logits, gradient, classWeights, default);
+        Validation.NoOverlap<T, T>(gradient, targets, allowSame: false, nameof(gradient), nameof(targets));
+        double divisor = Divisor(options, rows);
+        RowTotals totals = RunStridedDense<T, ScaledExpOutput>(logits, gradient, targets, layout, options, classWeights, 1 / divisor);
+        return T.CreateTruncating(totals.Loss / divisor);
+    }
+
+    private static RowTotals RunStridedLabels<T, TMode>(ReadOnlySpan<T> logits, Span<T> output, Span<T> rowLosses, ReadOnlySpan<int> labels, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, double scale)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TMode : struct, IOutputMode
+    {
+        fixed (T* y = logits)
+        fixed (T* o = output)
+        fixed (T* l = rowLosses)
+        fixed (int* lab = labels)
+        fixed (T* w = classWeights)
+        {
+            var settings = CallSettings.From(options, scale, argmax: false);
+            var call = new StridedLabelCall<T, TMode>(y, o, l, lab, w, layout.Shape, options.IgnoreIndex, settings);
+            return RowChunks.Run<T, StridedLabelCall<T, TMode>>(call, options.MaxDegreeOfParallelism);
+        }
+    }
+
+    private static RowTotals RunStridedDense<T, TMode>(ReadOnlySpan<T> logits, Span<T> output, ReadOnlySpan<T> targets, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, double scale)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TMode : struct, IOutputMode
+    {
+        fixed (T* y = logits)
+        fixed (T* o = output)
+        fixed (T* t = targets)
+        fixed (T* w = classWeights)
+        {
+            var settings = CallSettings.From(options, scale, argmax: false);
+            var call = new StridedDenseCall<T, TMode>(y, o, t, w, layout.Shape, settings);
+            return RowChunks.Run<T, StridedDenseCall<T, TMode>>(call, options.MaxDegreeOfParallelism);
         }
     }
 }

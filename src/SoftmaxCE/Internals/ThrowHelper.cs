@@ -93,6 +93,30 @@ internal static class ThrowHelper
             paramName);
 
     [DoesNotReturn]
+    public static void ClassAxisOutOfRange(int classAxis, int rank) =>
+        throw new ArgumentOutOfRangeException(
+            nameof(classAxis),
+            classAxis,
+            string.Create(CultureInfo.InvariantCulture, $"The class axis {classAxis} is outside the logits' rank {rank}: it must lie in [{-rank}, {rank - 1}] (negative values count from the end)."));
+
+    [DoesNotReturn]
+    public static void NoClassesOnAxis(string paramName, ReadOnlySpan<nint> lengths, int axis) =>
+        throw new ArgumentException(
+            string.Create(CultureInfo.InvariantCulture, $"Dimension {axis} of '{paramName}' (the classes) has length {lengths[axis]} in shape {Shape(lengths)}; it must be positive."),
+            paramName);
+
+    [DoesNotReturn]
+    public static void PositionShapeMismatch(string paramName, ReadOnlySpan<nint> actual, ReadOnlySpan<nint> logits, int axis, nint positions)
+    {
+        var expected = new nint[logits.Length - 1];
+        logits[..axis].CopyTo(expected);
+        logits[(axis + 1)..].CopyTo(expected.AsSpan(axis));
+        throw new ArgumentException(
+            string.Create(CultureInfo.InvariantCulture, $"'{paramName}' has shape {Shape(actual)}; it must hold one element per position of 'logits' {Shape(logits)} with the classes on axis {axis}: shape {Shape(expected)} or [{positions}]."),
+            paramName);
+    }
+
+    [DoesNotReturn]
     public static void NotRowMajor(string paramName, ReadOnlySpan<nint> lengths, ReadOnlySpan<nint> strides) =>
         throw new ArgumentException(
             string.Create(CultureInfo.InvariantCulture, $"'{paramName}' (shape {Shape(lengths)}, strides {Shape(strides)}) is not contiguous in row-major order, as a transposed, sliced or broadcast view is not. Copy it into a dense tensor first."),

@@ -16,11 +16,8 @@ internal interface IRowPlanner
 
     bool TryPlan(int row, out RowPlan plan);
 
-    /// <summary>
-    /// Sixteen rows at once, for <see cref="ShortRowsAvx512"/> (float only): each row's label (-1 for none or
-    /// ignored), <see cref="RowPlan.LabelCoefficient"/> (0 when ignored) and whether it is counted (1 or 0).
-    /// </summary>
-    void PlanBlock(int firstRow, out Vector512<int> labels, out Vector512<float> labelCoefficients, out Vector512<float> counted);
+    /// <summary>The same plans as data, for the rows-across-lanes kernel (<see cref="ShortRowsAcrossLanes{TOps, TVec, T}.Plan"/>).</summary>
+    LaneLabels Lanes { get; }
 }
 
 /// <summary>The same plan for every row: softmax, log-softmax and dense targets.</summary>
@@ -30,13 +27,7 @@ internal readonly struct FixedPlanner(RowPlan plan) : IRowPlanner
 
     public RowPlan Common => plan;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void PlanBlock(int firstRow, out Vector512<int> labels, out Vector512<float> labelCoefficients, out Vector512<float> counted)
-    {
-        labels = Vector512.Create(plan.Label);
-        labelCoefficients = Vector512.Create((float)plan.LabelCoefficient);
-        counted = Vector512<float>.One;
-    }
+    public LaneLabels Lanes => LaneLabels.Fixed(plan);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryPlan(int row, out RowPlan plan1)
@@ -54,29 +45,7 @@ internal readonly unsafe struct LabelPlanner<T>(int* labels, T* weights, int ign
 
     public RowPlan Common => new(-1, 0, spread, scale, zLoss);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void PlanBlock(int firstRow, out Vector512<int> labels16, out Vector512<float> labelCoefficients, out Vector512<float> counted)
-    {
-        Vector512<int> raw = Vector512.Load(labels + firstRow);
-        Vector512<int> ignored = hasIgnoreIndex ? Vector512.Equals(raw, Vector512.Create(ignoreIndex)) : Vector512<int>.Zero;
-        labels16 = Vector512.ConditionalSelect(ignored, Vector512.Create(-1), raw);
-        Vector512<float> weight = Vector512<float>.One;
-        if (weights != null)
-        {
-            // Ignored rows read class 0's weight, which is then dropped.
-            float* gathered = stackalloc float[16];
-            for (int r = 0; r < 16; r++)
-            {
-                gathered[r] = float.CreateTruncating(weights[Math.Max(labels16.GetElement(r), 0)]);
-            }
-
-            weight = Vector512.Load(gathered);
-        }
-
-        Vector512<float> dropped = ignored.AsSingle();
-        labelCoefficients = Vector512.ConditionalSelect(dropped, Vector512<float>.Zero, weight * (float)keep);
-        counted = Vector512.ConditionalSelect(dropped, Vector512<float>.Zero, Vector512<float>.One);
-    }
+    public LaneLabels Lanes => new(labels, weights, ignoreIndex, hasIgnoreIndex, keep, -1, 0);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryPlan(int row, out RowPlan plan)
@@ -104,8 +73,7 @@ internal readonly unsafe struct RowWeightPlanner<TInner, T>(TInner inner, T* row
     public RowPlan Common => inner.Common;
 
     /// <summary>Not used: <see cref="WeightsRows"/> keeps the block kernels away.</summary>
-    public void PlanBlock(int firstRow, out Vector512<int> labels, out Vector512<float> labelCoefficients, out Vector512<float> counted) =>
-        inner.PlanBlock(firstRow, out labels, out labelCoefficients, out counted);
+    public LaneLabels Lanes => inner.Lanes;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryPlan(int row, out RowPlan plan)
@@ -172,13 +140,29 @@ internal static unsafe class RowLoop<TOps, TVec, T>
         where TPlanner : struct, IRowPlanner
         where TFeatures : struct, IRowFeatures
     {
-        return classes <= TOps.Count
-            ? RunShortRows<TTerm, TMode, TPlanner, TFeatures>(logits, output, targets, outputs, rows, classes, term, planner, map)
-            : RunLongRows<TTerm, TMode, TPlanner, TFeatures>(logits, output, outputs, rows, classes, term, planner, map);
+        RowTotals totals = default;
+        int first = 0;
+
+        // The block kernel reads no row weights and writes no log-sum-exp: such calls take the row path.
+        if (!TPlanner.WeightsRows && !outputs.NeedsRowKernel && ShortRowsTransposed<TOps, TVec, T>.Serves<TTerm, TFeatures>(classes))
+        {
+            first = ShortRowsTransposed<TOps, TVec, T>.Run<TTerm, TMode, TPlanner, TFeatures>(ref totals, logits, output, outputs.RowLosses, outputs.Predictions, rows, classes, term, planner, map);
+        }
+
+        if (classes <= TOps.Count)
+        {
+            RunShortRows<TTerm, TMode, TPlanner, TFeatures>(ref totals, first, logits, output, targets, outputs, rows, classes, term, planner, map);
+        }
+        else
+        {
+            RunLongRows<TTerm, TMode, TPlanner, TFeatures>(ref totals, first, logits, output, outputs, rows, classes, term, planner, map);
+        }
+
+        return totals;
     }
 
-    private static RowTotals RunLongRows<TTerm, TMode, TPlanner, TFeatures>(
-        T* logits, T* output, in RowOutputs<T> outputs, int rows, int classes, TTerm term, TPlanner planner, in LogitMap<T> map)
+    private static void RunLongRows<TTerm, TMode, TPlanner, TFeatures>(
+        ref RowTotals totals, int first, T* logits, T* output, in RowOutputs<T> outputs, int rows, int classes, TTerm term, TPlanner planner, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TPlanner : struct, IRowPlanner
@@ -187,8 +171,7 @@ internal static unsafe class RowLoop<TOps, TVec, T>
         ChunkStats* chunks = stackalloc ChunkStats[RowKernel<TOps, TVec, T>.MaxChunks];
         nuint chunkLength = RowKernel<TOps, TVec, T>.ChunkLength(classes);
         nuint c = (nuint)classes;
-        RowTotals totals = default;
-        for (int r = 0; r < rows; r++)
+        for (int r = first; r < rows; r++)
         {
             nuint offset = (nuint)r * c;
             RowOutcome outcome = default;
@@ -205,12 +188,10 @@ internal static unsafe class RowLoop<TOps, TVec, T>
 
             Write<TFeatures>(r, outcome, outputs);
         }
-
-        return totals;
     }
 
-    private static RowTotals RunShortRows<TTerm, TMode, TPlanner, TFeatures>(
-        T* logits, T* output, T* targets, in RowOutputs<T> outputs, int rows, int classes, TTerm term, TPlanner planner, in LogitMap<T> map)
+    private static void RunShortRows<TTerm, TMode, TPlanner, TFeatures>(
+        ref RowTotals totals, int first, T* logits, T* output, T* targets, in RowOutputs<T> outputs, int rows, int classes, TTerm term, TPlanner planner, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TPlanner : struct, IRowPlanner
@@ -222,24 +203,13 @@ internal static unsafe class RowLoop<TOps, TVec, T>
 
         // Rows whose vector-wide load stays inside the buffers run in place; the last few run on a padded copy.
         int direct = length >= TOps.Count ? (int)((length - TOps.Count) / classes) + 1 : 0;
-        RowTotals totals = default;
-        int r0 = 0;
-        // The block kernel reads neither logit scales nor row weights, nor writes the log-sum-exp: such calls take the row path.
-        if (!TFeatures.Scale && !TPlanner.WeightsRows && !outputs.NeedsRowKernel && ShortRowsAvx512.Serves<T, TVec, TTerm, TFeatures>(classes))
-        {
-            // Whole blocks of 16 rows whose loads stay inside the buffers.
-            for (; r0 + ShortRowsAvx512.BlockRows <= direct; r0 += ShortRowsAvx512.BlockRows)
-            {
-                totals.Add(ShortRowsAvx512.Block<T, TTerm, TMode, TPlanner, TFeatures>(logits, output, outputs.RowLosses, outputs.Predictions, r0, classes, term, planner));
-            }
-        }
-
-        for (int r = r0; r < direct; r++)
+        for (int r = first; r < direct; r++)
         {
             nuint offset = (nuint)r * c;
             ShortRow<TTerm, TMode, TPlanner, TFeatures>(ref totals, r, logits + offset, output + offset, term.AtRow(offset), planner, inRow, outputs, map);
         }
 
+        direct = Math.Max(direct, first);
         if (direct < rows)
         {
             int tailLength = (rows - direct) * classes;
@@ -267,8 +237,6 @@ internal static unsafe class RowLoop<TOps, TVec, T>
                 new Span<T>(o, tailLength).CopyTo(new Span<T>(output + tailOffset, tailLength));
             }
         }
-
-        return totals;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -52,13 +52,8 @@ internal readonly unsafe struct ShardPlanner<T>(
 
     public RowPlan Common => new(-1, 0, spread, scale, zLoss);
 
-    /// <summary>Not used: the shard calls run the row kernels only.</summary>
-    public void PlanBlock(int firstRow, out Vector512<int> labels16, out Vector512<float> labelCoefficients, out Vector512<float> counted)
-    {
-        labels16 = Vector512.Create(-1);
-        labelCoefficients = Vector512<float>.Zero;
-        counted = Vector512<float>.Zero;
-    }
+    /// <summary>Not used: the shard calls run the row kernels only (their statistics outputs keep the lane kernels away).</summary>
+    public LaneLabels Lanes => default;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryPlan(int row, out RowPlan plan)
@@ -90,9 +85,6 @@ internal readonly unsafe struct ShardGradientCall<T>(
     public int Rows => rows;
 
     public int Classes => shardClasses;
-
-    /// <summary>Out of place and too large for any cache: <see cref="RecomputeFromStatistics{TOps, TVec, T}.StreamingMinBytes"/>.</summary>
-    private bool Streaming => logits0 != gradient0 && (long)rows * shardClasses * sizeof(T) >= RecomputeFromStatistics<OpsScalar<T>, T, T>.StreamingMinBytes;
 
     public RowTotals Run<TOps, TVec>(int firstRow, int rowCount)
         where TOps : ISimdOps<TVec, T>
@@ -131,16 +123,16 @@ internal readonly unsafe struct ShardGradientCall<T>(
         if (smoothing == 0)
         {
             return RecomputeFromStatistics<TOps, TVec, T>.Rows<NoTerm<T>, ShardPlanner<T>, TFeatures, MergedShardStatistics<T>, WithLoss>(
-                logits, gradient, statistics, null, rowCount, shardClasses, default, planner, map, 0, countZLoss, Streaming);
+                logits, gradient, statistics, null, rowCount, shardClasses, default, planner, map, 0, countZLoss);
         }
 
         if (weights == null)
         {
             return RecomputeFromStatistics<TOps, TVec, T>.Rows<OnesTerm<T>, ShardPlanner<T>, TFeatures, MergedShardStatistics<T>, WithLoss>(
-                logits, gradient, statistics, null, rowCount, shardClasses, default, planner, map, commonTermSum, countZLoss, Streaming);
+                logits, gradient, statistics, null, rowCount, shardClasses, default, planner, map, commonTermSum, countZLoss);
         }
 
         return RecomputeFromStatistics<TOps, TVec, T>.Rows<WeightsTerm<T>, ShardPlanner<T>, TFeatures, MergedShardStatistics<T>, WithLoss>(
-            logits, gradient, statistics, null, rowCount, shardClasses, new WeightsTerm<T>(weights + classOffset), planner, map, commonTermSum, countZLoss, Streaming);
+            logits, gradient, statistics, null, rowCount, shardClasses, new WeightsTerm<T>(weights + classOffset), planner, map, commonTermSum, countZLoss);
     }
 }

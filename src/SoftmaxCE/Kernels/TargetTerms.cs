@@ -27,11 +27,16 @@ internal unsafe interface ITargetTerm<TSelf, T>
         where TOps : ISimdOps<TVec, T>
         where TVec : unmanaged;
 
-    /// <summary>Whether <see cref="At"/> is the same for every row (true for the label terms).</summary>
+    /// <summary>Whether the term is the same for every row (true for the label terms).</summary>
     static abstract bool IsSameForEveryRow { get; }
 
-    /// <summary>The term's value at class <paramref name="index"/> of this row.</summary>
-    T At(nuint index);
+    /// <summary>
+    /// For rows across lanes (<see cref="ShortRowsAcrossLanes{TOps, TVec, T}"/>): the term at class <paramref name="index"/>
+    /// of the rows in the lanes, whose classes lie <paramref name="classStride"/> elements apart.
+    /// </summary>
+    TVec LoadClass<TOps, TVec>(nuint index, nuint classStride)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged;
 
 }
 
@@ -45,9 +50,12 @@ internal readonly unsafe struct NoTerm<T> : ITargetTerm<NoTerm<T>, T>
 
     public static bool IsSameForEveryRow => true;
 
-    public T At(nuint index) => T.Zero;
-
     public NoTerm<T> WithTargets(T* rows) => this;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec LoadClass<TOps, TVec>(nuint index, nuint classStride)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged => TOps.Zero;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Load<TOps, TVec>(nuint index)
@@ -65,9 +73,12 @@ internal readonly unsafe struct OnesTerm<T> : ITargetTerm<OnesTerm<T>, T>
 
     public static bool IsSameForEveryRow => true;
 
-    public T At(nuint index) => T.One;
-
     public OnesTerm<T> WithTargets(T* rows) => this;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec LoadClass<TOps, TVec>(nuint index, nuint classStride)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged => TOps.Create(T.One);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Load<TOps, TVec>(nuint index)
@@ -85,9 +96,12 @@ internal readonly unsafe struct WeightsTerm<T>(T* weights) : ITargetTerm<Weights
 
     public static bool IsSameForEveryRow => true;
 
-    public T At(nuint index) => weights[index];
-
     public WeightsTerm<T> WithTargets(T* rows) => this;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec LoadClass<TOps, TVec>(nuint index, nuint classStride)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged => TOps.Create(weights[index]);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Load<TOps, TVec>(nuint index)
@@ -105,9 +119,12 @@ internal readonly unsafe struct DenseTerm<T>(T* targets, T keep, T spread) : ITa
 
     public static bool IsSameForEveryRow => false;
 
-    public T At(nuint index) => (targets[index] * keep) + spread;
-
     public DenseTerm<T> WithTargets(T* rows) => new(rows, keep, spread);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec LoadClass<TOps, TVec>(nuint index, nuint classStride)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged => TOps.MultiplyAdd(TOps.Load(targets + (index * classStride)), TOps.Create(keep), TOps.Create(spread));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Load<TOps, TVec>(nuint index)
@@ -125,9 +142,13 @@ internal readonly unsafe struct WeightedDenseTerm<T>(T* targets, T* weights, T k
 
     public static bool IsSameForEveryRow => false;
 
-    public T At(nuint index) => weights[index] * ((targets[index] * keep) + spread);
-
     public WeightedDenseTerm<T> WithTargets(T* rows) => new(rows, weights, keep, spread);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TVec LoadClass<TOps, TVec>(nuint index, nuint classStride)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged =>
+        TOps.Multiply(TOps.Create(weights[index]), TOps.MultiplyAdd(TOps.Load(targets + (index * classStride)), TOps.Create(keep), TOps.Create(spread)));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Load<TOps, TVec>(nuint index)

@@ -1,0 +1,305 @@
+using System;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace SoftmaxCE.Kernels;
+
+/// <summary>
+/// Where the rows of a lane block find their labels and plans: the <see cref="IRowPlanner"/>'s data, without vectors,
+/// so that every width can read it.
+/// </summary>
+/// <remarks>
+/// Either one plan for every row (<see cref="Labels"/> null: softmax, log-softmax and dense targets, with
+/// <see cref="FixedLabel"/> and <see cref="FixedCoefficient"/>), or class-index labels with optional class weights:
+/// row <c>r</c> then has label <c>Labels[r]</c> and coefficient <c>Keep * w[label]</c>, or is ignored.
+/// </remarks>
+internal readonly unsafe struct LaneLabels(int* labels, void* weights, int ignoreIndex, bool hasIgnoreIndex, double keep, int fixedLabel, double fixedCoefficient)
+{
+    public int* Labels { get; } = labels;
+
+    /// <summary>Class weights of the call's element type, or null.</summary>
+    public void* Weights { get; } = weights;
+
+    public int IgnoreIndex { get; } = ignoreIndex;
+
+    public bool HasIgnoreIndex { get; } = hasIgnoreIndex;
+
+    public double Keep { get; } = keep;
+
+    public int FixedLabel { get; } = fixedLabel;
+
+    public double FixedCoefficient { get; } = fixedCoefficient;
+
+    /// <summary>The same plan for every row.</summary>
+    public static LaneLabels Fixed(in RowPlan plan) => new(null, null, 0, false, 0, plan.Label, plan.LabelCoefficient);
+
+    /// <summary>The same data, <paramref name="rows"/> rows further on.</summary>
+    public LaneLabels Skip(int rows) => Labels == null ? this : new(Labels + rows, Weights, IgnoreIndex, HasIgnoreIndex, Keep, FixedLabel, FixedCoefficient);
+}
+
+/// <summary>Each lane's row: its label (-1 for none), label coefficient (0 when ignored) and whether it counts (a mask).</summary>
+internal struct LanePlan<TVec>
+    where TVec : unmanaged
+{
+    public TVec Label;
+    public TVec LabelCoefficient;
+    public TVec Counted;
+}
+
+/// <summary>
+/// The rows-across-lanes kernel: <c>W</c> rows at once (<c>W</c> the lanes of <typeparamref name="TVec"/>), lane
+/// <c>r</c> holding row <c>r</c>, class <c>k</c> of every row one vector <c>classStride</c> elements after class
+/// <c>k - 1</c>. The max, the exponentials, the sums, the logarithm and the gradient are then plain lane-wise
+/// operations, one vector per class, with no horizontal reduction and no scalar logarithm per row.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Two layouts reach it: short row-major rows (C &lt;= 16), transposed into a block on the stack by
+/// <see cref="ShortRowsTransposed{TOps, TVec, T}"/>; and PyTorch's <c>[N, C, d1, ...]</c>, where the positions already lie
+/// across lanes and the class stride is <c>d1 * ... * dK</c> (<c>StridedRows</c>).
+/// </para>
+/// <para>
+/// Three passes over the <c>C</c> vectors (from L1 after the first): the max; the exponentials, their sum, the label
+/// logit and the target terms; then the gradient from the stored exponentials (or the log-probabilities). With a
+/// soft cap the exponentials are recomputed from the logits in the last pass instead of stored, since the cap's
+/// derivative needs the capped logit. Logits go through the <see cref="LogitMap{T}"/> (scale, cap) as they are read; the
+/// scale's chain-rule factor is in the plan's <see cref="RowPlan.Scale"/>.
+/// </para>
+/// </remarks>
+[SkipLocalsInit]
+internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
+    where TOps : ISimdOps<TVec, T>
+    where TVec : unmanaged
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Each lane's label, coefficient and counted mask for rows <c>firstRow .. firstRow + W</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Plan(in LaneLabels source, int firstRow, out LanePlan<TVec> plan)
+    {
+        if (source.Labels == null)
+        {
+            plan.Label = TOps.Create(T.CreateTruncating(source.FixedLabel));
+            plan.LabelCoefficient = TOps.Create(T.CreateTruncating(source.FixedCoefficient));
+            plan.Counted = TOps.Equals(TOps.Zero, TOps.Zero);
+            return;
+        }
+
+        int* labels = source.Labels + firstRow;
+        if (source.Weights == null && LaneOps.TryLoadLabels<TVec, T>(labels, source.IgnoreIndex, source.HasIgnoreIndex, out TVec label, out TVec ignored))
+        {
+            plan.Label = label;
+            plan.LabelCoefficient = TOps.Select(ignored, TOps.Zero, TOps.Create(T.CreateTruncating(source.Keep)));
+            plan.Counted = TOps.Equals(ignored, TOps.Zero);
+            return;
+        }
+
+        PlanPerLane(source, labels, out plan);
+    }
+
+    /// <summary>
+    /// <see cref="Plan"/> lane by lane: class weights (a gather), and the widths without a vector label load. Apart, so
+    /// that its stack buffers do not keep <see cref="Plan"/> from being inlined.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void PlanPerLane(in LaneLabels source, int* labels, out LanePlan<TVec> plan)
+    {
+        T* l = stackalloc T[TOps.Count];
+        T* c = stackalloc T[TOps.Count];
+        T* counted = stackalloc T[TOps.Count];
+        T* weights = (T*)source.Weights;
+        for (int r = 0; r < TOps.Count; r++)
+        {
+            int value = labels[r];
+            bool drop = source.HasIgnoreIndex && value == source.IgnoreIndex;
+            l[r] = drop ? T.NegativeOne : T.CreateTruncating(value);
+            c[r] = drop ? T.Zero : T.CreateTruncating(source.Keep * (weights == null ? 1 : double.CreateTruncating(weights[value])));
+            counted[r] = drop ? T.Zero : T.One;
+        }
+
+        plan.Label = TOps.Load(l);
+        plan.LabelCoefficient = TOps.Load(c);
+        plan.Counted = TOps.GreaterThan(TOps.Load(counted), TOps.Zero);
+    }
+
+    /// <summary>
+    /// The <c>W</c> rows whose class <c>k</c> is the vector at <c>y + k * classStride</c>. The exponentials are kept at the
+    /// same offsets from <paramref name="output"/> between the passes (it may be <paramref name="y"/>: each element is read
+    /// before it is written), and the softmax, gradient or log-probabilities land at <c>result + k * resultStride</c>
+    /// (<paramref name="output"/> again, or the tensor when the block is a staged copy).
+    /// <paramref name="term"/> reads the rows' dense targets with the same layout. Row losses and predictions, when not
+    /// null, receive the <c>W</c> rows' values contiguously. <paramref name="gradient"/> says whether a scaled-exponential
+    /// output is a gradient (it goes through the soft cap's derivative) or the softmax (it does not). Returns the sum of
+    /// the rows' losses.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static RowTotals Block<TTerm, TMode, TFeatures>(
+        T* y, T* output, nuint classStride, T* result, nuint resultStride, int classes, TTerm term, in LanePlan<TVec> rows, in RowPlan common, in LogitMap<T> map, bool gradient, T* rowLosses, int* predictions)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TMode : struct, IOutputMode
+        where TFeatures : struct, IRowFeatures
+    {
+        TVec inverseCap = TOps.Create(map.InverseCap);
+        nuint c = (nuint)classes;
+
+        // Pass 1: the max (strictly greater keeps the lower class on ties, and class 0 when every logit is -inf).
+        TVec max = TOps.Create(T.NegativeInfinity);
+        TVec argmax = TOps.Zero;
+        for (nuint k = 0; k < c; k++)
+        {
+            TVec z = Load<TFeatures>(y + (k * classStride), map);
+            if (TFeatures.Argmax)
+            {
+                TVec greater = TOps.GreaterThan(z, max);
+                max = TOps.Select(greater, z, max);
+                argmax = TOps.Select(greater, TOps.Create(T.CreateTruncating(k)), argmax);
+            }
+            else
+            {
+                max = TOps.Max(max, z);
+            }
+        }
+
+        // A row of only -inf: exp(y - 0) = 0, no NaN from -inf - -inf.
+        TVec shift = TOps.Select(TOps.Equals(max, TOps.Create(T.NegativeInfinity)), TOps.Zero, max);
+
+        // Pass 2: the sum of exponentials, the label logit, and sum_k u_k (shift - y_k) and sum_k u_k for the target term.
+        TVec sum = TOps.Zero, labelLogit = TOps.Zero, distance = TOps.Zero, termSum = TOps.Zero;
+        for (nuint k = 0; k < c; k++)
+        {
+            T* at = y + (k * classStride);
+            TVec z = Load<TFeatures>(at, map);
+            labelLogit = TOps.Select(TOps.Equals(rows.Label, TOps.Create(T.CreateTruncating(k))), z, labelLogit);
+            if (TTerm.IsActive)
+            {
+                TVec u = term.LoadClass<TOps, TVec>(k, classStride);
+                TVec product = TOps.Multiply(u, TOps.Subtract(shift, z));
+                distance = TOps.Add(distance, TOps.Select(TOps.Equals(u, TOps.Zero), TOps.Zero, product)); // 0 * inf := 0
+                termSum = TOps.Add(termSum, u);
+            }
+
+            TVec e = TOps.ExpDifference(z, shift);
+            sum = TOps.Add(sum, e);
+            if (TMode.WritesScaledExp && !TFeatures.Softcap)
+            {
+                TOps.Store(e, output + (k * classStride));
+            }
+        }
+
+        TVec lse = TOps.Add(max, LaneOps.Log<TVec, T>(sum));
+        TVec loss = TOps.Multiply(rows.LabelCoefficient, TOps.Subtract(lse, labelLogit));
+        T termCoefficient = T.CreateTruncating(common.TermCoefficient);
+        if (TTerm.IsActive)
+        {
+            TVec spread = TOps.Multiply(termSum, TOps.Subtract(lse, shift));
+            TVec termPart = TOps.Add(distance, TOps.Select(TOps.Equals(termSum, TOps.Zero), TOps.Zero, spread));
+            loss = TOps.MultiplyAdd(TOps.Create(termCoefficient), termPart, loss);
+        }
+
+        TVec zPart = TOps.Zero;
+        if (common.ZLoss != 0)
+        {
+            zPart = TOps.Multiply(TOps.Create(T.CreateTruncating(common.ZLoss)), TOps.Multiply(lse, lse));
+            loss = TOps.Add(loss, zPart);
+        }
+
+        loss = TOps.Select(rows.Counted, loss, TOps.Zero);
+        zPart = TOps.Select(rows.Counted, zPart, TOps.Zero);
+        if (rowLosses != null)
+        {
+            TOps.Store(loss, rowLosses);
+        }
+
+        RowTotals totals;
+        totals.Loss = LaneOps.SumToDouble<TVec, T>(loss);
+        totals.ZLoss = common.ZLoss != 0 ? LaneOps.SumToDouble<TVec, T>(zPart) : 0;
+        totals.Correct = TFeatures.Argmax ? Predictions(argmax, rows, predictions) : 0;
+
+        if (TMode.WritesScaledExp)
+        {
+            // Pass 3: P_k * (a + b sum_j u_j + 2 z LSE) - b u_k - a [k == label], times the scale, in counted rows.
+            T scale = T.CreateTruncating(common.Scale);
+            TVec factor = TOps.Add(rows.LabelCoefficient, TOps.Multiply(TOps.Create(termCoefficient), termSum));
+            if (common.ZLoss != 0)
+            {
+                factor = TOps.MultiplyAdd(TOps.Create(T.CreateTruncating(2 * common.ZLoss)), lse, factor);
+            }
+
+            TVec coefficient = TOps.Divide(TOps.Multiply(factor, TOps.Create(scale)), sum);
+            TVec labelStep = TOps.Multiply(rows.LabelCoefficient, TOps.Create(scale));
+            TVec termStep = TOps.Create(termCoefficient * scale);
+            for (nuint k = 0; k < c; k++)
+            {
+                T* at = output + (k * classStride);
+                TVec z = TOps.Zero;
+                TVec r;
+                if (TFeatures.Softcap)
+                {
+                    z = Load<TFeatures>(y + (k * classStride), map);
+                    r = TOps.Multiply(TOps.ExpDifference(z, shift), coefficient);
+                }
+                else
+                {
+                    r = TOps.Multiply(TOps.Load(at), coefficient);
+                }
+
+                if (TTerm.IsActive)
+                {
+                    r = TOps.Subtract(r, TOps.Multiply(termStep, term.LoadClass<TOps, TVec>(k, classStride)));
+                }
+
+                r = TOps.Select(TOps.Equals(rows.Label, TOps.Create(T.CreateTruncating(k))), TOps.Subtract(r, labelStep), r);
+                if (TFeatures.Softcap && gradient)
+                {
+                    // d(cap tanh(y / cap))/dy = 1 - tanh^2 = 1 - (z / cap)^2.
+                    TVec t = TOps.Multiply(z, inverseCap);
+                    r = TOps.Multiply(r, TOps.Subtract(TOps.Create(T.One), TOps.Multiply(t, t)));
+                }
+
+                TOps.Store(TOps.Select(rows.Counted, r, TOps.Zero), result + (k * resultStride));
+            }
+        }
+        else if (TMode.WritesLogProbabilities)
+        {
+            for (nuint k = 0; k < c; k++)
+            {
+                TVec z = Load<TFeatures>(y + (k * classStride), map);
+                TOps.Store(TOps.Subtract(z, lse), result + (k * resultStride));
+            }
+        }
+
+        return totals;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec Load<TFeatures>(T* source, in LogitMap<T> map)
+        where TFeatures : struct, IRowFeatures => map.Apply<TOps, TVec, TFeatures>(TOps.Load(source));
+
+    /// <summary>Writes each lane's argmax (-1 when not counted) and returns how many counted lanes hit their label.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static long Predictions(TVec argmax, in LanePlan<TVec> rows, int* predictions)
+    {
+        T* a = stackalloc T[TOps.Count];
+        T* l = stackalloc T[TOps.Count];
+        T* counted = stackalloc T[TOps.Count];
+        TOps.Store(argmax, a);
+        TOps.Store(rows.Label, l);
+        TOps.Store(TOps.Select(rows.Counted, TOps.Create(T.One), TOps.Zero), counted);
+        long correct = 0;
+        for (int r = 0; r < TOps.Count; r++)
+        {
+            bool isCounted = counted[r] != T.Zero;
+            int index = isCounted ? int.CreateTruncating(a[r]) : -1;
+            if (predictions != null)
+            {
+                predictions[r] = index;
+            }
+
+            if (isCounted && a[r] == l[r])
+            {
+                correct++;
+            }
+        }
+
+        return correct;
+    }
+}

@@ -185,12 +185,15 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
             }
         }
 
-        TVec lse = TOps.Add(max, LaneOps.Log<TVec, T>(sum));
-        TVec loss = TOps.Multiply(rows.LabelCoefficient, TOps.Subtract(lse, labelLogit));
+        // The loss adds ln(sum) to (max - y): forming LSE first would round ln(sum) to the ulp of large logits
+        // (65504 + ln 2 in float) and then cancel.
+        TVec logSum = LaneOps.Log<TVec, T>(sum);
+        TVec lse = TOps.Add(max, logSum);
+        TVec loss = TOps.Multiply(rows.LabelCoefficient, TOps.Add(TOps.Subtract(max, labelLogit), logSum));
         T termCoefficient = T.CreateTruncating(common.TermCoefficient);
         if (TTerm.IsActive)
         {
-            TVec spread = TOps.Multiply(termSum, TOps.Subtract(lse, shift));
+            TVec spread = TOps.Multiply(termSum, TOps.Add(TOps.Subtract(max, shift), logSum)); // lse - shift
             TVec termPart = TOps.Add(distance, TOps.Select(TOps.Equals(termSum, TOps.Zero), TOps.Zero, spread));
             loss = TOps.MultiplyAdd(TOps.Create(termCoefficient), termPart, loss);
         }

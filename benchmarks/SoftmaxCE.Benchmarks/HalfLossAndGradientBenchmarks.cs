@@ -93,9 +93,22 @@ public unsafe class HalfLossAndGradientBenchmarks : NativeBuffers
     [Benchmark]
     public void HalfCopy() => new ReadOnlySpan<Half>(_halfLogits, Elements).CopyTo(new Span<Half>(_halfGradient, Elements));
 
-    /// <summary>The Half layer without the kernel: each chunk widened into a float scratch and narrowed into the gradient.</summary>
+    /// <summary>The Half layer without the kernel: each chunk widened into a float scratch and narrowed into the gradient, with the library's conversions.</summary>
     [Benchmark]
     public void HalfConvertOnly()
+    {
+        int chunk = Math.Max(ChunkElements / Shape.Classes, 1) * Shape.Classes;
+        for (int start = 0; start < Elements; start += chunk)
+        {
+            int n = Math.Min(chunk, Elements - start);
+            SoftmaxCE.Kernels.HalfConversion.Widen(new ReadOnlySpan<Half>(_halfLogits + start, n), new Span<float>(_scratch, n));
+            SoftmaxCE.Kernels.HalfConversion.Narrow(new ReadOnlySpan<float>(_scratch, n), new Span<Half>(_halfGradient + start, n));
+        }
+    }
+
+    /// <summary>The same with <see cref="TensorPrimitives"/>' conversions, which the library does not use.</summary>
+    [Benchmark]
+    public void HalfConvertOnlyTensorPrimitives()
     {
         int chunk = Math.Max(ChunkElements / Shape.Classes, 1) * Shape.Classes;
         for (int start = 0; start < Elements; start += chunk)

@@ -50,7 +50,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     public static void Softmax<T>(in ReadOnlyTensorSpan<T> logits, in TensorSpan<T> probabilities, CrossEntropyOptions options = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Validation.ElementType<T>();
+        Validation.ElementTypeOrHalf<T>();
         Validation.Options(options);
         ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
         int classes = layout.Classes;
@@ -97,7 +97,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     public static void LogSoftmax<T>(in ReadOnlyTensorSpan<T> logits, in TensorSpan<T> logProbabilities, CrossEntropyOptions options = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Validation.ElementType<T>();
+        Validation.ElementTypeOrHalf<T>();
         Validation.Options(options);
         ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
         int classes = layout.Classes;
@@ -1192,6 +1192,8 @@ public static unsafe partial class SoftmaxCrossEntropy
         where T : unmanaged, IFloatingPointIeee754<T>
         where TMode : struct, IOutputMode
     {
+        // Half runs through the row-major chunked layer only (SoftmaxCrossEntropy.Half.cs); the strided kernels are float and double.
+        Validation.ElementType<T>();
         Validation.Rows(logits.Length, layout.Classes);
         Validation.NoOverlap<T, T>(output, logits, allowSame: true, outputName, nameof(logits));
         fixed (T* y = logits)

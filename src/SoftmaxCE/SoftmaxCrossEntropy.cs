@@ -15,7 +15,11 @@ namespace SoftmaxCE;
 /// <remarks>
 /// <para>
 /// Every method takes the logits as one contiguous span of <c>rows * classes</c> elements (row <c>i</c> is
-/// <c>logits[(i * classes)..((i + 1) * classes)]</c>) and works for <see cref="float"/> and <see cref="double"/>.
+/// <c>logits[(i * classes)..((i + 1) * classes)]</c>) and works for <see cref="float"/> and <see cref="double"/>, and for
+/// <see cref="Half"/> storage: Half logits are widened to float (exactly), every computation is the float one, and each stored
+/// result (probabilities, log-probabilities, gradients, row losses, log-sum-exp, shard statistics) is rounded once to Half;
+/// the reduced loss is summed in double and rounded once. For more digits than Half holds, use the <c>Forward</c> and
+/// <c>Backward</c> overloads whose log-sum-exp is float, or sum the row losses of the float method on widened logits.
 /// Rows are normalised stably: with <c>m = max_k y_k</c>, <c>P_k = exp(y_k - m) / sum_j exp(y_j - m)</c>, so
 /// logits as large as <c>±3e38</c> never overflow.
 /// </para>

@@ -4,7 +4,7 @@ using Xunit;
 
 namespace SoftmaxCE.Tests;
 
-/// <summary>The README's "Inside an autograd engine" example, compiled and run (the body between the markers is the README's block).</summary>
+/// <summary>The README's "Inside an autograd engine" example, compiled and run (the #region readme-autograd is the README's block).</summary>
 public class AutogradExampleTests
 {
     [Fact]
@@ -15,7 +15,7 @@ public class AutogradExampleTests
         float[] rowWeights = [1.0f, 0.5f, 1.0f]; // per-token weights: advantages, soft masks
         float upstream = 2.0f; // dObjective/dLoss, from the engine
 
-        // README: autograd begin
+        #region readme-autograd
         const int Classes = 4;
         var options = new CrossEntropyOptions { IgnoreIndex = -100, LogitScale = 1 / 0.7 }; // temperature 0.7
 
@@ -33,7 +33,7 @@ public class AutogradExampleTests
         float[] rowUpstream = [0.1f, -0.2f, 0.3f];
         var rowGradient = new float[logits.Length];
         SoftmaxCrossEntropy.Backward<float>(logits, labels, logSumExp, rowUpstream, rowGradient, Classes, options);
-        // README: autograd end
+        #endregion
 
         // The forward/backward pair is the fused call times the upstream gradient.
         var fused = new float[logits.Length];

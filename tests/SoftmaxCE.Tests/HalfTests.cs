@@ -664,3 +664,6 @@ public sealed class HalfTests
         }
     }
 }
+
+/// <summary>Every tensor overload with Half elements, against the span overloads (the same generic tests as float and double).</summary>
+public sealed class TensorOverloadTestsHalf : TensorOverloadTests<Half>;

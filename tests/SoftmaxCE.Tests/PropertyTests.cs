@@ -70,20 +70,23 @@ public abstract class PropertyTests<T>
         T[] logits = Data<T>.Logits(rng, n, c.Scale);
         if (c.Special != 0)
         {
-            double largest = typeof(T) == typeof(float) ? float.MaxValue : double.MaxValue;
+            // Up to float's largest value (the reference is double); for double, an eighth of its largest, so that the
+            // reference's own differences and products stay finite.
+            double largest = typeof(T) == typeof(float) ? float.MaxValue : double.MaxValue / 8;
             bool sumsOverClasses = c.Dense || c.Options.LabelSmoothing != 0;
-            PlantSpecialValues(logits, c.Classes, sumsOverClasses ? largest / (4 * c.Classes) : largest, new Random(c.Special));
+            double logitScale = c.Options.LogitScale is 0 ? 1 : Math.Max(1, c.Options.LogitScale); // s y must stay finite in T
+            PlantSpecialValues(logits, c.Classes, (sumsOverClasses ? largest / (4 * c.Classes) : largest) / logitScale, new Random(c.Special));
         }
 
         T[]? weights = c.Weighted ? Data<T>.Weights(rng, c.Classes) : null;
+        T[]? rowWeights = c.RowWeighted ? Data<T>.FromDouble([.. Enumerable.Range(0, c.Rows).Select(_ => 0.1 + (1.9 * rng.NextDouble()))]) : null;
         int ignoreEvery = c.Options.IgnoreIndex is null ? 0 : 2 + rng.Next(4);
         int[] labels = Data<T>.Labels(rng, c.Rows, c.Classes, c.Options.IgnoreIndex is int ig && ig < 0 ? ig : null, ignoreEvery);
         T[] targets = c.Dense ? Data<T>.Targets(rng, c.Rows, c.Classes, c.TargetKind) : [];
         double[] y = Data<T>.ToDouble(logits);
         double[]? w = weights is null ? null : Data<T>.ToDouble(weights);
-        Expected e = c.Dense
-            ? Expected.Dense(y, Data<T>.ToDouble(targets), c.Classes, c.Options, w)
-            : Expected.Labels(y, labels, c.Classes, c.Options, w);
+        double[]? r = rowWeights is null ? null : Data<T>.ToDouble(rowWeights);
+        Expected e = Expected.For(y, c.Dense ? Data<T>.ToDouble(targets) : null, labels, c.Classes, c.Options, w, r);
         string what = c.ToString();
 
         // The fused call, in place or not.
@@ -97,11 +100,11 @@ public abstract class PropertyTests<T>
             Span<T> output = c.InPlace ? buffer : gradient.Span;
             if (c.Dense)
             {
-                loss = SoftmaxCrossEntropy.LossAndGradient<T>(buffer, targets, output, c.Classes, c.Options, weights);
+                loss = SoftmaxCrossEntropy.LossAndGradient<T>(buffer, targets, output, c.Classes, c.Options, weights, rowWeights);
             }
             else
             {
-                metrics = SoftmaxCrossEntropy.LossAndGradientWithMetrics<T>(buffer, labels, output, c.Classes, c.Options, weights, predictions);
+                metrics = SoftmaxCrossEntropy.LossAndGradientWithMetrics<T>(buffer, labels, output, c.Classes, c.Options, weights, predictions, rowWeights);
                 loss = metrics.Loss;
             }
         }
@@ -109,7 +112,7 @@ public abstract class PropertyTests<T>
         T[] written = c.InPlace ? buffer : gradient.ToArray();
         gradient.AssertGuardsIntact(what);
         CheckLoss(loss, e, what + ": loss");
-        Check.Close<T>(written, e.Gradient, e.GradientMagnitude, Tol.Gradient * e.ToleranceFactor, Tol.Floor, c.Classes, what + ": gradient");
+        Check.Close<T>(written, e.Gradient, e.GradientMagnitude, Tol.Gradient * e.ToleranceFactor, Tol.Floor * e.FloorFactor, c.Classes, what + ": gradient");
 
         // The loss alone and the gradient alone agree with the fused call.
         T lossOnly;
@@ -118,27 +121,27 @@ public abstract class PropertyTests<T>
         {
             if (c.Dense)
             {
-                lossOnly = SoftmaxCrossEntropy.Loss<T>(logits, targets, c.Classes, c.Options, weights);
-                SoftmaxCrossEntropy.Backward<T>(logits, targets, backward, c.Classes, c.Options, weights);
+                lossOnly = SoftmaxCrossEntropy.Loss<T>(logits, targets, c.Classes, c.Options, weights, rowWeights);
+                SoftmaxCrossEntropy.Backward<T>(logits, targets, backward, c.Classes, c.Options, weights, rowWeights);
             }
             else
             {
-                lossOnly = SoftmaxCrossEntropy.Loss<T>(logits, labels, c.Classes, c.Options, weights);
-                SoftmaxCrossEntropy.Backward<T>(logits, labels, backward, c.Classes, c.Options, weights);
+                lossOnly = SoftmaxCrossEntropy.Loss<T>(logits, labels, c.Classes, c.Options, weights, rowWeights);
+                SoftmaxCrossEntropy.Backward<T>(logits, labels, backward, c.Classes, c.Options, weights, rowWeights);
             }
         }
 
         CheckLoss(lossOnly, e, what + ": Loss");
-        Check.Close<T>(backward, e.Gradient, e.GradientMagnitude, Tol.Gradient * e.ToleranceFactor, Tol.Floor, c.Classes, what + ": Backward");
+        Check.Close<T>(backward, e.Gradient, e.GradientMagnitude, Tol.Gradient * e.ToleranceFactor, Tol.Floor * e.FloorFactor, c.Classes, what + ": Backward");
 
         if (!c.Dense)
         {
-            CheckMetrics(c, y, labels, metrics, predictions, e, what);
+            CheckMetrics(c, e.Scaled, labels, metrics, predictions, e, what);
 
             var rowLosses = new T[c.Rows];
             using (ForcedWidth.Force(c.Width))
             {
-                SoftmaxCrossEntropy.RowLosses<T>(logits, labels, rowLosses, c.Classes, c.Options, weights);
+                SoftmaxCrossEntropy.RowLosses<T>(logits, labels, rowLosses, c.Classes, c.Options, weights, rowWeights);
             }
 
             for (int i = 0; i < c.Rows; i++)
@@ -205,9 +208,12 @@ public abstract class PropertyTests<T>
         double cap = c.Options.LogitSoftcap;
         double[] capped = ShardReference.Capped(y, cap);
 
-        // With a softcap the argmax is taken over the capped logits in T's precision, where values within the capping's
-        // rounding of the row maximum may tie or swap: any of those is right. Without one it is exact, lowest index first.
-        double tieWindow = 8 * cap * Epsilon();
+        // With a softcap or a logit scale the argmax is taken over the mapped logits in T's precision, where values
+        // within the mapping's rounding of the row maximum may tie or swap: any of those is right. Without either it is
+        // exact, lowest index first.
+        bool mapped = c.Options.LogitScale is not (0 or 1);
+        double largestFinite = capped.Where(double.IsFinite).Select(Math.Abs).DefaultIfEmpty(0).Max();
+        double tieWindow = 8 * Epsilon() * (cap + (mapped ? largestFinite : 0));
         int counted = 0, correct = 0;
         for (int i = 0; i < c.Rows; i++)
         {
@@ -241,7 +247,7 @@ public abstract class PropertyTests<T>
             double max = row.Max();
             int lowest = Array.IndexOf(row, max);
             int p = predictions[i];
-            bool ok = cap == 0
+            bool ok = tieWindow == 0
                 ? p == lowest
                 : p >= 0 && p < c.Classes && row[p] >= max - tieWindow;
             if (!ok)
@@ -278,6 +284,12 @@ public abstract class PropertyTests<T>
         T[] targetsStore = Data<T>.Targets(rng, rows + 1, classes, TargetKind.Distribution);
         int[] labels = Data<T>.Labels(rng, rows + 1, classes);
         T[] weights = Data<T>.Weights(rng, classes + 1);
+        T[] rowWeights = Data<T>.Weights(rng, rows + 1);
+        if (b.Fault == Fault.RowWeightInvalid)
+        {
+            rowWeights[rng.Next(rows)] = (b.OptionIndex % 3) switch { 0 => -T.One, 1 => T.NaN, _ => T.PositiveInfinity };
+        }
+
         var gradientStore = new T[n + 1];
         gradientStore.AsSpan().Fill(T.CreateTruncating(7));
         var predictions = Enumerable.Repeat(-5, rows + 1).ToArray();
@@ -285,6 +297,7 @@ public abstract class PropertyTests<T>
         losses.AsSpan().Fill(T.CreateTruncating(3));
 
         T[] storeBefore = (T[])store.Clone(), targetsBefore = (T[])targetsStore.Clone(), weightsBefore = (T[])weights.Clone();
+        T[] rowWeightsBefore = (T[])rowWeights.Clone();
         T[] gradientBefore = (T[])gradientStore.Clone(), lossesBefore = (T[])losses.Clone();
         int[] labelsBefore = (int[])labels.Clone(), predictionsBefore = (int[])predictions.Clone();
 
@@ -307,6 +320,8 @@ public abstract class PropertyTests<T>
         ReadOnlySpan<T> targets = b.Fault == Fault.TargetsOverlapGradient ? gradientStore.AsSpan(1, n)
             : b.Fault == Fault.TargetsLength ? targetsStore.AsSpan(0, n + classes) : targetsStore.AsSpan(0, n);
         ReadOnlySpan<T> classWeights = weights.AsSpan(0, weightCount);
+        int rowWeightCount = b.Fault == Fault.RowWeightsLength ? rows + 1 : b.Fault == Fault.RowWeightInvalid || b.Weighted ? rows : 0;
+        ReadOnlySpan<T> rowWeightSpan = rowWeights.AsSpan(0, rowWeightCount);
         ReadOnlySpan<int> labelSpan = labels.AsSpan(0, labelCount);
 
         string? paramName = null;
@@ -317,22 +332,22 @@ public abstract class PropertyTests<T>
                 switch (b.Operation)
                 {
                     case Operation.LossAndGradient when b.Dense:
-                        SoftmaxCrossEntropy.LossAndGradient(logits, targets, gradient, callClasses, options, classWeights);
+                        SoftmaxCrossEntropy.LossAndGradient(logits, targets, gradient, callClasses, options, classWeights, rowWeightSpan);
                         break;
                     case Operation.LossAndGradient:
-                        SoftmaxCrossEntropy.LossAndGradient(logits, labelSpan, gradient, callClasses, options, classWeights);
+                        SoftmaxCrossEntropy.LossAndGradient(logits, labelSpan, gradient, callClasses, options, classWeights, rowWeightSpan);
                         break;
                     case Operation.Backward when b.Dense:
-                        SoftmaxCrossEntropy.Backward(logits, targets, gradient, callClasses, options, classWeights);
+                        SoftmaxCrossEntropy.Backward(logits, targets, gradient, callClasses, options, classWeights, rowWeightSpan);
                         break;
                     case Operation.Backward:
-                        SoftmaxCrossEntropy.Backward(logits, labelSpan, gradient, callClasses, options, classWeights);
+                        SoftmaxCrossEntropy.Backward(logits, labelSpan, gradient, callClasses, options, classWeights, rowWeightSpan);
                         break;
                     case Operation.WithMetrics:
-                        SoftmaxCrossEntropy.LossAndGradientWithMetrics(logits, labelSpan, gradient, callClasses, options, classWeights, predictions.AsSpan(0, predictionCount));
+                        SoftmaxCrossEntropy.LossAndGradientWithMetrics(logits, labelSpan, gradient, callClasses, options, classWeights, predictions.AsSpan(0, predictionCount), rowWeightSpan);
                         break;
                     case Operation.RowLosses:
-                        SoftmaxCrossEntropy.RowLosses(logits, labelSpan, losses.AsSpan(0, lossCount), callClasses, options, classWeights);
+                        SoftmaxCrossEntropy.RowLosses(logits, labelSpan, losses.AsSpan(0, lossCount), callClasses, options, classWeights, rowWeightSpan);
                         break;
                     default:
                         throw new XunitException($"unknown operation {b.Operation}");
@@ -359,6 +374,7 @@ public abstract class PropertyTests<T>
         Check.Bitwise<T>(gradientStore, gradientBefore, what + ": gradient");
         Check.Bitwise<T>(targetsStore, targetsBefore, what + ": targets");
         Check.Bitwise<T>(weights, weightsBefore, what + ": class weights");
+        Check.Bitwise<T>(rowWeights, rowWeightsBefore, what + ": row weights");
         Check.Bitwise<T>(losses, lossesBefore, what + ": row losses");
         Check.Bitwise<int>(labels, labelsBefore, what + ": labels");
         Check.Bitwise<int>(predictions, predictionsBefore, what + ": predictions");
@@ -367,7 +383,46 @@ public abstract class PropertyTests<T>
     /// <summary>What the reference says a call must give, and how large the terms behind each value are.</summary>
     private sealed record Expected(double Loss, double LossMagnitude, double ZLoss, double[] Gradient, double[] GradientMagnitude, double ToleranceFactor, double[] RowLosses, double[] RowLossMagnitudes)
     {
-        public static Expected Labels(double[] y, int[] labels, int classes, CrossEntropyOptions o, double[]? w)
+        /// <summary>The logits the softmax sees before the cap: <c>s y</c> with the logit scale <c>s</c>.</summary>
+        public double[] Scaled { get; private init; } = [];
+
+        /// <summary>
+        /// What multiplies a probability after <c>exp</c> has flushed it to zero: the logit scale and the row weight, so
+        /// the floor below which a gradient element may read 0 grows by as much.
+        /// </summary>
+        public double FloorFactor { get; private init; } = 1;
+
+        /// <summary>
+        /// A call with labels (<paramref name="targets"/> null) or dense targets, a logit scale and row weights, from
+        /// the unscaled, unweighted reference applied to <c>s y</c>: MATH.md's chain rule multiplies the gradient by
+        /// <c>s</c>, and a row weight multiplies its row's loss (z-loss included) and gradient, not the denominator.
+        /// </summary>
+        public static Expected For(double[] y, double[]? targets, int[] labels, int classes, CrossEntropyOptions o, double[]? w, double[]? r)
+        {
+            double s = o.LogitScale == 0 ? 1 : o.LogitScale;
+            double[] scaled = [.. y.Select(v => s * v)];
+            Expected e = targets is null ? Labels(scaled, labels, classes, o, w) : Dense(scaled, targets, classes, o, w);
+            int rows = y.Length / classes;
+            double d = targets is null ? ShardReference.Denominator(labels, o, w) : o.Reduction == Reduction.Sum ? 1 : o.Denominator ?? rows;
+            double[] rowWeight = r ?? [.. Enumerable.Repeat(1.0, rows)];
+            double[] gradient = [.. e.Gradient.Select((g, j) => g * s * rowWeight[j / classes])];
+            double[] magnitude = [.. e.GradientMagnitude.Select((m, j) => m * s * rowWeight[j / classes])];
+            double[] rowLosses = [.. e.RowLosses.Select((l, i) => l * rowWeight[i])];
+            double[] lse = Reference.RowLogSumExps(ShardReference.Capped(scaled, o.LogitSoftcap), classes);
+            double zLoss = Reference.Sum([.. Enumerable.Range(0, rows).Select(i => targets is null && o.IgnoreIndex == labels[i] ? 0 : rowWeight[i] * o.ZLoss * lse[i] * lse[i])]);
+            double lossMagnitude = Reference.Sum([.. e.RowLossMagnitudes.Select((m, i) => m * rowWeight[i])]) / Math.Abs(d);
+
+            // s y carries a rounding error of an ulp or so of itself, which moves the probabilities by that much relatively.
+            double largest = scaled.Where(double.IsFinite).Select(Math.Abs).DefaultIfEmpty(0).Max();
+            double factor = e.ToleranceFactor + (s == 1 ? 0 : 8 * Epsilon() * largest / Tol.Gradient);
+            return new Expected(Reference.Sum(rowLosses) / d, Math.Max(1, lossMagnitude), zLoss / d, gradient, magnitude, factor, rowLosses, [.. e.RowLossMagnitudes.Select((m, i) => Math.Max(1, m * rowWeight[i]))])
+            {
+                Scaled = scaled,
+                FloorFactor = s * Math.Max(1, rowWeight.DefaultIfEmpty(1).Max()),
+            };
+        }
+
+        private static Expected Labels(double[] y, int[] labels, int classes, CrossEntropyOptions o, double[]? w)
         {
             double[] q = Reference.LabelEffectiveTargets(labels, classes, o.IgnoreIndex, w, o.LabelSmoothing);
             double d = ShardReference.Denominator(labels, o, w);
@@ -383,7 +438,7 @@ public abstract class PropertyTests<T>
             return Build(y, q, counted, classes, o, d, ShardReference.Loss(y, labels, classes, o, w), ShardReference.Gradient(y, labels, classes, o, w), rowLosses);
         }
 
-        public static Expected Dense(double[] y, double[] targets, int classes, CrossEntropyOptions o, double[]? w)
+        private static Expected Dense(double[] y, double[] targets, int classes, CrossEntropyOptions o, double[]? w)
         {
             int rows = y.Length / classes;
             double[] c = ShardReference.Capped(y, o.LogitSoftcap);
@@ -462,12 +517,15 @@ internal sealed record PropertyCase(
     /// <summary>The seed of the special values planted in the logits; 0 for none.</summary>
     public int Special { get; init; }
 
+    /// <summary>One weight per row (labels and dense targets alike), in [0.1, 2].</summary>
+    public bool RowWeighted { get; init; }
+
     private static readonly Gen<int> AnyClasses = Gen.Frequency((9, Gen.Int[1, 300]), (1, Gen.OneOf(1000, 2049, 4100, 32000)));
 
     private static readonly Gen<CrossEntropyOptions> AnyOptions =
         Gen.Select(
             Gen.Select(Gen.Bool, Gen.Int[0, 3], Gen.OneOf(Gen.Const(0.0), Gen.Double[1e-3, 1], Gen.Const(1.0)), Gen.OneOf(Gen.Const(0.0), Gen.Double[1e-4, 0.1])),
-            Gen.Select(Gen.OneOf(Gen.Const(0.0), Gen.Double[1, 50]), Gen.OneOf(Gen.Const((double?)null), Gen.Double[0.5, 100].Select(v => (double?)v)), Gen.OneOf(1, 0, 2)),
+            Gen.Select(Gen.OneOf(Gen.Const(0.0), Gen.Double[1, 50]), Gen.OneOf(Gen.Const((double?)null), Gen.Double[0.5, 100].Select(v => (double?)v)), Gen.OneOf(1, 0, 2), Gen.OneOf(Gen.Const(0.0), Gen.Const(1.0), Gen.Double[0.25, 4])),
             (a, b) => new CrossEntropyOptions
             {
                 Reduction = a.Item1 ? Reduction.Sum : Reduction.Mean,
@@ -477,6 +535,7 @@ internal sealed record PropertyCase(
                 LogitSoftcap = b.Item1,
                 Denominator = b.Item2,
                 MaxDegreeOfParallelism = b.Item3,
+                LogitScale = b.Item4,
             });
 
     public static readonly Gen<PropertyCase> Any =
@@ -490,13 +549,15 @@ internal sealed record PropertyCase(
         from options in AnyOptions
         from scale in CsCheck.Gen.OneOf(1.0, 4.0, 30.0)
         from seed in CsCheck.Gen.Int
-        select new PropertyCase(width, rows, classes, dense, kind, inPlace, weighted, options, scale, seed);
+        from rowWeighted in CsCheck.Gen.Bool
+        select new PropertyCase(width, rows, classes, dense, kind, inPlace, weighted, options, scale, seed) { RowWeighted = rowWeighted };
 
     public override string ToString() =>
         $"{Rows} x {Classes}, width {Width}, {(Dense ? $"dense {TargetKind}" : "labels")}, {(InPlace ? "in place" : "out of place")}, " +
         $"{(Weighted ? "weighted" : "unweighted")}, {Options.Reduction}, ignore {Options.IgnoreIndex?.ToString() ?? "none"}, " +
         $"eps {Options.LabelSmoothing}, z {Options.ZLoss}, cap {Options.LogitSoftcap}, denominator {Options.Denominator?.ToString() ?? "none"}, " +
-        $"threads {Options.MaxDegreeOfParallelism}, scale {Scale}, data seed {DataSeed}{(Special != 0 ? $", special values seed {Special}" : "")}";
+        $"threads {Options.MaxDegreeOfParallelism}, logit scale {Options.LogitScale}, {(RowWeighted ? "row weights" : "no row weights")}, " +
+        $"data scale {Scale}, data seed {DataSeed}{(Special != 0 ? $", special values seed {Special}" : "")}";
 }
 
 internal enum Fault
@@ -513,6 +574,8 @@ internal enum Fault
     GradientOverlapsLogits,
     TargetsOverlapGradient,
     BadOption,
+    RowWeightsLength,
+    RowWeightInvalid,
 }
 
 internal enum Operation
@@ -543,6 +606,9 @@ internal sealed record BadCase(int Width, int Rows, int Classes, Fault Fault, Op
         new() { Denominator = double.PositiveInfinity },
         new() { MaxDegreeOfParallelism = -1 },
         new() { Reduction = (Reduction)7 },
+        new() { LogitScale = -1 },
+        new() { LogitScale = double.NaN },
+        new() { LogitScale = double.PositiveInfinity },
     ];
 
     public static readonly Gen<BadCase> Any =
@@ -573,6 +639,7 @@ internal sealed record BadCase(int Width, int Rows, int Classes, Fault Fault, Op
         Fault.GradientOverlapsLogits => ["gradient"],
         Fault.TargetsOverlapGradient => ["gradient", "targets"],
         Fault.BadOption => ["options"],
+        Fault.RowWeightsLength or Fault.RowWeightInvalid => ["rowWeights"],
         _ => [],
     };
 

@@ -16,9 +16,6 @@ internal readonly unsafe struct LabelBackwardCall<T>(
 
     public int Classes => classes;
 
-    /// <summary>Out of place and too large for any cache: <see cref="RecomputeFromStatistics{TOps, TVec, T}.StreamingMinBytes"/>.</summary>
-    private bool Streaming => logits0 != gradient0 && (long)rows * classes * sizeof(T) >= RecomputeFromStatistics<OpsScalar<T>, T, T>.StreamingMinBytes;
-
     public RowTotals Run<TOps, TVec>(int firstRow, int rowCount)
         where TOps : ISimdOps<TVec, T>
         where TVec : unmanaged
@@ -78,17 +75,17 @@ internal readonly unsafe struct LabelBackwardCall<T>(
         if (settings.Smoothing == 0)
         {
             RecomputeFromStatistics<TOps, TVec, T>.Rows<NoTerm<T>, TPlanner, TFeatures, SavedLogSumExp<T>, WithoutLoss>(
-                logits, gradient, new SavedLogSumExp<T>(logSumExp), rowFactors, rowCount, classes, default, planner, map, 0, countZLoss: false, Streaming);
+                logits, gradient, new SavedLogSumExp<T>(logSumExp), rowFactors, rowCount, classes, default, planner, map, 0, countZLoss: false);
         }
         else if (weights == null)
         {
             RecomputeFromStatistics<TOps, TVec, T>.Rows<OnesTerm<T>, TPlanner, TFeatures, SavedLogSumExp<T>, WithoutLoss>(
-                logits, gradient, new SavedLogSumExp<T>(logSumExp), rowFactors, rowCount, classes, default, planner, map, commonTermSum, countZLoss: false, Streaming);
+                logits, gradient, new SavedLogSumExp<T>(logSumExp), rowFactors, rowCount, classes, default, planner, map, commonTermSum, countZLoss: false);
         }
         else
         {
             RecomputeFromStatistics<TOps, TVec, T>.Rows<WeightsTerm<T>, TPlanner, TFeatures, SavedLogSumExp<T>, WithoutLoss>(
-                logits, gradient, new SavedLogSumExp<T>(logSumExp), rowFactors, rowCount, classes, new WeightsTerm<T>(weights), planner, map, commonTermSum, countZLoss: false, Streaming);
+                logits, gradient, new SavedLogSumExp<T>(logSumExp), rowFactors, rowCount, classes, new WeightsTerm<T>(weights), planner, map, commonTermSum, countZLoss: false);
         }
     }
 }
@@ -104,9 +101,6 @@ internal readonly unsafe struct DenseBackwardCall<T>(
     public int Rows => rows;
 
     public int Classes => classes;
-
-    /// <summary>Out of place and too large for any cache: <see cref="RecomputeFromStatistics{TOps, TVec, T}.StreamingMinBytes"/>.</summary>
-    private bool Streaming => logits0 != gradient0 && (long)rows * classes * sizeof(T) >= RecomputeFromStatistics<OpsScalar<T>, T, T>.StreamingMinBytes;
 
     public RowTotals Run<TOps, TVec>(int firstRow, int rowCount)
         where TOps : ISimdOps<TVec, T>
@@ -168,12 +162,12 @@ internal readonly unsafe struct DenseBackwardCall<T>(
         if (weights == null)
         {
             RecomputeFromStatistics<TOps, TVec, T>.Rows<DenseTerm<T>, TPlanner, TFeatures, SavedLogSumExp<T>, WithoutLoss>(
-                logits, gradient, new SavedLogSumExp<T>(logSumExp), rowFactors, rowCount, classes, new DenseTerm<T>(targets, keep, spread), planner, map, 0, countZLoss: false, Streaming);
+                logits, gradient, new SavedLogSumExp<T>(logSumExp), rowFactors, rowCount, classes, new DenseTerm<T>(targets, keep, spread), planner, map, 0, countZLoss: false);
         }
         else
         {
             RecomputeFromStatistics<TOps, TVec, T>.Rows<WeightedDenseTerm<T>, TPlanner, TFeatures, SavedLogSumExp<T>, WithoutLoss>(
-                logits, gradient, new SavedLogSumExp<T>(logSumExp), rowFactors, rowCount, classes, new WeightedDenseTerm<T>(targets, weights, keep, spread), planner, map, 0, countZLoss: false, Streaming);
+                logits, gradient, new SavedLogSumExp<T>(logSumExp), rowFactors, rowCount, classes, new WeightedDenseTerm<T>(targets, weights, keep, spread), planner, map, 0, countZLoss: false);
         }
     }
 }

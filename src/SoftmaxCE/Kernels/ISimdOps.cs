@@ -19,10 +19,6 @@ internal unsafe interface ISimdOps<TVec, T>
 
     static abstract TVec Load(T* source);
     static abstract void Store(TVec value, T* destination);
-
-    /// <summary>A store that bypasses the caches (<paramref name="destination"/> aligned to the vector's size): for outputs
-    /// too large to stay in cache, it saves reading each line before writing it.</summary>
-    static abstract void StoreNonTemporal(TVec value, T* destination);
     static abstract TVec Create(T value);
     static abstract TVec Zero { get; }
     static abstract TVec Add(TVec left, TVec right);
@@ -113,7 +109,6 @@ internal readonly unsafe struct Ops512<T> : ISimdOps<Vector512<T>, T>
     public static int Count => Vector512<T>.Count;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Load(T* source) => Vector512.Load(source);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<T> value, T* destination) => value.Store(destination);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreNonTemporal(Vector512<T> value, T* destination) => value.StoreAlignedNonTemporal(destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Create(T value) => Vector512.Create(value);
     public static Vector512<T> Zero => Vector512<T>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Add(Vector512<T> left, Vector512<T> right) => left + right;
@@ -163,7 +158,6 @@ internal readonly unsafe struct Ops256<T> : ISimdOps<Vector256<T>, T>
     public static int Count => Vector256<T>.Count;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Load(T* source) => Vector256.Load(source);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<T> value, T* destination) => value.Store(destination);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreNonTemporal(Vector256<T> value, T* destination) => value.StoreAlignedNonTemporal(destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Create(T value) => Vector256.Create(value);
     public static Vector256<T> Zero => Vector256<T>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Add(Vector256<T> left, Vector256<T> right) => left + right;
@@ -213,7 +207,6 @@ internal readonly unsafe struct Ops128<T> : ISimdOps<Vector128<T>, T>
     public static int Count => Vector128<T>.Count;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<T> Load(T* source) => Vector128.Load(source);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector128<T> value, T* destination) => value.Store(destination);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreNonTemporal(Vector128<T> value, T* destination) => value.StoreAlignedNonTemporal(destination);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<T> Create(T value) => Vector128.Create(value);
     public static Vector128<T> Zero => Vector128<T>.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<T> Add(Vector128<T> left, Vector128<T> right) => left + right;
@@ -273,7 +266,6 @@ internal readonly unsafe struct OpsScalar<T> : ISimdOps<T, T>
     public static int Count => 1;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Load(T* source) => *source;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(T value, T* destination) => *destination = value;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreNonTemporal(T value, T* destination) => *destination = value;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Create(T value) => value;
     public static T Zero => T.Zero;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Add(T left, T right) => left + right;

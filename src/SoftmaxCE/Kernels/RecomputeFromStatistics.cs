@@ -1,7 +1,6 @@
 using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics.X86;
 
 namespace SoftmaxCE.Kernels;
 
@@ -31,22 +30,14 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>
-    /// Out-of-place gradients at least this large are written with non-temporal stores: they cannot stay in cache anyway
-    /// (a last-level cache is a few tens of MiB), and a normal store first reads every line it writes, a third more
-    /// memory traffic for a pass that is bound by it.
-    /// </summary>
-    public const long StreamingMinBytes = 16L << 20;
-
-    /// <summary>
-    /// Rows <c>0 .. rows</c>, each at least <c>TOps.Count</c> classes long. <paramref name="streaming"/>: the gradient is
-    /// not the logits' memory and large, so its full vectors go around the caches. <paramref name="rowFactors"/> (may be null)
+    /// Rows <c>0 .. rows</c>, each at least <c>TOps.Count</c> classes long. <paramref name="rowFactors"/> (may be null)
     /// multiplies each row's gradient (per-row upstream gradients). <paramref name="commonTermSum"/> is <c>sum_j u_j</c>
     /// when <typeparamref name="TTerm"/> is the same for every row. With <typeparamref name="TLoss"/>, returns the sum of
     /// the rows' losses (the label and term parts over these classes, plus the z-loss when <paramref name="countZLoss"/>).
     /// </summary>
     public static RowTotals Rows<TTerm, TPlanner, TFeatures, TStatistics, TLoss>(
         T* logits, T* gradient, TStatistics statistics, T* rowFactors, int rows, int classes, TTerm term, TPlanner planner, in LogitMap<T> map,
-        double commonTermSum, bool countZLoss, bool streaming = false)
+        double commonTermSum, bool countZLoss)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TPlanner : struct, IRowPlanner
         where TFeatures : struct, IRowFeatures
@@ -78,110 +69,14 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
             TTerm rowTerm = term.AtRow(offset);
             double termSum = !TTerm.IsActive ? 0 : TTerm.IsSameForEveryRow ? commonTermSum : TermSum(rowTerm, c);
             statistics.At(r, out T shift, out double inverseSum, out double lse);
-            double loss = streaming
-                ? StreamingRow<TTerm, TFeatures, TLoss>(logits + offset, gradient + offset, c, rowTerm, plan, shift, inverseSum, lse, termSum, map)
-                : Row<TTerm, TFeatures, TLoss>(logits + offset, gradient + offset, c, rowTerm, plan, shift, inverseSum, lse, termSum, map);
+            double loss = Row<TTerm, TFeatures, TLoss>(logits + offset, gradient + offset, c, rowTerm, plan, shift, inverseSum, lse, termSum, map);
             if (TLoss.Enabled)
             {
                 totals.Loss += countZLoss ? loss + (plan.ZLoss * lse * lse) : loss;
             }
         }
 
-        if (streaming && Sse.IsSupported)
-        {
-            // Non-temporal stores are weakly ordered: make them visible before the call returns or the chunk is reported done.
-            Sse.StoreFence();
-        }
-
         return totals;
-    }
-
-    /// <summary>
-    /// <see cref="Row"/> for an out-of-place gradient, with non-temporal stores: one ordinary vector at the row's start, then
-    /// aligned vectors, then the ordinary overlapping last vector (recomputing a few elements is harmless out of place; the
-    /// loss counts each element once).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double StreamingRow<TTerm, TFeatures, TLoss>(
-        T* y, T* gradient, nuint classes, TTerm term, in RowPlan plan, T shift, double inverseSum, double lse, double termSum, in LogitMap<T> map)
-        where TTerm : struct, ITargetTerm<TTerm, T>
-        where TFeatures : struct, IRowFeatures
-        where TLoss : struct, ILossSwitch
-    {
-        TVec distance = TOps.Zero, localTermSum = TOps.Zero;
-        nuint count = (nuint)TOps.Count;
-        double coefficient = (plan.LabelCoefficient + (plan.TermCoefficient * termSum) + (2 * plan.ZLoss * lse)) * plan.Scale * inverseSum;
-        TVec coefficientV = TOps.Create(T.CreateTruncating(coefficient));
-        TVec termScale = TOps.Create(T.CreateTruncating(-plan.TermCoefficient * plan.Scale));
-        TVec shiftV = TOps.Create(shift);
-        nuint vectorBytes = count * (nuint)sizeof(T);
-        nuint misaligned = ((nuint)gradient % vectorBytes) / (nuint)sizeof(T);
-        nuint i = misaligned == 0 ? 0 : count - misaligned;
-        if (i != 0)
-        {
-            // Lanes [i, count) are computed again by the first aligned vector: the loss takes lanes [0, i) from here.
-            TVec z = map.Apply<TOps, TVec, TFeatures>(TOps.Load(y));
-            TVec u = TTerm.IsActive ? term.Load<TOps, TVec>(0) : TOps.Zero;
-            TOps.Store(Gradient<TTerm, TFeatures>(z, u, shiftV, coefficientV, termScale, map), gradient);
-            if (TLoss.Enabled && TTerm.IsActive)
-            {
-                Accumulate(TOps.Select(SimdMasks.LanesFrom<TOps, TVec, T>((int)i), TOps.Zero, u), z, shiftV, ref distance, ref localTermSum);
-            }
-        }
-
-        for (; i + count <= classes; i += count)
-        {
-            TVec z = map.Apply<TOps, TVec, TFeatures>(TOps.Load(y + i));
-            TVec u = TTerm.IsActive ? term.Load<TOps, TVec>(i) : TOps.Zero;
-            TOps.StoreNonTemporal(Gradient<TTerm, TFeatures>(z, u, shiftV, coefficientV, termScale, map), gradient + i);
-            if (TLoss.Enabled && TTerm.IsActive)
-            {
-                Accumulate(u, z, shiftV, ref distance, ref localTermSum);
-            }
-        }
-
-        if (i != classes)
-        {
-            nuint last = classes - count;
-            TVec z = map.Apply<TOps, TVec, TFeatures>(TOps.Load(y + last));
-            TVec u = TTerm.IsActive ? term.Load<TOps, TVec>(last) : TOps.Zero;
-            TOps.Store(Gradient<TTerm, TFeatures>(z, u, shiftV, coefficientV, termScale, map), gradient + last);
-            if (TLoss.Enabled && TTerm.IsActive)
-            {
-                TVec fresh = SimdMasks.LanesFrom<TOps, TVec, T>((int)(i - last));
-                Accumulate(TOps.Select(fresh, u, TOps.Zero), z, shiftV, ref distance, ref localTermSum);
-            }
-        }
-
-        double labelLogit = plan.Label >= 0 ? map.Apply<TFeatures>(y[plan.Label]) : 0;
-        if (plan.Label >= 0)
-        {
-            double chain = 1;
-            if (TFeatures.Softcap)
-            {
-                double t = labelLogit / map.CapValue;
-                chain = 1 - (t * t);
-            }
-
-            gradient[plan.Label] -= T.CreateTruncating(plan.LabelCoefficient * plan.Scale * chain);
-        }
-
-        return TLoss.Enabled ? RowLoss<TTerm>(plan, lse, labelLogit, shift, localTermSum, distance) : 0;
-    }
-
-    /// <summary>The label part and the term part <c>sum_k u_k (LSE - y_k) = (sum u) (LSE - shift) + sum u (shift - y)</c> of a row's loss.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double RowLoss<TTerm>(in RowPlan plan, double lse, double labelLogit, T shift, TVec termSum, TVec distance)
-        where TTerm : struct, ITargetTerm<TTerm, T>
-    {
-        double loss = plan.Label >= 0 ? plan.LabelCoefficient * (lse - labelLogit) : 0;
-        if (TTerm.IsActive)
-        {
-            double sumU = double.CreateTruncating(TOps.Sum(termSum));
-            loss += plan.TermCoefficient * ((sumU == 0 ? 0 : sumU * (lse - double.CreateTruncating(shift))) + double.CreateTruncating(TOps.Sum(distance)));
-        }
-
-        return loss;
     }
 
     /// <summary>
@@ -313,7 +208,21 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
             gradient[plan.Label] -= T.CreateTruncating(plan.LabelCoefficient * plan.Scale * chain);
         }
 
-        return TLoss.Enabled ? RowLoss<TTerm>(plan, lse, labelLogit, shift, localTermSum, distance) : 0;
+        if (!TLoss.Enabled)
+        {
+            return 0;
+        }
+
+        double loss = plan.Label >= 0 ? plan.LabelCoefficient * (lse - labelLogit) : 0;
+        if (TTerm.IsActive)
+        {
+            // sum_k u_k (LSE - y_k) = (sum u) (LSE - shift) + sum u (shift - y): both parts non-negative.
+            double sumU = double.CreateTruncating(TOps.Sum(localTermSum));
+            double term2 = double.CreateTruncating(TOps.Sum(distance));
+            loss += plan.TermCoefficient * ((sumU == 0 ? 0 : sumU * (lse - double.CreateTruncating(shift))) + term2);
+        }
+
+        return loss;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -86,9 +86,6 @@ internal readonly unsafe struct ShardGradientCall<T>(
 
     public int Classes => shardClasses;
 
-    /// <summary>Out of place and too large for any cache: <see cref="RecomputeFromStatistics{TOps, TVec, T}.StreamingMinBytes"/>.</summary>
-    private bool Streaming => logits0 != gradient0 && (long)rows * shardClasses * sizeof(T) >= RecomputeFromStatistics<OpsScalar<T>, T, T>.StreamingMinBytes;
-
     public RowTotals Run<TOps, TVec>(int firstRow, int rowCount)
         where TOps : ISimdOps<TVec, T>
         where TVec : unmanaged
@@ -126,16 +123,16 @@ internal readonly unsafe struct ShardGradientCall<T>(
         if (smoothing == 0)
         {
             return RecomputeFromStatistics<TOps, TVec, T>.Rows<NoTerm<T>, ShardPlanner<T>, TFeatures, MergedShardStatistics<T>, WithLoss>(
-                logits, gradient, statistics, null, rowCount, shardClasses, default, planner, map, 0, countZLoss, Streaming);
+                logits, gradient, statistics, null, rowCount, shardClasses, default, planner, map, 0, countZLoss);
         }
 
         if (weights == null)
         {
             return RecomputeFromStatistics<TOps, TVec, T>.Rows<OnesTerm<T>, ShardPlanner<T>, TFeatures, MergedShardStatistics<T>, WithLoss>(
-                logits, gradient, statistics, null, rowCount, shardClasses, default, planner, map, commonTermSum, countZLoss, Streaming);
+                logits, gradient, statistics, null, rowCount, shardClasses, default, planner, map, commonTermSum, countZLoss);
         }
 
         return RecomputeFromStatistics<TOps, TVec, T>.Rows<WeightsTerm<T>, ShardPlanner<T>, TFeatures, MergedShardStatistics<T>, WithLoss>(
-            logits, gradient, statistics, null, rowCount, shardClasses, new WeightsTerm<T>(weights + classOffset), planner, map, commonTermSum, countZLoss, Streaming);
+            logits, gradient, statistics, null, rowCount, shardClasses, new WeightsTerm<T>(weights + classOffset), planner, map, commonTermSum, countZLoss);
     }
 }

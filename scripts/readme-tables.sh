@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the README's speed tables from the committed BenchmarkDotNet results, so that no number in them is
-# typed by hand. Each table sits between "<!-- table: NAME -->" and "<!-- /table -->" in README.md.
+# typed by hand. Each table sits between "<!-- table: NAME -->" and "<!-- /table -->" in README.md, and each figure
+# quoted in the prose between "<!-- value: NAME -->" and "<!-- /value -->" (table_NAME and value_NAME below).
 #
 #   bash scripts/readme-tables.sh            rewrite README.md in place
 #   bash scripts/readme-tables.sh --check    exit 1, showing the diff, if README.md differs from what would be written
@@ -119,7 +120,56 @@ table_exp() {
   echo "| double (\`ExpDoubleVariantBenchmarks\`) | $(calc %.3f "$bcl") | $(calc %.3f "$ours") | $(calc %.1fx "$bcl / $ours") |"
 }
 
-# The README with every marked table replaced by its generated text.
+# range LIST FORMAT: "min to max" of the numbers in LIST (one per line), each printed with FORMAT.
+range() { awk -v f="$2" 'NR == 1 || $1 < lo { lo = $1 } NR == 1 || $1 > hi { hi = $1 } END { printf f " to " f, lo, hi }' <<<"$1"; }
+
+# The figures quoted in the README's prose, from the same files as the tables.
+value_copy_ratio() {       # the fused call over a copy, at the vocabulary-sized shapes (C >= 32000)
+  local f=FusedLossAndGradientBenchmarks.md s list=""
+  for s in $(shapes $f); do
+    [ "${s#*x}" -ge 32000 ] && list+="$(calc %.6f "$(ns $f SoftmaxCE "$s") / $(ns $f Copy "$s")")"$'\n'
+  done
+  range "${list%$'\n'}" %.2f
+}
+value_copy_ratio_in_place() {
+  local f=FusedLossAndGradientBenchmarks.md s list=""
+  for s in $(shapes $f); do
+    [ "${s#*x}" -ge 32000 ] && list+="$(calc %.6f "$(ns $f SoftmaxCEInPlace "$s") / $(ns $f Copy "$s")")"$'\n'
+  done
+  range "${list%$'\n'}" %.2f
+}
+value_libtorch_speedup() {  # libtorch (warm, one thread) over SoftmaxCE measured in the same run
+  local s list=""
+  for s in $(shapes torch-warm.md); do
+    list+="$(calc %.6f "$(ns torch-warm.md Torch_ForwardBackward_1Thread "$s") / $(ns torch-warm.md SoftmaxCE_LossAndGradient "$s")")"$'\n'
+  done
+  range "${list%$'\n'}" %.1f
+}
+value_chain_speedup() {     # the TensorPrimitives chain over the fused call
+  local f=FusedLossAndGradientBenchmarks.md s list=""
+  for s in $(shapes $f); do
+    list+="$(calc %.6f "$(ns $f TensorPrimitivesChain "$s") / $(ns $f SoftmaxCE "$s")")"$'\n'
+  done
+  range "${list%$'\n'}" %.1f
+}
+
+# LINE with every "<!-- value: NAME -->...<!-- /value -->" holding what value_NAME prints.
+fill_values() {
+  local line=$1 out="" name
+  while [[ "$line" =~ ^(.*)\<!--\ value:\ ([a-z-]+)\ --\>[^\<]*\<!--\ /value\ --\>(.*)$ ]]; do
+    name=${BASH_REMATCH[2]}
+    if ! declare -F "value_${name//-/_}" >/dev/null; then
+      echo "readme-tables: unknown value '$name' in $readme" >&2
+      echo "$name (unknown value)" >>"$failures"
+      break
+    fi
+    out="<!-- value: $name -->$("value_${name//-/_}")<!-- /value -->${BASH_REMATCH[3]}$out"
+    line=${BASH_REMATCH[1]}
+  done
+  echo "$line$out"
+}
+
+# The README with every marked table replaced by its generated text, and every marked value by its figure.
 generate() {
   local name="" line
   while IFS= read -r line || [ -n "$line" ]; do
@@ -131,7 +181,7 @@ generate() {
       fi
       continue
     fi
-    echo "$line"
+    fill_values "$line"
     if [[ "$line" =~ ^\<!--\ table:\ ([a-z-]+)\ --\>$ ]]; then
       name=${BASH_REMATCH[1]}
       if ! declare -F "table_${name//-/_}" >/dev/null; then

@@ -185,12 +185,15 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
             }
         }
 
-        TVec lse = TOps.Add(max, LaneOps.Log<TVec, T>(sum));
-        TVec loss = TOps.Multiply(rows.LabelCoefficient, TOps.Subtract(lse, labelLogit));
+        // The loss is log(sum) + (shift - y_label), never (max + log(sum)) - y_label: at large logits (65504, say) the
+        // sum max + log(sum) keeps only a few bits of log(sum), and the subtraction would expose the rounding.
+        TVec logSum = LaneOps.Log<TVec, T>(sum);
+        TVec lse = TOps.Add(max, logSum);
+        TVec loss = TOps.Multiply(rows.LabelCoefficient, TOps.Add(logSum, TOps.Subtract(shift, labelLogit)));
         T termCoefficient = T.CreateTruncating(common.TermCoefficient);
         if (TTerm.IsActive)
         {
-            TVec spread = TOps.Multiply(termSum, TOps.Subtract(lse, shift));
+            TVec spread = TOps.Multiply(termSum, logSum);
             TVec termPart = TOps.Add(distance, TOps.Select(TOps.Equals(termSum, TOps.Zero), TOps.Zero, spread));
             loss = TOps.MultiplyAdd(TOps.Create(termCoefficient), termPart, loss);
         }

@@ -120,6 +120,110 @@ table_exp() {
   echo "| double (\`ExpDoubleVariantBenchmarks\`) | $(calc %.3f "$bcl") | $(calc %.3f "$ours") | $(calc %.1fx "$bcl / $ours") |"
 }
 
+table_autograd() {
+  local ff=AutogradForwardBenchmarks.md fb=AutogradBackwardBenchmarks.md
+  echo '| M x C (ns/element) | read-only pass | `Forward` | vs read | copy | `Backward` from statistics | vs copy | fused `LossAndGradient` | `Backward` / fused |'
+  echo '|---|---:|---:|---:|---:|---:|---:|---:|---:|'
+  local s read fwd copy bwd fused
+  for s in $(shapes $ff); do
+    read=$(ns $ff ReadOnlyPass "$s"); fwd=$(ns $ff Forward "$s")
+    copy=$(ns $fb Copy "$s"); bwd=$(ns $fb BackwardFromStatistics "$s"); fused=$(ns $fb FusedLossAndGradient "$s")
+    echo "| $s | $(calc %.3f "$read") | $(calc %.3f "$fwd") | $(calc %.2fx "$fwd / $read") | $(calc %.3f "$copy") | $(calc %.3f "$bwd")" \
+      "| $(calc %.2fx "$bwd / $copy") | $(calc %.3f "$fused") | $(calc %.2f "$bwd / $fused") |"
+  done
+}
+
+table_sharded() {
+  local f=ShardedBenchmarks.md
+  echo '| M x C (ns/element) | fused `LossAndGradient` | one shard (statistics + loss and gradient) | vs fused | 8 shards + merges | vs fused |'
+  echo '|---|---:|---:|---:|---:|---:|'
+  local s fused one eight
+  for s in $(shapes $f); do
+    fused=$(ns $f Fused "$s"); one=$(ns $f OneShard "$s"); eight=$(ns $f EightShards "$s")
+    echo "| $s | $(calc %.3f "$fused") | $(calc %.3f "$one") | $(calc %.2fx "$one / $fused") | $(calc %.3f "$eight") | $(calc %.2fx "$eight / $fused") |"
+  done
+}
+
+table_short_rows_widths() {
+  local on=ShortRowBenchmarks-avx512.md off=ShortRowBenchmarks-avx512-off.md
+  echo '| M x C (ns/element) | AVX-512: SoftmaxCE | chain | speed-up | AVX-512 off (AVX2): SoftmaxCE | chain | speed-up |'
+  echo '|---|---:|---:|---:|---:|---:|---:|'
+  local s a ac b bc
+  for s in $(shapes $on); do
+    a=$(ns $on SoftmaxCE "$s"); ac=$(ns $on TensorPrimitivesChain "$s")
+    b=$(ns $off SoftmaxCE "$s"); bc=$(ns $off TensorPrimitivesChain "$s")
+    echo "| $s | $(calc %.2f "$a") | $(calc %.2f "$ac") | $(calc %.1fx "$ac / $a") | $(calc %.2f "$b") | $(calc %.2f "$bc") | $(calc %.1fx "$bc / $b") |"
+  done
+}
+
+table_class_axis() {
+  local f=ClassAxisBenchmarks.md
+  echo '| positions x classes (ns/element) | copy | SoftmaxCE, `classAxis: 1` | vs copy | in place | vs copy |'
+  echo '|---|---:|---:|---:|---:|---:|'
+  local s copy ours inplace
+  for s in $(shapes $f); do
+    copy=$(ns $f Copy "$s"); ours=$(ns $f SoftmaxCE "$s"); inplace=$(ns $f SoftmaxCEInPlace "$s")
+    echo "| $s | $(calc %.3f "$copy") | $(calc %.3f "$ours") | $(calc %.2fx "$ours / $copy") | $(calc %.3f "$inplace") | $(calc %.2fx "$inplace / $copy") |"
+  done
+}
+
+table_half() {
+  local f=HalfLossAndGradientBenchmarks.md
+  echo '| M x C (ns/element) | float | float in place | Half | Half / float | Half in place | copy of the float bytes | copy of the Half bytes | Half conversions alone |'
+  echo '|---|---:|---:|---:|---:|---:|---:|---:|---:|'
+  local s fl fli h hi fc hc conv
+  for s in $(shapes $f); do
+    fl=$(ns $f FloatFused "$s"); fli=$(ns $f FloatFusedInPlace "$s"); h=$(ns $f HalfFused "$s"); hi=$(ns $f HalfFusedInPlace "$s")
+    fc=$(ns $f FloatCopy "$s"); hc=$(ns $f HalfCopy "$s"); conv=$(ns $f HalfConvertOnly "$s")
+    echo "| $s | $(calc %.3f "$fl") | $(calc %.3f "$fli") | $(calc %.3f "$h") | $(calc %.2fx "$h / $fl") | $(calc %.3f "$hi") | $(calc %.3f "$fc") | $(calc %.3f "$hc") | $(calc %.3f "$conv") |"
+  done
+}
+
+# The linear head's memory table is its own markdown table in LinearHeadMemory.md (one process per figure): copied as it is.
+table_linear_memory() {
+  local f="$results/LinearHeadMemory.md"
+  if ! grep -q '^| Shape (N x H x V)' "$f"; then
+    echo "LinearHeadMemory.md (no table)" >>"$failures"
+    return
+  fi
+  awk '/^\| Shape \(N x H x V\)/ { on = 1 } on && /^\|/ { print; next } on { exit }' "$f"
+}
+
+# seconds FILE METHOD SHAPE: the Mean cell of a row whose times are in seconds (the linear head's peer runs), as a number.
+seconds() {
+  awk -F'|' -v method="$2" -v shape="$3" '
+    function clean(s) { gsub(/\*/, "", s); gsub(/^ +| +$/, "", s); return s }
+    /^\| *Method/ { for (i = 2; i < NF; i++) { if (clean($i) == "Mean") col = i; if (clean($i) == "Shape") scol = i } next }
+    col && clean($2) == method && clean($scol) == shape { v = clean($col); if (v !~ / s$/) exit 1; sub(/ s$/, "", v); print v; found = 1; exit }
+    END { if (!found) exit 1 }
+  ' "$results/$1" || { echo "$1 $2 $3" >>"$failures"; echo 0; }
+}
+
+table_linear_time() {
+  local f=LinearHeadPeerBenchmarks.md r=LinearHeadPeerBenchmarks-repeat.md
+  echo '| N x H x V (mean of 3 iterations) | SoftmaxCE forward + backward | libtorch | ratio | repeat: ratio | SoftmaxCE forward | libtorch forward | ratio |'
+  echo '|---|---:|---:|---:|---:|---:|---:|---:|'
+  local s ours torch rours rtorch fo ft
+  for s in $(awk -F'|' '/^\| *\*\*SoftmaxCE_LinearLossAndGradient_1Thread/ { v = $3; gsub(/[* ]/, "", v); print v }' "$results/$f"); do
+    ours=$(seconds $f SoftmaxCE_LinearLossAndGradient_1Thread "$s"); torch=$(seconds $f Torch_LinearCrossEntropy_ForwardBackward_1Thread "$s")
+    rours=$(seconds $r SoftmaxCE_LinearLossAndGradient_1Thread "$s"); rtorch=$(seconds $r Torch_LinearCrossEntropy_ForwardBackward_1Thread "$s")
+    fo=$(seconds $f SoftmaxCE_LinearLoss_1Thread "$s"); ft=$(seconds $f Torch_LinearCrossEntropy_Forward_1Thread "$s")
+    echo "| $s | $(calc %.2f "$ours") s | $(calc %.2f "$torch") s | $(calc %.2fx "$ours / $torch") | $(calc %.2fx "$rours / $rtorch")" \
+      "| $(calc %.2f "$fo") s | $(calc %.2f "$ft") s | $(calc %.2fx "$fo / $ft") |"
+  done
+}
+
+table_fused_ab() {
+  local a=FusedAB-before-cd11106.md b=FusedAB-after.md
+  echo '| M x C (ns/element) | copy, before | SoftmaxCE before (cd11106) | copy, after | SoftmaxCE after | after / before |'
+  echo '|---|---:|---:|---:|---:|---:|'
+  local s ca sa cb sb
+  for s in $(shapes $a); do
+    ca=$(ns $a Copy "$s"); sa=$(ns $a SoftmaxCE "$s"); cb=$(ns $b Copy "$s"); sb=$(ns $b SoftmaxCE "$s")
+    echo "| $s | $(calc %.3f "$ca") | $(calc %.3f "$sa") | $(calc %.3f "$cb") | $(calc %.3f "$sb") | $(calc %.2f "$sb / $sa") |"
+  done
+}
+
 # range LIST FORMAT: "min to max" of the numbers in LIST (one per line), each printed with FORMAT.
 range() { awk -v f="$2" 'NR == 1 || $1 < lo { lo = $1 } NR == 1 || $1 > hi { hi = $1 } END { printf f " to " f, lo, hi }' <<<"$1"; }
 

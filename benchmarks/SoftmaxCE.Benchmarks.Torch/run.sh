@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds (Release) and runs the libtorch peer benchmark on the private glibc 2.38+ runtime that TorchSharp 0.107
-# needs (see ../shared/tools/torch-runtime.sh beside the repository). Arguments go to the app / BenchmarkDotNet, e.g.
+# needs (prepared by scripts/torch-runtime.sh). Arguments go to the app / BenchmarkDotNet, e.g.
 #
 #   ./run.sh --filter '*' --job dry                 # everything, once
 #   ./run.sh --warm --anyCategories 1Thread --job short
@@ -34,7 +34,7 @@ fi
 dll="$here/bin/Release/net10.0/SoftmaxCE.Benchmarks.Torch.dll"
 [ -f "$dll" ] || { echo "run.sh: $dll not built" >&2; exit 1; }
 
-rt=$("${TORCH_RUNTIME_SCRIPT:-$here/../../../shared/tools/torch-runtime.sh}")
+rt=$("${TORCH_RUNTIME_SCRIPT:-$here/../../scripts/torch-runtime.sh}")
 [ -x "$rt/dotnet-root/dotnet" ] || { echo "run.sh: torch runtime not ready in '$rt'" >&2; exit 1; }
 
 has_artifacts=0

@@ -3,7 +3,7 @@
 # against TorchSharp's cross_entropy. Exit code: non-zero if the build fails or anything disagrees.
 #
 # TorchSharp 0.107's libtorch needs glibc 2.38+ (GLIBCXX_3.4.32). On an older system (Debian 12) the app runs on a
-# private copy of Debian 13's libc prepared by torch-runtime.sh beside this script (nothing system-wide changes);
+# private copy of Debian 13's libc prepared by scripts/torch-runtime.sh (nothing system-wide changes);
 # TORCH_RUNTIME_SCRIPT names another such script (e.g. the team's ../shared/tools/torch-runtime.sh).
 # The first restore downloads TorchSharp-cpu with libtorch, about 1.4 GB.
 set -euo pipefail
@@ -18,6 +18,6 @@ if [ "$(printf '%s\n2.38\n' "$glibc" | sort -V | head -n 1)" = "2.38" ]; then
 fi
 
 echo "run.sh: glibc $glibc is older than libtorch needs; preparing a private runtime" >&2
-rt=$(bash "${TORCH_RUNTIME_SCRIPT:-$here/torch-runtime.sh}")
+rt=$(bash "${TORCH_RUNTIME_SCRIPT:-$here/../../scripts/torch-runtime.sh}")
 [ -x "$rt/dotnet-root/dotnet" ] || { echo "run.sh: torch runtime not ready in '$rt'" >&2; exit 1; }
 LD_LIBRARY_PATH="$rt/x/usr/lib/x86_64-linux-gnu" DOTNET_ROOT="$rt/dotnet-root" "$rt/dotnet-root/dotnet" "$dll" "$@"

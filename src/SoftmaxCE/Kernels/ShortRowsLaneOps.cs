@@ -349,8 +349,9 @@ internal static unsafe class LaneOps
     }
 
     /// <summary>8 x 8 floats with AVX: 8 unpacks, 8 in-lane shuffles, 8 cross-lane permutes.</summary>
+    /// <remarks>Also packs the transposed weight of the linear head's matrix product (<c>MatrixMultiply/Transpose.cs</c>).</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8(float* s, nuint ss, float* d, nuint ds)
+    internal static void Transpose8(float* s, nuint ss, float* d, nuint ds)
     {
         Vector256<float> r0 = Vector256.Load(s);
         Vector256<float> r1 = Vector256.Load(s + ss);

@@ -36,43 +36,9 @@ internal static unsafe class Transpose
         }
     }
 
+    // The same 8 x 8 register transpose the short-row kernels use; the strides here are never negative.
     private static void Block8(float* s, nint ss, float* d, nint ds)
-    {
-        Vector256<float> r0 = Avx.LoadVector256(s);
-        Vector256<float> r1 = Avx.LoadVector256(s + ss);
-        Vector256<float> r2 = Avx.LoadVector256(s + (2 * ss));
-        Vector256<float> r3 = Avx.LoadVector256(s + (3 * ss));
-        Vector256<float> r4 = Avx.LoadVector256(s + (4 * ss));
-        Vector256<float> r5 = Avx.LoadVector256(s + (5 * ss));
-        Vector256<float> r6 = Avx.LoadVector256(s + (6 * ss));
-        Vector256<float> r7 = Avx.LoadVector256(s + (7 * ss));
-
-        // Pairs of rows interleaved, then pairs of pairs, then the 128-bit halves swapped into place.
-        Vector256<float> t0 = Avx.UnpackLow(r0, r1);
-        Vector256<float> t1 = Avx.UnpackHigh(r0, r1);
-        Vector256<float> t2 = Avx.UnpackLow(r2, r3);
-        Vector256<float> t3 = Avx.UnpackHigh(r2, r3);
-        Vector256<float> t4 = Avx.UnpackLow(r4, r5);
-        Vector256<float> t5 = Avx.UnpackHigh(r4, r5);
-        Vector256<float> t6 = Avx.UnpackLow(r6, r7);
-        Vector256<float> t7 = Avx.UnpackHigh(r6, r7);
-        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44);
-        Vector256<float> u1 = Avx.Shuffle(t0, t2, 0xEE);
-        Vector256<float> u2 = Avx.Shuffle(t1, t3, 0x44);
-        Vector256<float> u3 = Avx.Shuffle(t1, t3, 0xEE);
-        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44);
-        Vector256<float> u5 = Avx.Shuffle(t4, t6, 0xEE);
-        Vector256<float> u6 = Avx.Shuffle(t5, t7, 0x44);
-        Vector256<float> u7 = Avx.Shuffle(t5, t7, 0xEE);
-        Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20));
-        Avx.Store(d + ds, Avx.Permute2x128(u1, u5, 0x20));
-        Avx.Store(d + (2 * ds), Avx.Permute2x128(u2, u6, 0x20));
-        Avx.Store(d + (3 * ds), Avx.Permute2x128(u3, u7, 0x20));
-        Avx.Store(d + (4 * ds), Avx.Permute2x128(u0, u4, 0x31));
-        Avx.Store(d + (5 * ds), Avx.Permute2x128(u1, u5, 0x31));
-        Avx.Store(d + (6 * ds), Avx.Permute2x128(u2, u6, 0x31));
-        Avx.Store(d + (7 * ds), Avx.Permute2x128(u3, u7, 0x31));
-    }
+        => SoftmaxCE.Kernels.LaneOps.Transpose8(s, (nuint)ss, d, (nuint)ds);
 
     private static void Block4(double* s, nint ss, double* d, nint ds)
     {

@@ -3,8 +3,8 @@
 # This prepares, once, a private copy of Debian 13's libc6 + libstdc++6 and a dotnet host patched
 # to use them, and prints the directory. Nothing system-wide is changed.
 #
-# (The repository's copy of the team's ../shared/tools/torch-runtime.sh, so that a clean clone runs the sample.)
-# Use: rt=$(samples/TorchSharpAutograd/torch-runtime.sh)
+# (The repository's copy of the team's ../shared/tools/torch-runtime.sh: the TorchSharp sample and the torch benchmarks use it.)
+# Use: rt=$(scripts/torch-runtime.sh)
 #      LD_LIBRARY_PATH=$rt/x/usr/lib/x86_64-linux-gnu $rt/dotnet-root/dotnet path/to/App.dll [args]
 # i.e. build as usual, then run the built .dll with that dotnet. Only programs that load
 # TorchSharp need this; on a distribution with glibc 2.38+ (Ubuntu 24.04, Debian 13) plain

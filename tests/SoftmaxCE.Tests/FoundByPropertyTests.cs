@@ -30,9 +30,9 @@ public sealed class FoundByPropertyTests
     /// <summary>
     /// A counted row whose logits are all negative infinity has no log-sum-exp (NaN, as its loss is), so the z-loss
     /// part of the metrics, <c>z * LSE^2</c> summed over counted rows, is NaN like the loss. The library squares
-    /// an LSE of -inf and reports +inf while the loss it belongs to is NaN.
+    /// an LSE of -inf and reported +inf while the loss it belongs to is NaN.
     /// </summary>
-    [Theory(Skip = "bug: LossWithMetrics/LossAndGradientWithMetrics report ZLoss = +inf (not NaN) when a counted row is all -inf, while Loss is NaN")]
+    [Theory]
     [InlineData(5)]
     [InlineData(40)]
     [InlineData(3000)]
@@ -43,6 +43,32 @@ public sealed class FoundByPropertyTests
         CrossEntropyMetrics<float> metrics = SoftmaxCrossEntropy.LossWithMetrics<float>(logits, [1, 2], classes, new CrossEntropyOptions { ZLoss = 0.1 });
         Assert.True(float.IsNaN(metrics.Loss), $"loss {metrics.Loss}");
         Assert.True(float.IsNaN(metrics.ZLoss), $"z-loss part {metrics.ZLoss}, expected NaN");
+    }
+
+    /// <summary>
+    /// Without z-loss the z-loss part of the metrics is 0, as documented, even when a row's LSE is NaN or +inf (a NaN
+    /// or +inf logit): the row kernel multiplied the weight 0 by LSE^2 and reported NaN where the lane kernel gave 0.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TestData.WidthsAndClasses), MemberType = typeof(TestData))]
+    public void ZLossPart_WithoutZLoss_IsZero_WhateverTheRowsHold(int width, int classes)
+    {
+        const int Rows = 5;
+        float[] logits = [.. Enumerable.Range(0, Rows * classes).Select(j => (float)(j % 3))];
+        logits[classes] = float.NaN;
+        logits[(2 * classes) + (classes / 2)] = float.PositiveInfinity;
+        float[] rowWeights = [1, 2, 1, 0.5f, 1];
+        foreach (bool weighted in new[] { false, true })
+        {
+            CrossEntropyMetrics<float> metrics;
+            using (ForcedWidth.Force(width))
+            {
+                metrics = SoftmaxCrossEntropy.LossWithMetrics<float>(logits, new int[Rows], classes, default, default, default, weighted ? rowWeights : default);
+            }
+
+            Assert.True(float.IsNaN(metrics.Loss), $"C = {classes}, width {width}: loss {metrics.Loss}, expected NaN");
+            Assert.True(metrics.ZLoss == 0, $"C = {classes}, width {width}, row weights {weighted}: z-loss part {metrics.ZLoss}, expected 0");
+        }
     }
 
     /// <summary>
@@ -88,6 +114,40 @@ public sealed class FoundByPropertyTests
             }
 
             Assert.True(predictions.All(p => p >= 0 && p < classes), $"C = {classes}, width {width}, NaN at {nanAt} in every third row: predictions {string.Join(", ", predictions)}");
+        }
+    }
+
+    /// <summary>
+    /// A row whose largest logit is +inf is predicted as that class (the lowest such index), as PyTorch's argmax does:
+    /// with row weights (which send short rows one row per vector) the row kernel took the NaN sum that +inf - +inf
+    /// gives for a NaN in the row and predicted class 0. Found by the special-values property at C = 4 and 7.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TestData.WidthsAndClasses), MemberType = typeof(TestData))]
+    public void Prediction_OfARowWithPositiveInfinity_IsThatClass(int width, int classes)
+    {
+        const int Rows = 19;
+        float[] logits = [.. Enumerable.Range(0, Rows * classes).Select(j => (float)(j % 7) - 3)];
+        int[] infinityAt = [.. Enumerable.Range(0, Rows).Select(r => (r * 5) % classes)];
+        for (int row = 0; row < Rows; row++)
+        {
+            logits[(row * classes) + infinityAt[row]] = float.PositiveInfinity;
+            if (row % 4 == 1 && infinityAt[row] + 1 < classes)
+            {
+                logits[(row * classes) + infinityAt[row] + 1] = float.PositiveInfinity; // a tie: the lower index wins
+            }
+        }
+
+        float[] rowWeights = [.. Enumerable.Range(0, Rows).Select(r => 0.5f + (r % 3))];
+        foreach (bool weighted in new[] { false, true })
+        {
+            var predictions = new int[Rows];
+            using (ForcedWidth.Force(width))
+            {
+                SoftmaxCrossEntropy.LossWithMetrics<float>(logits, new int[Rows], classes, default, default, predictions, weighted ? rowWeights : default);
+            }
+
+            Assert.True(predictions.SequenceEqual(infinityAt), $"C = {classes}, width {width}, row weights {weighted}: predictions {string.Join(", ", predictions)}, expected {string.Join(", ", infinityAt)}");
         }
     }
 

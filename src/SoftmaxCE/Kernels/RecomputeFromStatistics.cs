@@ -72,7 +72,7 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
             double loss = Row<TTerm, TFeatures, TLoss>(logits + offset, gradient + offset, c, rowTerm, plan, shift, inverseSum, lse, termSum, map);
             if (TLoss.Enabled)
             {
-                totals.Loss += countZLoss ? loss + (plan.ZLoss * lse * lse) : loss;
+                totals.Loss += countZLoss ? loss + plan.ZLossOf(lse) : loss;
             }
         }
 
@@ -142,7 +142,7 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
             new Span<T>(g, classes).CopyTo(new Span<T>(gradient + offset, classes));
             if (TLoss.Enabled)
             {
-                totals.Loss += countZLoss ? loss + (plan.ZLoss * lse * lse) : loss;
+                totals.Loss += countZLoss ? loss + plan.ZLossOf(lse) : loss;
             }
         }
 

@@ -35,6 +35,12 @@ internal readonly struct RowPlan(int label, double labelCoefficient, double term
     public RowPlan Weighted(double rowWeight) =>
         new(Label, LabelCoefficient * rowWeight, TermCoefficient * rowWeight, Scale, ZLoss * rowWeight);
 
+    /// <summary>
+    /// The row's z-loss term <c>ZLoss * LSE^2</c>: 0 without z-loss (whatever the row holds), and NaN for a row with no
+    /// distribution (every logit -inf, LSE = -inf), whose loss is NaN too.
+    /// </summary>
+    public double ZLossOf(double lse) => ZLoss == 0 ? 0 : double.IsNegativeInfinity(lse) ? double.NaN : ZLoss * lse * lse;
+
     /// <summary>The same plan with its gradient factor multiplied by <paramref name="factor"/>.</summary>
     public RowPlan Scaled(double factor) => new(Label, LabelCoefficient, TermCoefficient, Scale * factor, ZLoss);
 }
@@ -245,7 +251,7 @@ internal static unsafe class RowKernel<TOps, TVec, T>
 
         double lse = rowMax + Math.Log(sumExp);
         RowOutcome outcome;
-        outcome.ZLoss = plan.ZLoss * lse * lse;
+        outcome.ZLoss = plan.ZLossOf(lse);
         outcome.Loss = RowLoss<TTerm>(plan, lse, labelLogit, chunks, chunkCount) + outcome.ZLoss;
         outcome.Argmax = argmax;
         outcome.LogSumExp = lse;
@@ -334,11 +340,14 @@ internal static unsafe class RowKernel<TOps, TVec, T>
         outcome.LogSumExp = lse;
         outcome.Max = double.CreateTruncating(max);
         outcome.SumExp = sumExp;
-        outcome.ZLoss = plan.ZLoss * lse * lse;
+        outcome.ZLoss = plan.ZLossOf(lse);
         outcome.Loss = RowLoss<TTerm>(plan, lse, labelLogit, &stats, 1) + outcome.ZLoss;
         // A NaN row has no meaningful argmax, and the hardware max may have dropped the NaN for a lane past the row:
-        // give it class 0 (predictions stay in [0, C)). Otherwise the max is a lane of the row, the lowest one on ties.
-        outcome.Argmax = !TFeatures.Argmax ? -1 : double.IsNaN(sumExp) ? 0 : TOps.IndexOf(masked, max);
+        // give it class 0 (predictions stay in [0, C)). A +inf max also makes the sum NaN (inf - inf), but it is a lane
+        // of the row like any other max: the lowest such lane, as for ties.
+        outcome.Argmax = !TFeatures.Argmax ? -1
+            : double.IsNaN(sumExp) && !T.IsPositiveInfinity(max) ? 0
+            : TOps.IndexOf(masked, max);
 
         if (TMode.WritesScaledExp)
         {

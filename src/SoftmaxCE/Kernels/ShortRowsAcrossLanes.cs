@@ -201,7 +201,9 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
         TVec zPart = TOps.Zero;
         if (common.ZLoss != 0)
         {
+            // A row with no distribution (LSE = -inf) has a NaN loss, and its z-loss part is NaN like it, not +inf.
             zPart = TOps.Multiply(TOps.Create(T.CreateTruncating(common.ZLoss)), TOps.Multiply(lse, lse));
+            zPart = TOps.Select(TOps.Equals(lse, TOps.Create(T.NegativeInfinity)), TOps.Create(T.NaN), zPart);
             loss = TOps.Add(loss, zPart);
         }
 

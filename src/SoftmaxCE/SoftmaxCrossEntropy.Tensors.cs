@@ -726,36 +726,10 @@ public static unsafe partial class SoftmaxCrossEntropy
         ReadOnlySpan<int> t = TensorShapes.Flatten(labels, nameof(labels));
         TensorShapes.RowShape(logSumExp.Lengths, logits.Lengths, layout, nameof(logSumExp));
         ReadOnlySpan<T> s = TensorShapes.Flatten(logSumExp, nameof(logSumExp));
-        T u = upstreamGradient;
         TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
         Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
         ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
-        if (layout.IsRowMajor)
-        {
-            Backward(y, t, s, u, g, layout.Classes, options, classWeights, w);
-            return;
-        }
-
-        // The span overload checks the gradient against the gathered copies: check it against the tensors here.
-        Validation.ElementType<T>();
-        Validation.Length(g.Length, y.Length, nameof(gradient), "one gradient element per logit");
-        Validation.NoOverlap<T, T>(g, y, allowSame: true, nameof(gradient), nameof(logits));
-        Validation.NoOverlap<T, T>(g, s, allowSame: false, nameof(gradient), nameof(logSumExp));
-        Validation.NoOverlap<T, T>(g, w, allowSame: false, nameof(gradient), nameof(rowWeights));
-        Validation.NoOverlap<T, T>(g, classWeights, allowSame: false, nameof(gradient), nameof(classWeights));
-        Validation.NoOverlap<T, int>(g, t, allowSame: false, nameof(gradient), nameof(labels));
-        T[] rows = Gathered(y, layout);
-        T[] gradientRows = ArrayPool<T>.Shared.Rent(Math.Max(y.Length, 1));
-        try
-        {
-            Backward(rows.AsSpan(0, y.Length), t, s, u, gradientRows.AsSpan(0, y.Length), layout.Classes, options, classWeights, w);
-            Scatter<T>(gradientRows.AsSpan(0, y.Length), g, layout);
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(rows);
-            ArrayPool<T>.Shared.Return(gradientRows);
-        }
+        BackwardOnClassAxis(y, new BackwardInputs<T>(t, default, false, upstreamGradient, default, false), s, g, layout, options, classWeights, w);
     }
 
     /// <summary>
@@ -796,33 +770,7 @@ public static unsafe partial class SoftmaxCrossEntropy
         TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
         Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
         ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
-        if (layout.IsRowMajor)
-        {
-            Backward(y, t, s, u, g, layout.Classes, options, classWeights, w);
-            return;
-        }
-
-        // The span overload checks the gradient against the gathered copies: check it against the tensors here.
-        Validation.ElementType<T>();
-        Validation.Length(g.Length, y.Length, nameof(gradient), "one gradient element per logit");
-        Validation.NoOverlap<T, T>(g, y, allowSame: true, nameof(gradient), nameof(logits));
-        Validation.NoOverlap<T, T>(g, s, allowSame: false, nameof(gradient), nameof(logSumExp));
-        Validation.NoOverlap<T, T>(g, w, allowSame: false, nameof(gradient), nameof(rowWeights));
-        Validation.NoOverlap<T, T>(g, classWeights, allowSame: false, nameof(gradient), nameof(classWeights));
-        Validation.NoOverlap<T, T>(g, u, allowSame: false, nameof(gradient), nameof(rowUpstreamGradients));
-        Validation.NoOverlap<T, int>(g, t, allowSame: false, nameof(gradient), nameof(labels));
-        T[] rows = Gathered(y, layout);
-        T[] gradientRows = ArrayPool<T>.Shared.Rent(Math.Max(y.Length, 1));
-        try
-        {
-            Backward(rows.AsSpan(0, y.Length), t, s, u, gradientRows.AsSpan(0, y.Length), layout.Classes, options, classWeights, w);
-            Scatter<T>(gradientRows.AsSpan(0, y.Length), g, layout);
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(rows);
-            ArrayPool<T>.Shared.Return(gradientRows);
-        }
+        BackwardOnClassAxis(y, new BackwardInputs<T>(t, default, false, T.Zero, u, true), s, g, layout, options, classWeights, w);
     }
 
     /// <summary>
@@ -858,39 +806,10 @@ public static unsafe partial class SoftmaxCrossEntropy
         ReadOnlySpan<T> t = TensorShapes.Flatten(targets, nameof(targets));
         TensorShapes.RowShape(logSumExp.Lengths, logits.Lengths, layout, nameof(logSumExp));
         ReadOnlySpan<T> s = TensorShapes.Flatten(logSumExp, nameof(logSumExp));
-        T u = upstreamGradient;
         TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
         Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
         ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
-        if (layout.IsRowMajor)
-        {
-            Backward(y, t, s, u, g, layout.Classes, options, classWeights, w);
-            return;
-        }
-
-        // The span overload checks the gradient against the gathered copies: check it against the tensors here.
-        Validation.ElementType<T>();
-        Validation.Length(g.Length, y.Length, nameof(gradient), "one gradient element per logit");
-        Validation.NoOverlap<T, T>(g, y, allowSame: true, nameof(gradient), nameof(logits));
-        Validation.NoOverlap<T, T>(g, s, allowSame: false, nameof(gradient), nameof(logSumExp));
-        Validation.NoOverlap<T, T>(g, w, allowSame: false, nameof(gradient), nameof(rowWeights));
-        Validation.NoOverlap<T, T>(g, classWeights, allowSame: false, nameof(gradient), nameof(classWeights));
-        Validation.NoOverlap<T, T>(g, t, allowSame: false, nameof(gradient), nameof(targets));
-        Validation.Length(t.Length, y.Length, nameof(targets), "one target per logit");
-        T[] rows = Gathered(y, layout);
-        T[] targetRows = Gathered(t, layout);
-        T[] gradientRows = ArrayPool<T>.Shared.Rent(Math.Max(y.Length, 1));
-        try
-        {
-            Backward(rows.AsSpan(0, y.Length), targetRows.AsSpan(0, y.Length), s, u, gradientRows.AsSpan(0, y.Length), layout.Classes, options, classWeights, w);
-            Scatter<T>(gradientRows.AsSpan(0, y.Length), g, layout);
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(rows);
-            ArrayPool<T>.Shared.Return(targetRows);
-            ArrayPool<T>.Shared.Return(gradientRows);
-        }
+        BackwardOnClassAxis(y, new BackwardInputs<T>(default, t, true, upstreamGradient, default, false), s, g, layout, options, classWeights, w);
     }
 
     /// <summary>
@@ -931,35 +850,103 @@ public static unsafe partial class SoftmaxCrossEntropy
         TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
         Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
         ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
+        BackwardOnClassAxis(y, new BackwardInputs<T>(default, t, true, T.Zero, u, true), s, g, layout, options, classWeights, w);
+    }
+
+    /// <summary>What a backward from saved statistics reads besides the logits, flattened: labels or dense targets, and one
+    /// upstream value or one per row.</summary>
+    private readonly ref struct BackwardInputs<T>(ReadOnlySpan<int> labels, ReadOnlySpan<T> targets, bool dense, T upstream, ReadOnlySpan<T> rowUpstream, bool perRow)
+    {
+        public ReadOnlySpan<int> Labels { get; } = labels;
+
+        public ReadOnlySpan<T> Targets { get; } = targets;
+
+        public bool Dense { get; } = dense;
+
+        public T Upstream { get; } = upstream;
+
+        public ReadOnlySpan<T> RowUpstream { get; } = rowUpstream;
+
+        public bool PerRow { get; } = perRow;
+    }
+
+    /// <summary>
+    /// The four tensor backwards from saved statistics, once their shapes are checked: with the classes last, the span
+    /// overload over the flattened memory; on another axis, the logits (and targets) gathered into pooled row-major copies,
+    /// the span overload on those, and the gradient scattered back.
+    /// </summary>
+    private static void BackwardOnClassAxis<T>(ReadOnlySpan<T> logits, in BackwardInputs<T> inputs, ReadOnlySpan<T> logSumExp, Span<T> gradient, in ClassLayout layout,
+        CrossEntropyOptions options, ReadOnlySpan<T> classWeights, ReadOnlySpan<T> rowWeights)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         if (layout.IsRowMajor)
         {
-            Backward(y, t, s, u, g, layout.Classes, options, classWeights, w);
+            BackwardRows(logits, inputs, inputs.Targets, logSumExp, gradient, layout.Classes, options, classWeights, rowWeights);
             return;
         }
 
         // The span overload checks the gradient against the gathered copies: check it against the tensors here.
         Validation.ElementType<T>();
-        Validation.Length(g.Length, y.Length, nameof(gradient), "one gradient element per logit");
-        Validation.NoOverlap<T, T>(g, y, allowSame: true, nameof(gradient), nameof(logits));
-        Validation.NoOverlap<T, T>(g, s, allowSame: false, nameof(gradient), nameof(logSumExp));
-        Validation.NoOverlap<T, T>(g, w, allowSame: false, nameof(gradient), nameof(rowWeights));
-        Validation.NoOverlap<T, T>(g, classWeights, allowSame: false, nameof(gradient), nameof(classWeights));
-        Validation.NoOverlap<T, T>(g, u, allowSame: false, nameof(gradient), nameof(rowUpstreamGradients));
-        Validation.NoOverlap<T, T>(g, t, allowSame: false, nameof(gradient), nameof(targets));
-        Validation.Length(t.Length, y.Length, nameof(targets), "one target per logit");
-        T[] rows = Gathered(y, layout);
-        T[] targetRows = Gathered(t, layout);
-        T[] gradientRows = ArrayPool<T>.Shared.Rent(Math.Max(y.Length, 1));
+        Validation.Length(gradient.Length, logits.Length, nameof(gradient), "one gradient element per logit");
+        Validation.NoOverlap<T, T>(gradient, logits, allowSame: true, nameof(gradient), nameof(logits));
+        Validation.NoOverlap<T, T>(gradient, logSumExp, allowSame: false, nameof(gradient), nameof(logSumExp));
+        Validation.NoOverlap<T, T>(gradient, rowWeights, allowSame: false, nameof(gradient), nameof(rowWeights));
+        Validation.NoOverlap<T, T>(gradient, classWeights, allowSame: false, nameof(gradient), nameof(classWeights));
+        if (inputs.PerRow)
+        {
+            Validation.NoOverlap<T, T>(gradient, inputs.RowUpstream, allowSame: false, nameof(gradient), "rowUpstreamGradients");
+        }
+
+        if (inputs.Dense)
+        {
+            Validation.NoOverlap<T, T>(gradient, inputs.Targets, allowSame: false, nameof(gradient), "targets");
+            Validation.Length(inputs.Targets.Length, logits.Length, "targets", "one target per logit");
+        }
+        else
+        {
+            Validation.NoOverlap<T, int>(gradient, inputs.Labels, allowSame: false, nameof(gradient), "labels");
+        }
+
+        int n = logits.Length;
+        T[] rows = Gathered(logits, layout);
+        T[]? targetRows = inputs.Dense ? Gathered(inputs.Targets, layout) : null;
+        T[] gradientRows = ArrayPool<T>.Shared.Rent(Math.Max(n, 1));
         try
         {
-            Backward(rows.AsSpan(0, y.Length), targetRows.AsSpan(0, y.Length), s, u, gradientRows.AsSpan(0, y.Length), layout.Classes, options, classWeights, w);
-            Scatter<T>(gradientRows.AsSpan(0, y.Length), g, layout);
+            BackwardRows<T>(rows.AsSpan(0, n), inputs, targetRows.AsSpan(0, targetRows is null ? 0 : n), logSumExp, gradientRows.AsSpan(0, n), layout.Classes, options, classWeights, rowWeights);
+            Scatter<T>(gradientRows.AsSpan(0, n), gradient, layout);
         }
         finally
         {
             ArrayPool<T>.Shared.Return(rows);
-            ArrayPool<T>.Shared.Return(targetRows);
+            if (targetRows is not null)
+            {
+                ArrayPool<T>.Shared.Return(targetRows);
+            }
+
             ArrayPool<T>.Shared.Return(gradientRows);
+        }
+    }
+
+    /// <summary>The span overload of the backward from saved statistics that <paramref name="inputs"/> call for, on row-major rows.</summary>
+    private static void BackwardRows<T>(ReadOnlySpan<T> logits, in BackwardInputs<T> inputs, ReadOnlySpan<T> targets, ReadOnlySpan<T> logSumExp, Span<T> gradient, int classes,
+        CrossEntropyOptions options, ReadOnlySpan<T> classWeights, ReadOnlySpan<T> rowWeights)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (inputs.Dense, inputs.PerRow)
+        {
+            case (false, false):
+                Backward(logits, inputs.Labels, logSumExp, inputs.Upstream, gradient, classes, options, classWeights, rowWeights);
+                break;
+            case (false, true):
+                Backward(logits, inputs.Labels, logSumExp, inputs.RowUpstream, gradient, classes, options, classWeights, rowWeights);
+                break;
+            case (true, false):
+                Backward(logits, targets, logSumExp, inputs.Upstream, gradient, classes, options, classWeights, rowWeights);
+                break;
+            default:
+                Backward(logits, targets, logSumExp, inputs.RowUpstream, gradient, classes, options, classWeights, rowWeights);
+                break;
         }
     }
 

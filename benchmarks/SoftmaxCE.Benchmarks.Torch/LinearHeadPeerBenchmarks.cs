@@ -153,6 +153,56 @@ public class LinearHeadPeerBenchmarks
 }
 
 /// <summary>
+/// The same forward + backward step on every core: ours with <c>MaxDegreeOfParallelism = 0</c> (the thread pool, bitwise
+/// the same result as one thread), libtorch with <c>set_num_threads(Environment.ProcessorCount)</c>. Same shapes and data
+/// as <see cref="LinearHeadPeerBenchmarks"/>; run it with the same short job.
+/// </summary>
+public class LinearHeadPeerAllCoresBenchmarks
+{
+    private static readonly CrossEntropyOptions AllCores = new() { MaxDegreeOfParallelism = 0 };
+
+    private float[] _hidden = [];
+    private float[] _weight = [];
+    private int[] _labels = [];
+    private float[] _hiddenGradient = [];
+    private float[] _weightGradient = [];
+    private torch.Tensor? _hiddenTensor;
+    private torch.Tensor? _weightTensor;
+    private torch.Tensor? _labelsTensor;
+
+    [ParamsSource(typeof(LinearHeadPeerBenchmarks), nameof(LinearHeadPeerBenchmarks.Shapes))]
+    public LinearShape Shape { get; set; } = new(1, 1, 1);
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        torch.set_num_threads(Environment.ProcessorCount);
+        (_hidden, _weight, _labels) = LinearData.Create(Shape);
+        _hiddenGradient = new float[_hidden.Length];
+        _weightGradient = new float[_weight.Length];
+        _hiddenTensor = torch.tensor(_hidden, [Shape.Rows, Shape.Hidden], requires_grad: true);
+        _weightTensor = torch.tensor(_weight, [Shape.Classes, Shape.Hidden], requires_grad: true);
+        _labelsTensor = torch.tensor(Array.ConvertAll(_labels, static l => (long)l), [Shape.Rows]);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _hiddenTensor?.Dispose();
+        _weightTensor?.Dispose();
+        _labelsTensor?.Dispose();
+    }
+
+    /// <summary>Ours on every core: loss, hidden gradient and weight gradient (added to).</summary>
+    [Benchmark(Baseline = true)]
+    public float SoftmaxCE_LinearLossAndGradient_AllCores() =>
+        SoftmaxCrossEntropy.LinearLossAndGradient<float>(_hidden, _weight, default, _labels, _hiddenGradient, _weightGradient, default, Shape.Hidden, AllCores);
+
+    [Benchmark]
+    public float Torch_LinearCrossEntropy_ForwardBackward_AllThreads() => LinearData.TorchForwardBackward(_hiddenTensor!, _weightTensor!, _labelsTensor!);
+}
+
+/// <summary>
 /// Peak extra resident memory of one forward + backward step, one library per process (<c>--linear-memory ours|torch N H V</c>):
 /// the inputs (and, for ours, the gradient buffers) are created first, the peak RSS is reset (<c>/proc/self/clear_refs</c>), then
 /// one step runs and the new peak minus the resident size before it is printed. libtorch's gradients (allocated by

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using System.Numerics;
 using Xunit;
 
 namespace SoftmaxCE.Tests;
@@ -148,6 +149,87 @@ public sealed class FoundByPropertyTests
             }
 
             Assert.True(predictions.SequenceEqual(infinityAt), $"C = {classes}, width {width}, row weights {weighted}: predictions {string.Join(", ", predictions)}, expected {string.Join(", ", infinityAt)}");
+        }
+    }
+
+    /// <summary>
+    /// A row's gradient coefficient <c>(a + 2 z LSE) s r / sum</c> can be finite in double but beyond T's range (logits
+    /// near T's largest value, z-loss, a logit scale, row weights): as one factor in T it was +inf, and every class whose
+    /// exponential underflowed to 0 got 0 * inf = NaN where the gradient is 0. Found by the special-values property
+    /// (16 x 131, width 256, z-loss 0.093, logit scale 4, row weights: NaN for class 0 of a row holding +-8e37).
+    /// Here: one-vector rows (C = 3, 7), chunked rows (131, 3000), the soft-capped write and the backward from the saved
+    /// log-sum-exp, each against the double reference; an element beyond T's range must be an infinity of its sign.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void GradientCoefficient_BeyondTheTypesRange_GivesZerosNotNaN(int width)
+    {
+        foreach (int classes in new[] { 3, 7, 131, 3000 })
+        {
+            CoefficientBeyondRange<float>(width, classes);
+            CoefficientBeyondRange<double>(width, classes);
+        }
+    }
+
+    private static void CoefficientBeyondRange<T>(int width, int classes)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        const int Rows = 4;
+        double big = 0.9 * double.CreateTruncating(T.BitDecrement(T.PositiveInfinity)) / 4; // s y stays finite in T
+        var rng = new Random(Seeds.For(Rows, classes, 131));
+        double[] y = [.. Enumerable.Range(0, Rows * classes).Select(_ => (4 * rng.NextDouble()) - 2)];
+        int[] labels = [.. Enumerable.Range(0, Rows).Select(i => (i * 7) % classes)];
+        int Other(int row, int k) => (row * classes) + ((labels[row] + k) % classes);
+        y[Other(1, 1)] = big;                  // the max, and a class far below it: P = 1 and 0
+        y[Other(1, Math.Min(2, classes - 1))] = -big;
+        y[Other(2, 1)] = big;                  // a tie: P = 1/2 twice
+        y[Other(2, Math.Min(2, classes - 1))] = big;
+        for (int k = 0; k < classes; k++)      // a negative LSE: the coefficient is -inf in T
+        {
+            y[(3 * classes) + k] = k % 3 == 1 ? -0.95 * big : -big;
+        }
+
+        double[] rowWeights = [1, 2, 1.5, 2];
+        var plain = new CrossEntropyOptions { Reduction = Reduction.Sum, ZLoss = 0.1, LogitScale = 4 };
+
+        // Soft-capped, the LSE stays near the cap: a z-loss near T's largest value overflows the coefficient, and with
+        // exponentials of e^-60 and below the elements are finite in T when they are multiplied by the cap's derivative
+        // before the large factor: their values check that the factor is split without losing precision.
+        double capped = double.CreateTruncating(T.BitDecrement(T.PositiveInfinity)) / 150;
+        var softcap = new CrossEntropyOptions { Reduction = Reduction.Sum, ZLoss = capped, LogitScale = 4, LogitSoftcap = 30 };
+        foreach (CrossEntropyOptions options in new[] { plain, softcap })
+        {
+            T[] logits = Data<T>.FromDouble(y);
+            T[] r = Data<T>.FromDouble(rowWeights);
+            double[] yt = Data<T>.ToDouble(logits);
+            double[] q = Reference.LabelEffectiveTargets(labels, classes, null, null, 0);
+            (double[] expected, double[] magnitude) = Reference.FullGradient(yt, q, Reference.Counted(labels, null), classes, options, Reference.RowFactors(Rows, Data<T>.ToDouble(r), 1, 1, null));
+            for (int j = 0; j < expected.Length; j++)
+            {
+                expected[j] = double.CreateTruncating(T.CreateTruncating(expected[j])); // beyond T's range: an infinity
+            }
+
+            var gradient = new T[logits.Length];
+            var backward = new T[logits.Length];
+            var lse = new T[Rows];
+            var fromSaved = new T[logits.Length];
+            using (ForcedWidth.Force(width))
+            {
+                SoftmaxCrossEntropy.LossAndGradient<T>(logits, labels, gradient, classes, options, default, r);
+                SoftmaxCrossEntropy.Backward<T>(logits, labels, backward, classes, options, default, r);
+                SoftmaxCrossEntropy.Forward<T>(logits, labels, lse, classes, options, default, r);
+                SoftmaxCrossEntropy.Backward<T>(logits, labels, lse, T.One, fromSaved, classes, options, default, r);
+            }
+
+            Tolerances tol = Tolerances.For<T>();
+            string what = $"{typeof(T).Name}, C = {classes}, width {width}, cap {options.LogitSoftcap}";
+            Check.Close<T>(gradient, expected, magnitude, tol.Gradient, tol.Floor, classes, what + ": LossAndGradient");
+            Check.Close<T>(backward, expected, magnitude, tol.Gradient, tol.Floor, classes, what + ": Backward");
+
+            // Saved in T, the LSE of a row whose largest logits are near T's largest value has lost ln(ties) (an ulp there
+            // is 2e31 in float): P = exp(y' - LSE) is then 1 for each tie. Rows 2 and 3 (ties) are left to the fused calls.
+            int saved = options.LogitSoftcap == 0 ? 2 * classes : logits.Length;
+            Check.Close<T>(fromSaved.AsSpan(0, saved), expected.AsSpan(0, saved), magnitude.AsSpan(0, saved), tol.Gradient, tol.Floor, classes, what + ": Backward from the saved log-sum-exp");
         }
     }
 

@@ -406,7 +406,9 @@ public abstract class PropertyTests<T>
             int rows = y.Length / classes;
             double d = targets is null ? ShardReference.Denominator(labels, o, w) : o.Reduction == Reduction.Sum ? 1 : o.Denominator ?? rows;
             double[] rowWeight = r ?? [.. Enumerable.Repeat(1.0, rows)];
-            double[] gradient = [.. e.Gradient.Select((g, j) => g * s * rowWeight[j / classes])];
+            // An element beyond T's range is an infinity in T (logits near T's largest value with z-loss, a logit scale
+            // or row weights): compared as T holds it, as the loss is.
+            double[] gradient = [.. e.Gradient.Select((g, j) => InT(g * s * rowWeight[j / classes]))];
             double[] magnitude = [.. e.GradientMagnitude.Select((m, j) => m * s * rowWeight[j / classes])];
             double[] rowLosses = [.. e.RowLosses.Select((l, i) => l * rowWeight[i])];
             double[] lse = Reference.RowLogSumExps(ShardReference.Capped(scaled, o.LogitSoftcap), classes);

@@ -153,16 +153,36 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
     /// One row's gradient with <c>P_k = exp(y'_k - shift) * inverseSum</c>; <paramref name="gradient"/> may be <paramref name="y"/>.
     /// Returns the row's label and term loss when <typeparamref name="TLoss"/> asks for it, else 0.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double Row<TTerm, TFeatures, TLoss>(
         T* y, T* gradient, nuint classes, TTerm term, in RowPlan plan, T shift, double inverseSum, double lse, double termSum, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TFeatures : struct, IRowFeatures
         where TLoss : struct, ILossSwitch
     {
+        double numerator = plan.LabelCoefficient + (plan.TermCoefficient * termSum) + (2 * plan.ZLoss * lse);
+        T coefficient = T.CreateTruncating(numerator * plan.Scale * inverseSum);
+        if (SplitFactor.IsNeeded(coefficient, numerator * inverseSum, plan.Scale))
+        {
+            return RowWith<TTerm, TFeatures, TLoss, ThreeFactors>(y, gradient, classes, term, plan, shift, SplitFactor.Of<T>(numerator * inverseSum, plan.Scale), lse, map);
+        }
+
+        return RowWith<TTerm, TFeatures, TLoss, OneFactor>(y, gradient, classes, term, plan, shift, new SplitFactor(1, 1, double.CreateTruncating(coefficient)), lse, map);
+    }
+
+    /// <summary><see cref="Row"/> with its coefficient as one factor or, beyond T's range, split (<see cref="SplitFactor"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double RowWith<TTerm, TFeatures, TLoss, TSplit>(
+        T* y, T* gradient, nuint classes, TTerm term, in RowPlan plan, T shift, SplitFactor coefficient, double lse, in LogitMap<T> map)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TFeatures : struct, IRowFeatures
+        where TLoss : struct, ILossSwitch
+        where TSplit : struct, IFactorSplit
+    {
         nuint count = (nuint)TOps.Count;
-        double coefficient = (plan.LabelCoefficient + (plan.TermCoefficient * termSum) + (2 * plan.ZLoss * lse)) * plan.Scale * inverseSum;
-        TVec coefficientV = TOps.Create(T.CreateTruncating(coefficient));
+        TVec coefficientV = TOps.Create(T.CreateTruncating(coefficient.Last));
+        TVec first = TOps.Create(T.CreateTruncating(coefficient.First));
+        TVec second = TOps.Create(T.CreateTruncating(coefficient.Second));
         TVec termScale = TOps.Create(T.CreateTruncating(-plan.TermCoefficient * plan.Scale));
         TVec shiftV = TOps.Create(shift);
         TVec distance = TOps.Zero, localTermSum = TOps.Zero;
@@ -176,7 +196,7 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
         {
             TVec z = map.Apply<TOps, TVec, TFeatures>(TOps.Load(y + i));
             TVec u = TTerm.IsActive ? term.Load<TOps, TVec>(i) : TOps.Zero;
-            TOps.Store(Gradient<TTerm, TFeatures>(z, u, shiftV, coefficientV, termScale, map), gradient + i);
+            TOps.Store(Gradient<TTerm, TFeatures, TSplit>(z, u, shiftV, coefficientV, first, second, termScale, map), gradient + i);
             if (TLoss.Enabled && TTerm.IsActive)
             {
                 Accumulate(u, z, shiftV, ref distance, ref localTermSum);
@@ -187,7 +207,7 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
         {
             TVec z = map.Apply<TOps, TVec, TFeatures>(tail);
             TVec u = TTerm.IsActive ? term.Load<TOps, TVec>(last) : TOps.Zero;
-            TOps.Store(Gradient<TTerm, TFeatures>(z, u, shiftV, coefficientV, termScale, map), gradient + last);
+            TOps.Store(Gradient<TTerm, TFeatures, TSplit>(z, u, shiftV, coefficientV, first, second, termScale, map), gradient + last);
             if (TLoss.Enabled && TTerm.IsActive)
             {
                 TVec fresh = SimdMasks.LanesFrom<TOps, TVec, T>((int)(count - (classes - full)));
@@ -226,10 +246,19 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVec Gradient<TTerm, TFeatures>(TVec z, TVec u, TVec shift, TVec coefficient, TVec termScale, in LogitMap<T> map)
+    private static TVec Gradient<TTerm, TFeatures, TSplit>(TVec z, TVec u, TVec shift, TVec coefficient, TVec first, TVec second, TVec termScale, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TFeatures : struct, IRowFeatures
+        where TSplit : struct, IFactorSplit
     {
+        if (TSplit.IsSplit)
+        {
+            // The cap's derivative first: an element it brings back into T's range is not lost to an overflow.
+            TVec d = TFeatures.Softcap ? map.CapDerivative<TOps, TVec>(z) : TOps.Create(T.One);
+            TVec p = SplitFactor.Times<TOps, TVec, T, TSplit>(TOps.Multiply(TOps.ExpDifference(z, shift), d), first, second, coefficient);
+            return TTerm.IsActive ? TOps.Add(p, TOps.Multiply(TOps.Multiply(u, termScale), d)) : p;
+        }
+
         TVec g = TOps.Multiply(TOps.ExpDifference(z, shift), coefficient);
         if (TTerm.IsActive)
         {

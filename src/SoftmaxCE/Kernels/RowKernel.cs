@@ -260,12 +260,24 @@ internal static unsafe class RowKernel<TOps, TVec, T>
 
         if (TMode.WritesScaledExp)
         {
-            double coefficient = (plan.LabelCoefficient + (plan.TermCoefficient * totalTerm) + (2 * plan.ZLoss * lse)) * plan.Scale / sumExp;
+            double numerator = plan.LabelCoefficient + (plan.TermCoefficient * totalTerm) + (2 * plan.ZLoss * lse);
+            double coefficient = numerator * plan.Scale / sumExp;
             TVec termScale = TOps.Create(T.CreateTruncating(-plan.TermCoefficient * plan.Scale));
             double labelStep = plan.LabelCoefficient * plan.Scale;
             if (keepCapped)
             {
-                ScaleCapped<TTerm, TMode>(output, classes, TOps.Create(T.CreateTruncating(rowMax)), TOps.Create(T.CreateTruncating(coefficient)), term, termScale, map);
+                TVec rowMaxV = TOps.Create(T.CreateTruncating(rowMax));
+                T inT = T.CreateTruncating(coefficient);
+                if (SplitFactor.IsNeeded(inT, numerator / sumExp, plan.Scale))
+                {
+                    SplitFactor split = SplitFactor.Of<T>(numerator / sumExp, plan.Scale);
+                    ScaleCapped<TTerm, TMode, ThreeFactors>(output, classes, rowMaxV, Vectors(split, out TVec first, out TVec second), first, second, term, termScale, map);
+                }
+                else
+                {
+                    ScaleCapped<TTerm, TMode, OneFactor>(output, classes, rowMaxV, TOps.Create(inT), default, default, term, termScale, map);
+                }
+
                 if (plan.Label >= 0)
                 {
                     double t = labelLogit / map.CapValue; // the capped logit is c tanh(s y / c)
@@ -274,14 +286,32 @@ internal static unsafe class RowKernel<TOps, TVec, T>
             }
             else
             {
+                bool split = SplitFactor.IsNeeded(T.CreateTruncating(coefficient), numerator / sumExp, plan.Scale);
                 int c = 0;
                 for (nuint start = 0; start < classes; c++)
                 {
                     nuint length = classes - start >= chunkLength + count ? chunkLength : classes - start;
                     // A chunk of only -inf (sum 0) gets 0, not exp(0 - max) * 0 (NaN when that overflows), unless the
                     // row is NaN: then every element is NaN.
-                    double factor = chunks[c].SumExp == 0 && sumExp != 0 && !double.IsNaN(sumExp) ? 0 : Math.Exp(chunks[c].Shift - rowMax) * coefficient;
-                    ScaleChunk(output + start, start, length, TOps.Create(T.CreateTruncating(factor)), term, termScale);
+                    bool empty = chunks[c].SumExp == 0 && sumExp != 0 && !double.IsNaN(sumExp);
+                    double weight = Math.Exp(chunks[c].Shift - rowMax);
+                    T factor = empty ? T.Zero : T.CreateTruncating(weight * coefficient);
+                    if (split && !empty)
+                    {
+                        // Rare: the coefficient is beyond T's range. A chunk whose part of it is too gets the two powers
+                        // of two first, each over the chunk in L1, then the rest as usual.
+                        double part = weight * numerator / sumExp;
+                        factor = T.CreateTruncating(part * plan.Scale);
+                        if (SplitFactor.IsNeeded(factor, part, plan.Scale))
+                        {
+                            SplitFactor parts = SplitFactor.Of<T>(part, plan.Scale);
+                            ScaleChunk(output + start, start, length, TOps.Create(T.CreateTruncating(parts.First)), default(NoTerm<T>), TOps.Zero);
+                            ScaleChunk(output + start, start, length, TOps.Create(T.CreateTruncating(parts.Second)), default(NoTerm<T>), TOps.Zero);
+                            factor = T.CreateTruncating(parts.Last);
+                        }
+                    }
+
+                    ScaleChunk(output + start, start, length, TOps.Create(factor), term, termScale);
                     start += length;
                 }
 
@@ -351,20 +381,11 @@ internal static unsafe class RowKernel<TOps, TVec, T>
 
         if (TMode.WritesScaledExp)
         {
-            double coefficient = (plan.LabelCoefficient + (plan.TermCoefficient * stats.TermSum) + (2 * plan.ZLoss * lse)) * plan.Scale / sumExp;
-            TVec result = TOps.Multiply(e, TOps.Create(T.CreateTruncating(coefficient)));
-            if (TTerm.IsActive)
-            {
-                result = TOps.MultiplyAdd(u, TOps.Create(T.CreateTruncating(-plan.TermCoefficient * plan.Scale)), result);
-            }
-
-            TVec isLabel = TOps.Equals(TOps.Indices, TOps.Create(T.CreateTruncating(plan.Label)));
-            result = TOps.Select(isLabel, TOps.Subtract(result, TOps.Create(T.CreateTruncating(plan.LabelCoefficient * plan.Scale))), result);
-            if (TFeatures.Softcap && TMode.IsGradient)
-            {
-                result = TOps.Multiply(result, map.CapDerivative<TOps, TVec>(capped));
-            }
-
+            double numerator = plan.LabelCoefficient + (plan.TermCoefficient * stats.TermSum) + (2 * plan.ZLoss * lse);
+            T coefficient = T.CreateTruncating(numerator * plan.Scale / sumExp);
+            TVec result = SplitFactor.IsNeeded(coefficient, numerator / sumExp, plan.Scale)
+                ? ShortRowGradient<TTerm, TMode, TFeatures, ThreeFactors>(e, u, capped, plan, SplitFactor.Of<T>(numerator / sumExp, plan.Scale), map)
+                : ShortRowGradient<TTerm, TMode, TFeatures, OneFactor>(e, u, capped, plan, new SplitFactor(1, 1, double.CreateTruncating(coefficient)), map);
             TOps.Store(TOps.Select(inRow, result, yv), output);
         }
         else if (TMode.WritesLogProbabilities)
@@ -373,6 +394,53 @@ internal static unsafe class RowKernel<TOps, TVec, T>
         }
 
         return outcome;
+    }
+
+    /// <summary>
+    /// A short row's gradient (or probabilities): <c>e * coefficient + u * termScale</c>, minus the label's step, times the
+    /// cap's derivative for a gradient. With <see cref="ThreeFactors"/> the derivative applies first, so that an element
+    /// the derivative brings back into range is not lost to an overflow of <c>e * coefficient</c>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec ShortRowGradient<TTerm, TMode, TFeatures, TSplit>(TVec e, TVec u, TVec capped, in RowPlan plan, SplitFactor coefficient, in LogitMap<T> map)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TMode : struct, IOutputMode
+        where TFeatures : struct, IRowFeatures
+        where TSplit : struct, IFactorSplit
+    {
+        bool chain = TFeatures.Softcap && TMode.IsGradient;
+        TVec derivative = chain ? map.CapDerivative<TOps, TVec>(capped) : TOps.Create(T.One);
+        TVec termScale = TOps.Create(T.CreateTruncating(-plan.TermCoefficient * plan.Scale));
+        TVec labelStep = TOps.Create(T.CreateTruncating(plan.LabelCoefficient * plan.Scale));
+        TVec isLabel = TOps.Equals(TOps.Indices, TOps.Create(T.CreateTruncating(plan.Label)));
+        if (!TSplit.IsSplit)
+        {
+            TVec result = TOps.Multiply(e, TOps.Create(T.CreateTruncating(coefficient.Last)));
+            if (TTerm.IsActive)
+            {
+                result = TOps.MultiplyAdd(u, termScale, result);
+            }
+
+            result = TOps.Select(isLabel, TOps.Subtract(result, labelStep), result);
+            return chain ? TOps.Multiply(result, derivative) : result;
+        }
+
+        TVec rest = Vectors(coefficient, out TVec first, out TVec second);
+        TVec r = SplitFactor.Times<TOps, TVec, T, TSplit>(chain ? TOps.Multiply(e, derivative) : e, first, second, rest);
+        if (TTerm.IsActive)
+        {
+            r = TOps.Add(r, chain ? TOps.Multiply(TOps.Multiply(u, termScale), derivative) : TOps.Multiply(u, termScale));
+        }
+
+        return TOps.Select(isLabel, TOps.Subtract(r, chain ? TOps.Multiply(labelStep, derivative) : labelStep), r);
+    }
+
+    /// <summary>The split factor as vectors: returns the last, the powers of two in <paramref name="first"/> and <paramref name="second"/>.</summary>
+    private static TVec Vectors(in SplitFactor split, out TVec first, out TVec second)
+    {
+        first = TOps.Create(T.CreateTruncating(split.First));
+        second = TOps.Create(T.CreateTruncating(split.Second));
+        return TOps.Create(T.CreateTruncating(split.Last));
     }
 
     /// <summary>A vector of logits, scaled and soft-capped when the features say so.</summary>
@@ -394,29 +462,39 @@ internal static unsafe class RowKernel<TOps, TVec, T>
     /// The gradient of a soft-capped row from its capped logits, in place:
     /// <c>(exp(y' - max) * coefficient + u * termScale) * (1 - (y' / c)^2)</c>; for softmax, without the cap's derivative.
     /// </summary>
-    private static void ScaleCapped<TTerm, TMode>(T* output, nuint length, TVec rowMax, TVec coefficient, TTerm term, TVec termScale, in LogitMap<T> map)
+    private static void ScaleCapped<TTerm, TMode, TSplit>(T* output, nuint length, TVec rowMax, TVec coefficient, TVec first, TVec second, TTerm term, TVec termScale, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
+        where TSplit : struct, IFactorSplit
     {
         nuint count = (nuint)TOps.Count;
         nuint full = length - (length % count);
         TVec tail = full != length ? TOps.Load(output + length - count) : TOps.Zero;
         for (nuint i = 0; i < full; i += count)
         {
-            TOps.Store(CappedGradient<TTerm, TMode>(TOps.Load(output + i), i, rowMax, coefficient, term, termScale, map), output + i);
+            TOps.Store(CappedGradient<TTerm, TMode, TSplit>(TOps.Load(output + i), i, rowMax, coefficient, first, second, term, termScale, map), output + i);
         }
 
         if (full != length)
         {
-            TOps.Store(CappedGradient<TTerm, TMode>(tail, length - count, rowMax, coefficient, term, termScale, map), output + length - count);
+            TOps.Store(CappedGradient<TTerm, TMode, TSplit>(tail, length - count, rowMax, coefficient, first, second, term, termScale, map), output + length - count);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVec CappedGradient<TTerm, TMode>(TVec capped, nuint index, TVec rowMax, TVec coefficient, TTerm term, TVec termScale, in LogitMap<T> map)
+    private static TVec CappedGradient<TTerm, TMode, TSplit>(TVec capped, nuint index, TVec rowMax, TVec coefficient, TVec first, TVec second, TTerm term, TVec termScale, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
+        where TSplit : struct, IFactorSplit
     {
+        if (TSplit.IsSplit)
+        {
+            // The cap's derivative first: an element it brings back into T's range is not lost to an overflow.
+            TVec d = TMode.IsGradient ? map.CapDerivative<TOps, TVec>(capped) : TOps.Create(T.One);
+            TVec g = SplitFactor.Times<TOps, TVec, T, TSplit>(TOps.Multiply(TOps.ExpDifference(capped, rowMax), d), first, second, coefficient);
+            return TTerm.IsActive ? TOps.Add(g, TOps.Multiply(TOps.Multiply(term.Load<TOps, TVec>(index), termScale), d)) : g;
+        }
+
         TVec r = TOps.Multiply(TOps.ExpDifference(capped, rowMax), coefficient);
         if (TTerm.IsActive)
         {

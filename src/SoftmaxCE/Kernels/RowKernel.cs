@@ -50,7 +50,7 @@ internal struct ChunkStats
 {
     public double Shift;
     public double SumExp;
-    public double TermDistance; // sum u_k (Shift - y_k)
+    public double TermDistance; // sum u_k (Shift - y_k), from TermDistance's scaled lane sums
     public double TermSum;      // sum u_k
 }
 
@@ -184,6 +184,7 @@ internal static unsafe class RowKernel<TOps, TVec, T>
 
             T shift = T.IsNegativeInfinity(chunkMax) ? T.Zero : chunkMax; // all -inf: exp(y - 0) = 0, no NaN
             TVec shiftV = TOps.Create(shift);
+            TVec scaledShift = TTerm.IsActive ? TermDistance.ScaledShift<TOps, TVec, T>(shiftV) : TOps.Zero;
 
             // Pass 1b: exp(y - chunk max), summed, and stored for softmax and gradients.
             T* source = keepCapped ? oc : yc;
@@ -200,7 +201,7 @@ internal static unsafe class RowKernel<TOps, TVec, T>
 
                 if (TTerm.IsActive)
                 {
-                    Accumulate(term.Load<TOps, TVec>(start + i), yv, shiftV, ref distance, ref termSum);
+                    TermDistance.Accumulate<TOps, TVec, T>(term.Load<TOps, TVec>(start + i), yv, scaledShift, ref distance, ref termSum);
                 }
             }
 
@@ -217,14 +218,14 @@ internal static unsafe class RowKernel<TOps, TVec, T>
                 if (TTerm.IsActive)
                 {
                     TVec u = TOps.Select(fresh, term.Load<TOps, TVec>(start + length - count), TOps.Zero);
-                    Accumulate(u, tail, shiftV, ref distance, ref termSum);
+                    TermDistance.Accumulate<TOps, TVec, T>(u, tail, scaledShift, ref distance, ref termSum);
                 }
             }
 
             ChunkStats* c = chunks + chunkCount;
             c->Shift = double.CreateTruncating(shift);
             c->SumExp = double.CreateTruncating(TOps.Sum(sum));
-            c->TermDistance = TTerm.IsActive ? double.CreateTruncating(TOps.Sum(distance)) : 0;
+            c->TermDistance = TTerm.IsActive ? TermDistance.Total<TOps, TVec, T>(distance) : 0;
             c->TermSum = TTerm.IsActive ? double.CreateTruncating(TOps.Sum(termSum)) : 0;
             double m = double.CreateTruncating(chunkMax);
             if (m > rowMax)
@@ -359,8 +360,8 @@ internal static unsafe class RowKernel<TOps, TVec, T>
         {
             u = TOps.Select(inRow, term.Load<TOps, TVec>(0), TOps.Zero);
             TVec distance = TOps.Zero, termSum = TOps.Zero;
-            Accumulate(u, capped, shiftV, ref distance, ref termSum);
-            stats.TermDistance = double.CreateTruncating(TOps.Sum(distance));
+            TermDistance.Accumulate<TOps, TVec, T>(u, capped, TermDistance.ScaledShift<TOps, TVec, T>(shiftV), ref distance, ref termSum);
+            stats.TermDistance = TermDistance.Total<TOps, TVec, T>(distance);
             stats.TermSum = double.CreateTruncating(TOps.Sum(termSum));
         }
 
@@ -528,15 +529,6 @@ internal static unsafe class RowKernel<TOps, TVec, T>
         }
 
         return loss;
-    }
-
-    /// <summary>Adds <c>u (shift - y)</c>, with <c>0 * inf := 0</c> (a masked class with no target adds nothing), and <c>u</c>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate(TVec u, TVec y, TVec shift, ref TVec distance, ref TVec termSum)
-    {
-        TVec product = TOps.Multiply(u, TOps.Subtract(shift, y));
-        distance = TOps.Add(distance, TOps.Select(TOps.Equals(u, TOps.Zero), TOps.Zero, product));
-        termSum = TOps.Add(termSum, u);
     }
 
     /// <summary><c>out = out * factor + u * termScale</c> over one chunk, in place.</summary>

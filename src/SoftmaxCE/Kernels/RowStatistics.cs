@@ -251,21 +251,18 @@ internal static unsafe class RowStatistics<TOps, TVec, T>
         }
 
         double lse = rowMax + Math.Log(sumExp);
-        RowOutcome outcome;
-        outcome.ZLoss = plan.ZLossOf(lse);
-        outcome.Loss = RowLoss<TTerm>(plan, lse, labelLogit, chunks, chunkCount) + outcome.ZLoss;
-        outcome.Argmax = argmax;
-        outcome.LogSumExp = lse;
-        outcome.Max = rowMax;
-        outcome.SumExp = sumExp;
-
         RowSummary summary;
-        summary.Outcome = outcome;
+        summary.Outcome.ZLoss = plan.ZLossOf(lse);
+        summary.Outcome.Loss = RowLoss<TTerm>(plan, lse, labelLogit, chunks, chunkCount) + summary.Outcome.ZLoss;
+        summary.Outcome.Argmax = argmax;
+        summary.Outcome.LogSumExp = lse;
+        summary.Outcome.Max = rowMax;
+        summary.Outcome.SumExp = sumExp;
         summary.ChunkCount = chunkCount;
         summary.TermSum = totalTerm;
         summary.LabelLogit = labelLogit;
         TWrite.Write<TOps, TVec, TTerm, TFeatures>(y, output, classes, term, plan, chunks, chunkLength, map, summary);
-        return outcome;
+        return summary.Outcome;
     }
 
     /// <summary>A vector of logits, scaled and soft-capped when the features say so.</summary>

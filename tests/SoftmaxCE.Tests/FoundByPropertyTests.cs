@@ -12,20 +12,40 @@ public sealed class FoundByPropertyTests
     /// With label smoothing, the smoothing part <c>(eps / C) sum_k (LSE - y_k)</c> is summed before it is scaled:
     /// with large float logits the per-lane sum of <c>LSE - y_k</c> overflows float although the loss is far below
     /// float's largest value. Here one logit is 1e37 (the label) and 999 are -1e36: the loss is
-    /// 0.1 / 1000 * 999 * 1.1e37, about 1.1e36, and the library returns +inf.
+    /// 0.1 / 1000 * 999 * 1.1e37, about 1.1e36, and the library returned +inf. The distances are now summed scaled by a
+    /// power of two (<c>TermDistance</c>).
     /// </summary>
-    [Fact(Skip = "bug: with label smoothing, the sum over classes of (row max - y_k) is accumulated in float lanes before the eps / C scale, so it overflows to +inf for large float logits (here 1e37 and -1e36 at C = 1000) although the loss (1.1e36) is finite")]
-    public void LabelSmoothing_LargeFloatLogits_DoNotOverflowTheSmoothingSum()
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void LabelSmoothing_LargeFloatLogits_DoNotOverflowTheSmoothingSum(int width)
     {
-        const int Classes = 1000;
-        float[] logits = [.. Enumerable.Repeat(-1e36f, Classes)];
-        logits[0] = 1e37f;
-        int[] labels = [0];
-        var options = new CrossEntropyOptions { LabelSmoothing = 0.1 };
-        float loss = SoftmaxCrossEntropy.Loss<float>(logits, labels, Classes, options);
-        double expected = Reference.LabelLoss([.. logits.Select(v => (double)v)], labels, Classes, options, null);
-        Assert.True(double.IsFinite(expected), "the reference loss is finite");
-        Check.Scalar(loss, expected, Tolerances.Single.Loss * 2 * Math.Abs(expected), "loss");
+        // C = 1000 (one chunk at most widths) and 5000 (several), 1e37 against -1e36 and, where even one difference
+        // shift - y is beyond float's range, 1.5e38 against -3e38; C = 5 with row weights runs one row per vector.
+        foreach ((int classes, float top, float rest, bool weighted) in new[]
+        {
+            (1000, 1e37f, -1e36f, false), (5000, 1e37f, -1e36f, false), (1000, 1.5e38f, -3e38f, false), (5, 1.5e38f, -3e38f, true),
+        })
+        {
+            float[] logits = [.. Enumerable.Repeat(rest, 2 * classes)];
+            logits[0] = top;
+            logits[classes + 3] = top;
+            int[] labels = [0, 1];
+            float[]? rowWeights = weighted ? [1f, 0.5f] : null;
+            var options = new CrossEntropyOptions { LabelSmoothing = 0.1 };
+            float loss, fused;
+            var gradient = new float[logits.Length];
+            using (ForcedWidth.Force(width))
+            {
+                loss = SoftmaxCrossEntropy.Loss<float>(logits, labels, classes, options, default, rowWeights);
+                fused = SoftmaxCrossEntropy.LossAndGradient<float>(logits, labels, gradient, classes, options, default, rowWeights);
+            }
+
+            double expected = Reference.FullLabelLoss([.. logits.Select(v => (double)v)], labels, classes, options, null, rowWeights?.Select(v => (double)v).ToArray());
+            Assert.True(double.IsFinite(expected) && expected < float.MaxValue, "the reference loss is finite in float");
+            string what = $"C = {classes}, width {width}, logits {top} and {rest}";
+            Check.Scalar(loss, expected, Tolerances.Single.Loss * 2 * Math.Abs(expected), what + ": Loss");
+            Check.Scalar(fused, expected, Tolerances.Single.Loss * 2 * Math.Abs(expected), what + ": LossAndGradient");
+        }
     }
 
     /// <summary>

@@ -185,6 +185,7 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
         TVec second = TOps.Create(T.CreateTruncating(coefficient.Second));
         TVec termScale = TOps.Create(T.CreateTruncating(-plan.TermCoefficient * plan.Scale));
         TVec shiftV = TOps.Create(shift);
+        TVec scaledShift = TLoss.Enabled && TTerm.IsActive ? TermDistance.ScaledShift<TOps, TVec, T>(shiftV) : TOps.Zero;
         TVec distance = TOps.Zero, localTermSum = TOps.Zero;
 
         // In place, the label's logit and the last (overlapping) vector are overwritten before they would be read.
@@ -199,7 +200,7 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
             TOps.Store(Gradient<TTerm, TFeatures, TSplit>(z, u, shiftV, coefficientV, first, second, termScale, map), gradient + i);
             if (TLoss.Enabled && TTerm.IsActive)
             {
-                Accumulate(u, z, shiftV, ref distance, ref localTermSum);
+                TermDistance.Accumulate<TOps, TVec, T>(u, z, scaledShift, ref distance, ref localTermSum);
             }
         }
 
@@ -211,7 +212,7 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
             if (TLoss.Enabled && TTerm.IsActive)
             {
                 TVec fresh = SimdMasks.LanesFrom<TOps, TVec, T>((int)(count - (classes - full)));
-                Accumulate(TOps.Select(fresh, u, TOps.Zero), z, shiftV, ref distance, ref localTermSum);
+                TermDistance.Accumulate<TOps, TVec, T>(TOps.Select(fresh, u, TOps.Zero), z, scaledShift, ref distance, ref localTermSum);
             }
         }
 
@@ -238,7 +239,7 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
         {
             // sum_k u_k (LSE - y_k) = (sum u) (LSE - shift) + sum u (shift - y): both parts non-negative.
             double sumU = double.CreateTruncating(TOps.Sum(localTermSum));
-            double term2 = double.CreateTruncating(TOps.Sum(distance));
+            double term2 = TermDistance.Total<TOps, TVec, T>(distance);
             loss += plan.TermCoefficient * ((sumU == 0 ? 0 : sumU * (lse - double.CreateTruncating(shift))) + term2);
         }
 
@@ -266,15 +267,6 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
         }
 
         return TFeatures.Softcap ? TOps.Multiply(g, map.CapDerivative<TOps, TVec>(z)) : g;
-    }
-
-    /// <summary>Adds <c>u (shift - y)</c>, with <c>0 * inf := 0</c>, and <c>u</c>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate(TVec u, TVec y, TVec shift, ref TVec distance, ref TVec termSum)
-    {
-        TVec product = TOps.Multiply(u, TOps.Subtract(shift, y));
-        distance = TOps.Add(distance, TOps.Select(TOps.Equals(u, TOps.Zero), TOps.Zero, product));
-        termSum = TOps.Add(termSum, u);
     }
 
     /// <summary><c>sum_k u_k</c> over one row (at least one vector long), lane sums moved to double every 128 vectors.</summary>

@@ -60,6 +60,17 @@ internal readonly struct SplitFactor(double first, double second, double last)
         return new SplitFactor(Math.ScaleB(1.0, first), Math.ScaleB(1.0, second), last);
     }
 
+    /// <summary>The factors as vectors of <c>T</c>: returns the last, the powers of two in <paramref name="first"/> and <paramref name="second"/>.</summary>
+    public TVec Vectors<TOps, TVec, T>(out TVec first, out TVec second)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        first = TOps.Create(T.CreateTruncating(First));
+        second = TOps.Create(T.CreateTruncating(Second));
+        return TOps.Create(T.CreateTruncating(Last));
+    }
+
     /// <summary><c>((value * first) * second) * last</c>, or <c>value * last</c> for <see cref="OneFactor"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Times<TOps, TVec, T, TSplit>(TVec value, TVec first, TVec second, TVec last)

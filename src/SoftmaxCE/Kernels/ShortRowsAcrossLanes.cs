@@ -141,22 +141,48 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
         TVec inverseCap = TOps.Create(map.InverseCap);
         nuint c = (nuint)classes;
 
+        // The plan in locals: read through the reference, it would be reloaded after every store. The class index k
+        // travels as a vector counter, one add per class, where converting the loop's nuint to T took about ten
+        // instructions and a branch; it is exact as far as the labels it is compared with are (below 2^24).
+        TVec label = rows.Label;
+        TVec counted = rows.Counted;
+        TVec labelCoefficient = rows.LabelCoefficient;
+        TVec one = TOps.Create(T.One);
+
         // Pass 1: the max (strictly greater keeps the lower class on ties, and class 0 when every logit is -inf).
         TVec max = TOps.Create(T.NegativeInfinity);
         TVec argmax = TOps.Zero;
-        for (nuint k = 0; k < c; k++)
+        TVec index = TOps.Zero;
+        T* at = y;
+        if (TFeatures.Argmax)
         {
-            TVec z = Load<TFeatures>(y + (k * classStride), map);
-            if (TFeatures.Argmax)
+            for (nuint k = 0; k < c; k++, at += classStride)
             {
+                TVec z = Load<TFeatures>(at, map);
                 TVec greater = TOps.GreaterThan(z, max);
                 max = TOps.Select(greater, z, max);
-                argmax = TOps.Select(greater, TOps.Create(T.CreateTruncating(k)), argmax);
+                argmax = TOps.Select(greater, index, argmax);
+                index = TOps.Add(index, one);
             }
-            else
+        }
+        else
+        {
+            // Two chains of maxima, each half as long. The max of finite and infinite logits is the same in any order;
+            // a row with a NaN has a NaN sum whatever its max, and so NaN outputs.
+            TVec max1 = max;
+            nuint k = 0;
+            for (; k + 1 < c; k += 2, at += 2 * classStride)
             {
-                max = TOps.Max(max, z);
+                max = TOps.Max(max, Load<TFeatures>(at, map));
+                max1 = TOps.Max(max1, Load<TFeatures>(at + classStride, map));
             }
+
+            if (k < c)
+            {
+                max = TOps.Max(max, Load<TFeatures>(at, map));
+            }
+
+            max = TOps.Max(max, max1);
         }
 
         // A row of only -inf: exp(y - 0) = 0, no NaN from -inf - -inf.
@@ -164,11 +190,14 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
 
         // Pass 2: the sum of exponentials, the label logit, and sum_k u_k (shift - y_k) and sum_k u_k for the target term.
         TVec sum = TOps.Zero, labelLogit = TOps.Zero, distance = TOps.Zero, termSum = TOps.Zero;
-        for (nuint k = 0; k < c; k++)
+        index = TOps.Zero;
+        at = y;
+        T* store = output;
+        for (nuint k = 0; k < c; k++, at += classStride, store += classStride)
         {
-            T* at = y + (k * classStride);
             TVec z = Load<TFeatures>(at, map);
-            labelLogit = TOps.Select(TOps.Equals(rows.Label, TOps.Create(T.CreateTruncating(k))), z, labelLogit);
+            labelLogit = TOps.Select(TOps.Equals(label, index), z, labelLogit);
+            index = TOps.Add(index, one);
             if (TTerm.IsActive)
             {
                 TVec u = term.LoadClass<TOps, TVec>(k, classStride);
@@ -181,7 +210,7 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
             sum = TOps.Add(sum, e);
             if (TMode.WritesScaledExp && !TFeatures.Softcap)
             {
-                TOps.Store(e, output + (k * classStride));
+                TOps.Store(e, store);
             }
         }
 
@@ -189,7 +218,7 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
         // sum max + log(sum) keeps only a few bits of log(sum), and the subtraction would expose the rounding.
         TVec logSum = LaneOps.Log<TVec, T>(sum);
         TVec lse = TOps.Add(max, logSum);
-        TVec loss = TOps.Multiply(rows.LabelCoefficient, TOps.Add(logSum, TOps.Subtract(shift, labelLogit)));
+        TVec loss = TOps.Multiply(labelCoefficient, TOps.Add(logSum, TOps.Subtract(shift, labelLogit)));
         T termCoefficient = T.CreateTruncating(common.TermCoefficient);
         if (TTerm.IsActive)
         {
@@ -207,8 +236,8 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
             loss = TOps.Add(loss, zPart);
         }
 
-        loss = TOps.Select(rows.Counted, loss, TOps.Zero);
-        zPart = TOps.Select(rows.Counted, zPart, TOps.Zero);
+        loss = LaneOps.ZeroUnless<TOps, TVec, T>(counted, loss);
+        zPart = LaneOps.ZeroUnless<TOps, TVec, T>(counted, zPart);
         if (rowLosses != null)
         {
             TOps.Store(loss, rowLosses);
@@ -223,28 +252,31 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
         {
             // Pass 3: P_k * (a + b sum_j u_j + 2 z LSE) - b u_k - a [k == label], times the scale, in counted rows.
             T scale = T.CreateTruncating(common.Scale);
-            TVec factor = TOps.Add(rows.LabelCoefficient, TOps.Multiply(TOps.Create(termCoefficient), termSum));
+            TVec factor = TOps.Add(labelCoefficient, TOps.Multiply(TOps.Create(termCoefficient), termSum));
             if (common.ZLoss != 0)
             {
                 factor = TOps.MultiplyAdd(TOps.Create(T.CreateTruncating(2 * common.ZLoss)), lse, factor);
             }
 
             TVec coefficient = TOps.Divide(TOps.Multiply(factor, TOps.Create(scale)), sum);
-            TVec labelStep = TOps.Multiply(rows.LabelCoefficient, TOps.Create(scale));
+            TVec labelStep = TOps.Multiply(labelCoefficient, TOps.Create(scale));
             TVec termStep = TOps.Create(termCoefficient * scale);
-            for (nuint k = 0; k < c; k++)
+            index = TOps.Zero;
+            at = y;
+            T* exponentials = output;
+            T* write = result;
+            for (nuint k = 0; k < c; k++, at += classStride, exponentials += classStride, write += resultStride)
             {
-                T* at = output + (k * classStride);
                 TVec z = TOps.Zero;
                 TVec r;
                 if (TFeatures.Softcap)
                 {
-                    z = Load<TFeatures>(y + (k * classStride), map);
+                    z = Load<TFeatures>(at, map);
                     r = TOps.Multiply(TOps.ExpDifference(z, shift), coefficient);
                 }
                 else
                 {
-                    r = TOps.Multiply(TOps.Load(at), coefficient);
+                    r = TOps.Multiply(TOps.Load(exponentials), coefficient);
                 }
 
                 if (TTerm.IsActive)
@@ -252,7 +284,8 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
                     r = TOps.Subtract(r, TOps.Multiply(termStep, term.LoadClass<TOps, TVec>(k, classStride)));
                 }
 
-                r = TOps.Select(TOps.Equals(rows.Label, TOps.Create(T.CreateTruncating(k))), TOps.Subtract(r, labelStep), r);
+                r = TOps.Select(TOps.Equals(label, index), TOps.Subtract(r, labelStep), r);
+                index = TOps.Add(index, one);
                 if (TFeatures.Softcap && gradient)
                 {
                     // d(cap tanh(y / cap))/dy = 1 - tanh^2 = 1 - (z / cap)^2.
@@ -260,7 +293,7 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
                     r = TOps.Multiply(r, TOps.Subtract(TOps.Create(T.One), TOps.Multiply(t, t)));
                 }
 
-                TOps.Store(TOps.Select(rows.Counted, r, TOps.Zero), result + (k * resultStride));
+                TOps.Store(LaneOps.ZeroUnless<TOps, TVec, T>(counted, r), write);
             }
         }
         else if (TMode.WritesLogProbabilities)

@@ -231,7 +231,8 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
         if (common.ZLoss != 0)
         {
             // A row with no distribution (LSE = -inf) has a NaN loss, and its z-loss part is NaN like it, not +inf.
-            zPart = TOps.Multiply(TOps.Create(T.CreateTruncating(common.ZLoss)), TOps.Multiply(lse, lse));
+            // (z LSE) LSE: LSE^2 alone overflows T for |LSE| > sqrt(max) where z LSE^2 may be finite.
+            zPart = TOps.Multiply(TOps.Multiply(TOps.Create(T.CreateTruncating(common.ZLoss)), lse), lse);
             zPart = TOps.Select(TOps.Equals(lse, TOps.Create(T.NegativeInfinity)), TOps.Create(T.NaN), zPart);
             loss = TOps.Add(loss, zPart);
         }
@@ -261,6 +262,16 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
             TVec coefficient = TOps.Divide(TOps.Multiply(factor, TOps.Create(scale)), sum);
             TVec labelStep = TOps.Multiply(labelCoefficient, TOps.Create(scale));
             TVec termStep = TOps.Create(termCoefficient * scale);
+
+            // A coefficient beyond T's range (or NaN) in some lane: 0 * inf would make the classes whose exponentials
+            // underflowed NaN where their gradient is 0. Rare: that block's last pass runs apart, with the coefficient
+            // split into finite factors. (Everything goes by value: a local passed by reference would live in memory.)
+            if (TOps.IndexOf(TOps.Equals(TOps.Multiply(coefficient, TOps.Zero), TOps.Zero), T.Zero) >= 0)
+            {
+                WriteSplit<TTerm, TFeatures>(
+                    y, output, classStride, result, resultStride, c, term, map, gradient, common, labelCoefficient, termSum, lse, sum, coefficient, shift, label, counted, labelStep, termStep);
+                return totals;
+            }
             index = TOps.Zero;
             at = y;
             T* exponentials = output;
@@ -306,6 +317,89 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
         }
 
         return totals;
+    }
+
+    /// <summary>
+    /// Pass 3 of <see cref="Block"/> for a block where some lane's coefficient <c>(a + b sum u + 2 z LSE) s / sum</c> is
+    /// not finite in T: the lanes where it is finite in double are given the <see cref="SplitFactor"/> of it and written
+    /// as <c>((e * first) * second) * last</c>, the cap's derivative applied to the exponential first (and to the steps),
+    /// so that 0 stays 0 and an element overflows only when its value is beyond T's range; the other lanes (NaN, or the
+    /// infinity of a row with no distribution) keep their coefficient, with factors of 1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void WriteSplit<TTerm, TFeatures>(
+        T* y, T* output, nuint classStride, T* result, nuint resultStride, nuint c, TTerm term, LogitMap<T> map, bool gradient, RowPlan common,
+        TVec labelCoefficient, TVec termSum, TVec lse, TVec sum, TVec coefficient, TVec shift, TVec label, TVec counted, TVec labelStep, TVec termStep)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TFeatures : struct, IRowFeatures
+    {
+        T* a = stackalloc T[TOps.Count];
+        T* u = stackalloc T[TOps.Count];
+        T* l = stackalloc T[TOps.Count];
+        T* s = stackalloc T[TOps.Count];
+        T* f1 = stackalloc T[TOps.Count];
+        T* f2 = stackalloc T[TOps.Count];
+        T* f3 = stackalloc T[TOps.Count];
+        TOps.Store(labelCoefficient, a);
+        TOps.Store(termSum, u);
+        TOps.Store(lse, l);
+        TOps.Store(sum, s);
+        TOps.Store(coefficient, f3);
+        for (int lane = 0; lane < TOps.Count; lane++)
+        {
+            f1[lane] = T.One;
+            f2[lane] = T.One;
+            double factor = double.CreateTruncating(a[lane]) + (common.TermCoefficient * double.CreateTruncating(u[lane]));
+            if (common.ZLoss != 0)
+            {
+                factor += 2 * common.ZLoss * double.CreateTruncating(l[lane]);
+            }
+
+            double x = factor * common.Scale;
+            double inverse = 1 / double.CreateTruncating(s[lane]);
+            if (x != 0 && SplitFactor.IsNeeded(f3[lane], x, inverse))
+            {
+                SplitFactor split = SplitFactor.Of<T>(x, inverse);
+                f1[lane] = T.CreateTruncating(split.First);
+                f2[lane] = T.CreateTruncating(split.Second);
+                f3[lane] = T.CreateTruncating(split.Last);
+            }
+        }
+
+        TVec first = TOps.Load(f1), second = TOps.Load(f2), last = TOps.Load(f3);
+        TVec inverseCap = TOps.Create(map.InverseCap);
+        TVec one = TOps.Create(T.One);
+        TVec index = TOps.Zero;
+        for (nuint k = 0; k < c; k++)
+        {
+            TVec e;
+            TVec derivative = one;
+            if (TFeatures.Softcap)
+            {
+                TVec z = Load<TFeatures>(y + (k * classStride), map);
+                e = TOps.ExpDifference(z, shift);
+                if (gradient)
+                {
+                    // d(cap tanh(y / cap))/dy = 1 - tanh^2 = 1 - (z / cap)^2.
+                    TVec t = TOps.Multiply(z, inverseCap);
+                    derivative = TOps.Subtract(one, TOps.Multiply(t, t));
+                }
+            }
+            else
+            {
+                e = TOps.Load(output + (k * classStride));
+            }
+
+            TVec r = TOps.Multiply(TOps.Multiply(TOps.Multiply(TOps.Multiply(e, derivative), first), second), last);
+            if (TTerm.IsActive)
+            {
+                r = TOps.Subtract(r, TOps.Multiply(TOps.Multiply(termStep, term.LoadClass<TOps, TVec>(k, classStride)), derivative));
+            }
+
+            r = TOps.Select(TOps.Equals(label, index), TOps.Subtract(r, TOps.Multiply(labelStep, derivative)), r);
+            index = TOps.Add(index, one);
+            TOps.Store(LaneOps.ZeroUnless<TOps, TVec, T>(counted, r), result + (k * resultStride));
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -141,22 +141,48 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
         TVec inverseCap = TOps.Create(map.InverseCap);
         nuint c = (nuint)classes;
 
+        // The plan in locals: read through the reference, it would be reloaded after every store. The class index k
+        // travels as a vector counter, one add per class, where converting the loop's nuint to T took about ten
+        // instructions and a branch; it is exact as far as the labels it is compared with are (below 2^24).
+        TVec label = rows.Label;
+        TVec counted = rows.Counted;
+        TVec labelCoefficient = rows.LabelCoefficient;
+        TVec one = TOps.Create(T.One);
+
         // Pass 1: the max (strictly greater keeps the lower class on ties, and class 0 when every logit is -inf).
         TVec max = TOps.Create(T.NegativeInfinity);
         TVec argmax = TOps.Zero;
-        for (nuint k = 0; k < c; k++)
+        TVec index = TOps.Zero;
+        T* at = y;
+        if (TFeatures.Argmax)
         {
-            TVec z = Load<TFeatures>(y + (k * classStride), map);
-            if (TFeatures.Argmax)
+            for (nuint k = 0; k < c; k++, at += classStride)
             {
+                TVec z = Load<TFeatures>(at, map);
                 TVec greater = TOps.GreaterThan(z, max);
                 max = TOps.Select(greater, z, max);
-                argmax = TOps.Select(greater, TOps.Create(T.CreateTruncating(k)), argmax);
+                argmax = TOps.Select(greater, index, argmax);
+                index = TOps.Add(index, one);
             }
-            else
+        }
+        else
+        {
+            // Two chains of maxima, each half as long. The max of finite and infinite logits is the same in any order;
+            // a row with a NaN has a NaN sum whatever its max, and so NaN outputs.
+            TVec max1 = max;
+            nuint k = 0;
+            for (; k + 1 < c; k += 2, at += 2 * classStride)
             {
-                max = TOps.Max(max, z);
+                max = TOps.Max(max, Load<TFeatures>(at, map));
+                max1 = TOps.Max(max1, Load<TFeatures>(at + classStride, map));
             }
+
+            if (k < c)
+            {
+                max = TOps.Max(max, Load<TFeatures>(at, map));
+            }
+
+            max = TOps.Max(max, max1);
         }
 
         // A row of only -inf: exp(y - 0) = 0, no NaN from -inf - -inf.
@@ -164,11 +190,14 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
 
         // Pass 2: the sum of exponentials, the label logit, and sum_k u_k (shift - y_k) and sum_k u_k for the target term.
         TVec sum = TOps.Zero, labelLogit = TOps.Zero, distance = TOps.Zero, termSum = TOps.Zero;
-        for (nuint k = 0; k < c; k++)
+        index = TOps.Zero;
+        at = y;
+        T* store = output;
+        for (nuint k = 0; k < c; k++, at += classStride, store += classStride)
         {
-            T* at = y + (k * classStride);
             TVec z = Load<TFeatures>(at, map);
-            labelLogit = TOps.Select(TOps.Equals(rows.Label, TOps.Create(T.CreateTruncating(k))), z, labelLogit);
+            labelLogit = TOps.Select(TOps.Equals(label, index), z, labelLogit);
+            index = TOps.Add(index, one);
             if (TTerm.IsActive)
             {
                 TVec u = term.LoadClass<TOps, TVec>(k, classStride);
@@ -181,7 +210,7 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
             sum = TOps.Add(sum, e);
             if (TMode.WritesScaledExp && !TFeatures.Softcap)
             {
-                TOps.Store(e, output + (k * classStride));
+                TOps.Store(e, store);
             }
         }
 
@@ -189,7 +218,7 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
         // sum max + log(sum) keeps only a few bits of log(sum), and the subtraction would expose the rounding.
         TVec logSum = LaneOps.Log<TVec, T>(sum);
         TVec lse = TOps.Add(max, logSum);
-        TVec loss = TOps.Multiply(rows.LabelCoefficient, TOps.Add(logSum, TOps.Subtract(shift, labelLogit)));
+        TVec loss = TOps.Multiply(labelCoefficient, TOps.Add(logSum, TOps.Subtract(shift, labelLogit)));
         T termCoefficient = T.CreateTruncating(common.TermCoefficient);
         if (TTerm.IsActive)
         {
@@ -202,13 +231,14 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
         if (common.ZLoss != 0)
         {
             // A row with no distribution (LSE = -inf) has a NaN loss, and its z-loss part is NaN like it, not +inf.
-            zPart = TOps.Multiply(TOps.Create(T.CreateTruncating(common.ZLoss)), TOps.Multiply(lse, lse));
+            // (z LSE) LSE: LSE^2 alone overflows T for |LSE| > sqrt(max) where z LSE^2 may be finite.
+            zPart = TOps.Multiply(TOps.Multiply(TOps.Create(T.CreateTruncating(common.ZLoss)), lse), lse);
             zPart = TOps.Select(TOps.Equals(lse, TOps.Create(T.NegativeInfinity)), TOps.Create(T.NaN), zPart);
             loss = TOps.Add(loss, zPart);
         }
 
-        loss = TOps.Select(rows.Counted, loss, TOps.Zero);
-        zPart = TOps.Select(rows.Counted, zPart, TOps.Zero);
+        loss = LaneOps.ZeroUnless<TOps, TVec, T>(counted, loss);
+        zPart = LaneOps.ZeroUnless<TOps, TVec, T>(counted, zPart);
         if (rowLosses != null)
         {
             TOps.Store(loss, rowLosses);
@@ -223,28 +253,41 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
         {
             // Pass 3: P_k * (a + b sum_j u_j + 2 z LSE) - b u_k - a [k == label], times the scale, in counted rows.
             T scale = T.CreateTruncating(common.Scale);
-            TVec factor = TOps.Add(rows.LabelCoefficient, TOps.Multiply(TOps.Create(termCoefficient), termSum));
+            TVec factor = TOps.Add(labelCoefficient, TOps.Multiply(TOps.Create(termCoefficient), termSum));
             if (common.ZLoss != 0)
             {
                 factor = TOps.MultiplyAdd(TOps.Create(T.CreateTruncating(2 * common.ZLoss)), lse, factor);
             }
 
             TVec coefficient = TOps.Divide(TOps.Multiply(factor, TOps.Create(scale)), sum);
-            TVec labelStep = TOps.Multiply(rows.LabelCoefficient, TOps.Create(scale));
+            TVec labelStep = TOps.Multiply(labelCoefficient, TOps.Create(scale));
             TVec termStep = TOps.Create(termCoefficient * scale);
-            for (nuint k = 0; k < c; k++)
+
+            // A coefficient beyond T's range (or NaN) in some lane: 0 * inf would make the classes whose exponentials
+            // underflowed NaN where their gradient is 0. Rare: that block's last pass runs apart, with the coefficient
+            // split into finite factors. (Everything goes by value: a local passed by reference would live in memory.)
+            if (TOps.IndexOf(TOps.Equals(TOps.Multiply(coefficient, TOps.Zero), TOps.Zero), T.Zero) >= 0)
             {
-                T* at = output + (k * classStride);
+                WriteSplit<TTerm, TFeatures>(
+                    y, output, classStride, result, resultStride, c, term, map, gradient, common, labelCoefficient, termSum, lse, sum, coefficient, shift, label, counted, labelStep, termStep);
+                return totals;
+            }
+            index = TOps.Zero;
+            at = y;
+            T* exponentials = output;
+            T* write = result;
+            for (nuint k = 0; k < c; k++, at += classStride, exponentials += classStride, write += resultStride)
+            {
                 TVec z = TOps.Zero;
                 TVec r;
                 if (TFeatures.Softcap)
                 {
-                    z = Load<TFeatures>(y + (k * classStride), map);
+                    z = Load<TFeatures>(at, map);
                     r = TOps.Multiply(TOps.ExpDifference(z, shift), coefficient);
                 }
                 else
                 {
-                    r = TOps.Multiply(TOps.Load(at), coefficient);
+                    r = TOps.Multiply(TOps.Load(exponentials), coefficient);
                 }
 
                 if (TTerm.IsActive)
@@ -252,7 +295,8 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
                     r = TOps.Subtract(r, TOps.Multiply(termStep, term.LoadClass<TOps, TVec>(k, classStride)));
                 }
 
-                r = TOps.Select(TOps.Equals(rows.Label, TOps.Create(T.CreateTruncating(k))), TOps.Subtract(r, labelStep), r);
+                r = TOps.Select(TOps.Equals(label, index), TOps.Subtract(r, labelStep), r);
+                index = TOps.Add(index, one);
                 if (TFeatures.Softcap && gradient)
                 {
                     // d(cap tanh(y / cap))/dy = 1 - tanh^2 = 1 - (z / cap)^2.
@@ -260,7 +304,7 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
                     r = TOps.Multiply(r, TOps.Subtract(TOps.Create(T.One), TOps.Multiply(t, t)));
                 }
 
-                TOps.Store(TOps.Select(rows.Counted, r, TOps.Zero), result + (k * resultStride));
+                TOps.Store(LaneOps.ZeroUnless<TOps, TVec, T>(counted, r), write);
             }
         }
         else if (TMode.WritesLogProbabilities)
@@ -273,6 +317,89 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
         }
 
         return totals;
+    }
+
+    /// <summary>
+    /// Pass 3 of <see cref="Block"/> for a block where some lane's coefficient <c>(a + b sum u + 2 z LSE) s / sum</c> is
+    /// not finite in T: the lanes where it is finite in double are given the <see cref="SplitFactor"/> of it and written
+    /// as <c>((e * first) * second) * last</c>, the cap's derivative applied to the exponential first (and to the steps),
+    /// so that 0 stays 0 and an element overflows only when its value is beyond T's range; the other lanes (NaN, or the
+    /// infinity of a row with no distribution) keep their coefficient, with factors of 1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void WriteSplit<TTerm, TFeatures>(
+        T* y, T* output, nuint classStride, T* result, nuint resultStride, nuint c, TTerm term, LogitMap<T> map, bool gradient, RowPlan common,
+        TVec labelCoefficient, TVec termSum, TVec lse, TVec sum, TVec coefficient, TVec shift, TVec label, TVec counted, TVec labelStep, TVec termStep)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TFeatures : struct, IRowFeatures
+    {
+        T* a = stackalloc T[TOps.Count];
+        T* u = stackalloc T[TOps.Count];
+        T* l = stackalloc T[TOps.Count];
+        T* s = stackalloc T[TOps.Count];
+        T* f1 = stackalloc T[TOps.Count];
+        T* f2 = stackalloc T[TOps.Count];
+        T* f3 = stackalloc T[TOps.Count];
+        TOps.Store(labelCoefficient, a);
+        TOps.Store(termSum, u);
+        TOps.Store(lse, l);
+        TOps.Store(sum, s);
+        TOps.Store(coefficient, f3);
+        for (int lane = 0; lane < TOps.Count; lane++)
+        {
+            f1[lane] = T.One;
+            f2[lane] = T.One;
+            double factor = double.CreateTruncating(a[lane]) + (common.TermCoefficient * double.CreateTruncating(u[lane]));
+            if (common.ZLoss != 0)
+            {
+                factor += 2 * common.ZLoss * double.CreateTruncating(l[lane]);
+            }
+
+            double x = factor * common.Scale;
+            double inverse = 1 / double.CreateTruncating(s[lane]);
+            if (x != 0 && SplitFactor.IsNeeded(f3[lane], x, inverse))
+            {
+                SplitFactor split = SplitFactor.Of<T>(x, inverse);
+                f1[lane] = T.CreateTruncating(split.First);
+                f2[lane] = T.CreateTruncating(split.Second);
+                f3[lane] = T.CreateTruncating(split.Last);
+            }
+        }
+
+        TVec first = TOps.Load(f1), second = TOps.Load(f2), last = TOps.Load(f3);
+        TVec inverseCap = TOps.Create(map.InverseCap);
+        TVec one = TOps.Create(T.One);
+        TVec index = TOps.Zero;
+        for (nuint k = 0; k < c; k++)
+        {
+            TVec e;
+            TVec derivative = one;
+            if (TFeatures.Softcap)
+            {
+                TVec z = Load<TFeatures>(y + (k * classStride), map);
+                e = TOps.ExpDifference(z, shift);
+                if (gradient)
+                {
+                    // d(cap tanh(y / cap))/dy = 1 - tanh^2 = 1 - (z / cap)^2.
+                    TVec t = TOps.Multiply(z, inverseCap);
+                    derivative = TOps.Subtract(one, TOps.Multiply(t, t));
+                }
+            }
+            else
+            {
+                e = TOps.Load(output + (k * classStride));
+            }
+
+            TVec r = TOps.Multiply(TOps.Multiply(TOps.Multiply(TOps.Multiply(e, derivative), first), second), last);
+            if (TTerm.IsActive)
+            {
+                r = TOps.Subtract(r, TOps.Multiply(TOps.Multiply(termStep, term.LoadClass<TOps, TVec>(k, classStride)), derivative));
+            }
+
+            r = TOps.Select(TOps.Equals(label, index), TOps.Subtract(r, TOps.Multiply(labelStep, derivative)), r);
+            index = TOps.Add(index, one);
+            TOps.Store(LaneOps.ZeroUnless<TOps, TVec, T>(counted, r), result + (k * resultStride));
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

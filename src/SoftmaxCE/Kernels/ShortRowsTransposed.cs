@@ -65,13 +65,13 @@ internal static unsafe class ShortRowsTransposed<TOps, TVec, T>
         {
             T* y = logits + ((nuint)r0 * c);
             T* o = output + ((nuint)r0 * c);
-            if (writes && Sse.IsSupported)
+            if (writes && Sse.IsSupported && o != y)
             {
                 // Out of place, each row store would otherwise miss L1 and wait for its line: fetch the block's output
-                // lines now, before the arithmetic.
-                for (nuint b = 0; b < (lanes * c) + lanes; b += (nuint)(64 / sizeof(T)))
+                // lines now, before the arithmetic. (In place, the loads below bring them.)
+                for (byte* line = (byte*)o, end = (byte*)(o + (lanes * c) + lanes); line < end; line += 64)
                 {
-                    Sse.Prefetch0(o + b);
+                    Sse.Prefetch0(line);
                 }
             }
 

@@ -55,12 +55,12 @@ internal static class ExpDouble
             // MAXPD returns its second operand when either is NaN: with t second, NaN survives the clamp.
             t = Avx512F.Max(Vector512.Create(ClampBelow), t);
             Vector512<double> k = Vector512.Round(t);
-            return Avx512F.Scale(Polynomial(t - k), k);
+            return Avx512F.Scale(Polynomial<Ops512<double>, Vector512<double>>(t - k), k);
         }
 
         Vector512<double> kk = Vector512.Round(Vector512.Max(t, Vector512.Create(ClampBelow)));
         Vector512<long> scale = Vector512.ShiftLeft(Vector512.ConvertToInt64Native(kk), 52);
-        Vector512<double> result = (Polynomial(t - kk).AsInt64() + scale).AsDouble();
+        Vector512<double> result = (Polynomial<Ops512<double>, Vector512<double>>(t - kk).AsInt64() + scale).AsDouble();
         return Vector512.AndNot(result, Vector512.LessThan(t, Vector512.Create(FlushBelow)));
     }
 
@@ -71,7 +71,7 @@ internal static class ExpDouble
         Vector256<double> t = (y - shift) * Log2E;
         Vector256<double> k = Vector256.Round(Vector256.Max(t, Vector256.Create(ClampBelow)));
         Vector256<long> scale = Vector256.ShiftLeft(Vector256.ConvertToInt64Native(k), 52);
-        Vector256<double> result = (Polynomial(t - k).AsInt64() + scale).AsDouble();
+        Vector256<double> result = (Polynomial<Ops256<double>, Vector256<double>>(t - k).AsInt64() + scale).AsDouble();
         return Vector256.AndNot(result, Vector256.LessThan(t, Vector256.Create(FlushBelow)));
     }
 
@@ -82,61 +82,31 @@ internal static class ExpDouble
         Vector128<double> t = (y - shift) * Log2E;
         Vector128<double> k = Vector128.Round(Vector128.Max(t, Vector128.Create(ClampBelow)));
         Vector128<long> scale = Vector128.ShiftLeft(Vector128.ConvertToInt64Native(k), 52);
-        Vector128<double> result = (Polynomial(t - k).AsInt64() + scale).AsDouble();
+        Vector128<double> result = (Polynomial<Ops128<double>, Vector128<double>>(t - k).AsInt64() + scale).AsDouble();
         return Vector128.AndNot(result, Vector128.LessThan(t, Vector128.Create(FlushBelow)));
     }
 
+    /// <summary>
+    /// <c>2^f</c> for <c>|f| &lt;= 0.5</c> by Horner's rule, written once for every width: the same fused multiply-adds as
+    /// a copy per width would issue.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<double> Polynomial(Vector512<double> f)
+    private static TVec Polynomial<TOps, TVec>(TVec f)
+        where TOps : ISimdOps<TVec, double>
+        where TVec : unmanaged
     {
-        Vector512<double> p = Vector512.FusedMultiplyAdd(Vector512.Create(C13), f, Vector512.Create(C12));
-        p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(C11));
-        p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(C10));
-        p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(C9));
-        p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(C8));
-        p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(C7));
-        p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(C6));
-        p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(C5));
-        p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(C4));
-        p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(C3));
-        p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(C2));
-        p = Vector512.FusedMultiplyAdd(p, f, Vector512.Create(C1));
-        return Vector512.FusedMultiplyAdd(p, f, Vector512.Create(C0));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<double> Polynomial(Vector256<double> f)
-    {
-        Vector256<double> p = Vector256.FusedMultiplyAdd(Vector256.Create(C13), f, Vector256.Create(C12));
-        p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(C11));
-        p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(C10));
-        p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(C9));
-        p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(C8));
-        p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(C7));
-        p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(C6));
-        p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(C5));
-        p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(C4));
-        p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(C3));
-        p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(C2));
-        p = Vector256.FusedMultiplyAdd(p, f, Vector256.Create(C1));
-        return Vector256.FusedMultiplyAdd(p, f, Vector256.Create(C0));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<double> Polynomial(Vector128<double> f)
-    {
-        Vector128<double> p = Vector128.FusedMultiplyAdd(Vector128.Create(C13), f, Vector128.Create(C12));
-        p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(C11));
-        p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(C10));
-        p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(C9));
-        p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(C8));
-        p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(C7));
-        p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(C6));
-        p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(C5));
-        p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(C4));
-        p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(C3));
-        p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(C2));
-        p = Vector128.FusedMultiplyAdd(p, f, Vector128.Create(C1));
-        return Vector128.FusedMultiplyAdd(p, f, Vector128.Create(C0));
+        TVec p = TOps.MultiplyAdd(TOps.Create(C13), f, TOps.Create(C12));
+        p = TOps.MultiplyAdd(p, f, TOps.Create(C11));
+        p = TOps.MultiplyAdd(p, f, TOps.Create(C10));
+        p = TOps.MultiplyAdd(p, f, TOps.Create(C9));
+        p = TOps.MultiplyAdd(p, f, TOps.Create(C8));
+        p = TOps.MultiplyAdd(p, f, TOps.Create(C7));
+        p = TOps.MultiplyAdd(p, f, TOps.Create(C6));
+        p = TOps.MultiplyAdd(p, f, TOps.Create(C5));
+        p = TOps.MultiplyAdd(p, f, TOps.Create(C4));
+        p = TOps.MultiplyAdd(p, f, TOps.Create(C3));
+        p = TOps.MultiplyAdd(p, f, TOps.Create(C2));
+        p = TOps.MultiplyAdd(p, f, TOps.Create(C1));
+        return TOps.MultiplyAdd(p, f, TOps.Create(C0));
     }
 }

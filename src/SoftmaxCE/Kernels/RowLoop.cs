@@ -128,13 +128,12 @@ internal static unsafe class RowLoop<TOps, TVec, T>
     private const int PaddedLength = 64;
 
     /// <summary>
-    /// Processes <paramref name="rows"/> rows. <paramref name="output"/> may equal <paramref name="logits"/>
-    /// (in place), or be null when <typeparamref name="TMode"/> writes nothing. <paramref name="targets"/> is the
-    /// dense target rows that <paramref name="term"/> reads (null for labels); <paramref name="outputs"/> receive each
-    /// row's loss, argmax (-1 for an ignored row) and log-sum-exp (unspecified for an ignored row), where not null.
+    /// Processes the rows of <paramref name="buffers"/>. Its output may be its logits (in place), or null when
+    /// <typeparamref name="TMode"/> writes nothing; its targets are the dense target rows that <paramref name="term"/>
+    /// reads (null for labels). <paramref name="outputs"/> receive each row's loss, argmax (-1 for an ignored row) and
+    /// log-sum-exp (unspecified for an ignored row), where not null.
     /// </summary>
-    public static RowTotals Run<TTerm, TMode, TPlanner, TFeatures>(
-        T* logits, T* output, T* targets, in RowOutputs<T> outputs, int rows, int classes, TTerm term, TPlanner planner, in LogitMap<T> map)
+    public static RowTotals Run<TTerm, TMode, TPlanner, TFeatures>(in RowBuffers<T> buffers, in RowOutputs<T> outputs, TTerm term, TPlanner planner, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TPlanner : struct, IRowPlanner
@@ -142,32 +141,46 @@ internal static unsafe class RowLoop<TOps, TVec, T>
     {
         RowTotals totals = default;
         int first = 0;
+        int classes = buffers.Classes;
 
         // The block kernel reads no row weights and writes no log-sum-exp: such calls take the row path.
         if (!TPlanner.WeightsRows && !outputs.NeedsRowKernel && ShortRowsTransposed<TOps, TVec, T>.Serves<TTerm, TFeatures>(classes))
         {
-            first = ShortRowsTransposed<TOps, TVec, T>.Run<TTerm, TMode, TPlanner, TFeatures>(ref totals, logits, output, outputs.RowLosses, outputs.Predictions, rows, classes, term, planner, map);
+            first = ShortRowsTransposed<TOps, TVec, T>.Run<TTerm, TMode, TPlanner, TFeatures>(
+                ref totals, buffers.Logits, buffers.Output, outputs.RowLosses, outputs.Predictions, buffers.Rows, classes, term, planner, map);
         }
 
         if (classes <= TOps.Count)
         {
-            RunShortRows<TTerm, TMode, TPlanner, TFeatures>(ref totals, first, logits, output, targets, outputs, rows, classes, term, planner, map);
+            RunShortRows<TTerm, TMode, TPlanner, TFeatures>(ref totals, first, buffers, outputs, term, planner, map);
         }
         else
         {
-            RunLongRows<TTerm, TMode, TPlanner, TFeatures>(ref totals, first, logits, output, outputs, rows, classes, term, planner, map);
+            RunLongRows<TTerm, TMode, TPlanner, TFeatures>(ref totals, first, buffers, outputs, term, planner, map);
         }
 
         return totals;
     }
 
+    /// <summary>The same, the buffers given one by one (the sharded calls' form).</summary>
+    public static RowTotals Run<TTerm, TMode, TPlanner, TFeatures>(
+        T* logits, T* output, T* targets, in RowOutputs<T> outputs, int rows, int classes, TTerm term, TPlanner planner, in LogitMap<T> map)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TMode : struct, IOutputMode
+        where TPlanner : struct, IRowPlanner
+        where TFeatures : struct, IRowFeatures =>
+        Run<TTerm, TMode, TPlanner, TFeatures>(new RowBuffers<T>(logits, output, targets, rows, classes), outputs, term, planner, map);
+
     private static void RunLongRows<TTerm, TMode, TPlanner, TFeatures>(
-        ref RowTotals totals, int first, T* logits, T* output, in RowOutputs<T> outputs, int rows, int classes, TTerm term, TPlanner planner, in LogitMap<T> map)
+        ref RowTotals totals, int first, in RowBuffers<T> buffers, in RowOutputs<T> outputs, TTerm term, TPlanner planner, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TPlanner : struct, IRowPlanner
         where TFeatures : struct, IRowFeatures
     {
+        // Copied to locals: stores through the row pointers could otherwise make the JIT reload them from the struct.
+        T* logits = buffers.Logits, output = buffers.Output;
+        int rows = buffers.Rows, classes = buffers.Classes;
         ChunkStats* chunks = stackalloc ChunkStats[RowStatistics<TOps, TVec, T>.MaxChunks];
         nuint chunkLength = RowStatistics<TOps, TVec, T>.ChunkLength(classes);
         nuint c = (nuint)classes;
@@ -203,12 +216,14 @@ internal static unsafe class RowLoop<TOps, TVec, T>
             : RowStatistics<TOps, TVec, T>.Row<TTerm, TFeatures, LossOnly<T>>(y, output, classes, term, plan, chunks, chunkLength, map);
 
     private static void RunShortRows<TTerm, TMode, TPlanner, TFeatures>(
-        ref RowTotals totals, int first, T* logits, T* output, T* targets, in RowOutputs<T> outputs, int rows, int classes, TTerm term, TPlanner planner, in LogitMap<T> map)
+        ref RowTotals totals, int first, in RowBuffers<T> buffers, in RowOutputs<T> outputs, TTerm term, TPlanner planner, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TMode : struct, IOutputMode
         where TPlanner : struct, IRowPlanner
         where TFeatures : struct, IRowFeatures
     {
+        T* logits = buffers.Logits, output = buffers.Output, targets = buffers.Targets;
+        int rows = buffers.Rows, classes = buffers.Classes;
         TVec inRow = TOps.Equals(SimdMasks.LanesFrom<TOps, TVec, T>(classes), TOps.Zero);
         nuint c = (nuint)classes;
         long length = (long)rows * classes;

@@ -29,9 +29,8 @@ internal readonly unsafe struct SoftmaxCall<T, TMode>(T* logits, T* output, int 
         where TVec : unmanaged
         where TFeatures : struct, IRowFeatures
     {
-        nint offset = (nint)firstRow * classes;
-        return RowLoop<TOps, TVec, T>.Run<NoTerm<T>, TMode, FixedPlanner, TFeatures>(
-            logits + offset, output + offset, null, default, rowCount, classes, default, new FixedPlanner(new RowPlan(-1, 1, 0, 1)), map);
+        RowBuffers<T> buffers = new RowBuffers<T>(logits, output, null, rows, classes).Range(firstRow, rowCount);
+        return RowLoop<TOps, TVec, T>.Run<NoTerm<T>, TMode, FixedPlanner, TFeatures>(buffers, default, default, new FixedPlanner(new RowPlan(-1, 1, 0, 1)), map);
     }
 }
 
@@ -111,27 +110,22 @@ internal readonly unsafe struct LabelCall<T, TMode>(
         where TFeatures : struct, IRowFeatures
         where TPlanner : struct, IRowPlanner
     {
-        nint offset = (nint)firstRow * classes;
-        T* logits = logits0 + offset;
-        T* output = output0 == null ? null : output0 + offset;
+        RowBuffers<T> buffers = new RowBuffers<T>(logits0, output0, null, rows, classes).Range(firstRow, rowCount);
         RowOutputs<T> outputs = outputs0.From(firstRow);
         LogitMap<T> map = settings.Map<T>();
         if (settings.Smoothing == 0)
         {
-            return RowLoop<TOps, TVec, T>.Run<NoTerm<T>, TMode, TPlanner, TFeatures>(
-                logits, output, null, outputs, rowCount, classes, default, planner, map);
+            return RowLoop<TOps, TVec, T>.Run<NoTerm<T>, TMode, TPlanner, TFeatures>(buffers, outputs, default, planner, map);
         }
 
         if (weights == null)
         {
-            return RowLoop<TOps, TVec, T>.Run<OnesTerm<T>, TMode, TPlanner, TFeatures>(
-                logits, output, null, outputs, rowCount, classes, default, planner, map);
+            return RowLoop<TOps, TVec, T>.Run<OnesTerm<T>, TMode, TPlanner, TFeatures>(buffers, outputs, default, planner, map);
         }
 
         T* padded = stackalloc T[PaddedWeights.Length];
         var term = new WeightsTerm<T>(PaddedWeights.ForShortRows<TOps, TVec, T>(weights, classes, padded));
-        return RowLoop<TOps, TVec, T>.Run<WeightsTerm<T>, TMode, TPlanner, TFeatures>(
-            logits, output, null, outputs, rowCount, classes, term, planner, map);
+        return RowLoop<TOps, TVec, T>.Run<WeightsTerm<T>, TMode, TPlanner, TFeatures>(buffers, outputs, term, planner, map);
     }
 }
 
@@ -177,10 +171,8 @@ internal readonly unsafe struct DenseCall<T, TMode>(
         where TFeatures : struct, IRowFeatures
         where TPlanner : struct, IRowPlanner
     {
-        nint offset = (nint)firstRow * classes;
-        T* logits = logits0 + offset;
-        T* output = output0 == null ? null : output0 + offset;
-        T* targets = targets0 + offset;
+        RowBuffers<T> buffers = new RowBuffers<T>(logits0, output0, targets0, rows, classes).Range(firstRow, rowCount);
+        T* targets = buffers.Targets;
         RowOutputs<T> outputs = outputs0.From(firstRow);
         LogitMap<T> map = settings.Map<T>();
         T keep = T.CreateTruncating(1 - settings.Smoothing);
@@ -188,14 +180,12 @@ internal readonly unsafe struct DenseCall<T, TMode>(
         if (weights == null)
         {
             var term = new DenseTerm<T>(targets, keep, spread);
-            return RowLoop<TOps, TVec, T>.Run<DenseTerm<T>, TMode, TPlanner, TFeatures>(
-                logits, output, targets, outputs, rowCount, classes, term, planner, map);
+            return RowLoop<TOps, TVec, T>.Run<DenseTerm<T>, TMode, TPlanner, TFeatures>(buffers, outputs, term, planner, map);
         }
 
         T* padded = stackalloc T[PaddedWeights.Length];
         var weighted = new WeightedDenseTerm<T>(targets, PaddedWeights.ForShortRows<TOps, TVec, T>(weights, classes, padded), keep, spread);
-        return RowLoop<TOps, TVec, T>.Run<WeightedDenseTerm<T>, TMode, TPlanner, TFeatures>(
-            logits, output, targets, outputs, rowCount, classes, weighted, planner, map);
+        return RowLoop<TOps, TVec, T>.Run<WeightedDenseTerm<T>, TMode, TPlanner, TFeatures>(buffers, outputs, weighted, planner, map);
     }
 }
 

@@ -26,7 +26,11 @@ internal unsafe interface ISimdOps<TVec, T>
     static abstract TVec Multiply(TVec left, TVec right);
     static abstract TVec Divide(TVec left, TVec right);
 
-    /// <summary><c>left * right + addend</c>, fused where the hardware has FMA.</summary>
+    /// <summary>
+    /// <c>left * right + addend</c>: one fused multiply-add where the hardware has FMA, a multiply and an add where it
+    /// has not (an x64 core without AVX2, which emulates a fused operation in software lane by lane, tens of times slower).
+    /// Nothing in the kernels depends on the single rounding.
+    /// </summary>
     static abstract TVec MultiplyAdd(TVec left, TVec right, TVec addend);
 
     /// <summary>The hardware max: which operand a NaN yields is unspecified. The kernels never rely on
@@ -121,10 +125,10 @@ internal readonly unsafe struct Ops512<T> : ISimdOps<Vector512<T>, T>
     {
         if (typeof(T) == typeof(float))
         {
-            return Vector512.FusedMultiplyAdd(left.AsSingle(), right.AsSingle(), addend.AsSingle()).As<float, T>();
+            return Vector512.MultiplyAddEstimate(left.AsSingle(), right.AsSingle(), addend.AsSingle()).As<float, T>();
         }
 
-        return Vector512.FusedMultiplyAdd(left.AsDouble(), right.AsDouble(), addend.AsDouble()).As<double, T>();
+        return Vector512.MultiplyAddEstimate(left.AsDouble(), right.AsDouble(), addend.AsDouble()).As<double, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Max(Vector512<T> left, Vector512<T> right) => Vector512.MaxNative(left, right);
@@ -170,10 +174,10 @@ internal readonly unsafe struct Ops256<T> : ISimdOps<Vector256<T>, T>
     {
         if (typeof(T) == typeof(float))
         {
-            return Vector256.FusedMultiplyAdd(left.AsSingle(), right.AsSingle(), addend.AsSingle()).As<float, T>();
+            return Vector256.MultiplyAddEstimate(left.AsSingle(), right.AsSingle(), addend.AsSingle()).As<float, T>();
         }
 
-        return Vector256.FusedMultiplyAdd(left.AsDouble(), right.AsDouble(), addend.AsDouble()).As<double, T>();
+        return Vector256.MultiplyAddEstimate(left.AsDouble(), right.AsDouble(), addend.AsDouble()).As<double, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Max(Vector256<T> left, Vector256<T> right) => Vector256.MaxNative(left, right);
@@ -219,10 +223,10 @@ internal readonly unsafe struct Ops128<T> : ISimdOps<Vector128<T>, T>
     {
         if (typeof(T) == typeof(float))
         {
-            return Vector128.FusedMultiplyAdd(left.AsSingle(), right.AsSingle(), addend.AsSingle()).As<float, T>();
+            return Vector128.MultiplyAddEstimate(left.AsSingle(), right.AsSingle(), addend.AsSingle()).As<float, T>();
         }
 
-        return Vector128.FusedMultiplyAdd(left.AsDouble(), right.AsDouble(), addend.AsDouble()).As<double, T>();
+        return Vector128.MultiplyAddEstimate(left.AsDouble(), right.AsDouble(), addend.AsDouble()).As<double, T>();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<T> Max(Vector128<T> left, Vector128<T> right) => Vector128.MaxNative(left, right);
@@ -272,7 +276,7 @@ internal readonly unsafe struct OpsScalar<T> : ISimdOps<T, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Subtract(T left, T right) => left - right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Multiply(T left, T right) => left * right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Divide(T left, T right) => left / right;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T MultiplyAdd(T left, T right, T addend) => T.FusedMultiplyAdd(left, right, addend);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T MultiplyAdd(T left, T right, T addend) => T.MultiplyAddEstimate(left, right, addend);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Max(T left, T right) => T.MaxNative(left, right);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T ExpDifference(T y, T shift) => T.Exp(y - shift);
 

@@ -71,11 +71,17 @@ public abstract class PropertyTests<T>
         if (c.Special != 0)
         {
             // Up to float's largest value (the reference is double); for double, an eighth of its largest, so that the
-            // reference's own differences and products stay finite.
-            double largest = typeof(T) == typeof(float) ? float.MaxValue : double.MaxValue / 8;
+            // reference's own differences and products stay finite. With a sum over classes (dense targets, smoothing),
+            // a further 4 C less for double, so that the reference's sum of C differences stays finite too; and for
+            // rows of up to 16 classes, which the rows-across-lanes kernel may take: it still sums u_k (shift - y_k) in
+            // T's lanes, which overflows for logits near T's largest value (requested in TEAM.md; the row kernels scale
+            // that sum, see FoundByPropertyTests.LabelSmoothing_LargeFloatLogits_DoNotOverflowTheSmoothingSum).
+            bool isFloat = typeof(T) == typeof(float);
+            double largest = isFloat ? float.MaxValue : double.MaxValue / 8;
             bool sumsOverClasses = c.Dense || c.Options.LabelSmoothing != 0;
+            bool smallerForSums = sumsOverClasses && (!isFloat || c.Classes <= 16);
             double logitScale = c.Options.LogitScale is 0 ? 1 : Math.Max(1, c.Options.LogitScale); // s y must stay finite in T
-            PlantSpecialValues(logits, c.Classes, (sumsOverClasses ? largest / (4 * c.Classes) : largest) / logitScale, new Random(c.Special));
+            PlantSpecialValues(logits, c.Classes, (smallerForSums ? largest / (4 * c.Classes) : largest) / logitScale, new Random(c.Special));
         }
 
         T[]? weights = c.Weighted ? Data<T>.Weights(rng, c.Classes) : null;
@@ -406,7 +412,9 @@ public abstract class PropertyTests<T>
             int rows = y.Length / classes;
             double d = targets is null ? ShardReference.Denominator(labels, o, w) : o.Reduction == Reduction.Sum ? 1 : o.Denominator ?? rows;
             double[] rowWeight = r ?? [.. Enumerable.Repeat(1.0, rows)];
-            double[] gradient = [.. e.Gradient.Select((g, j) => g * s * rowWeight[j / classes])];
+            // An element beyond T's range is an infinity in T (logits near T's largest value with z-loss, a logit scale
+            // or row weights): compared as T holds it, as the loss is.
+            double[] gradient = [.. e.Gradient.Select((g, j) => InT(g * s * rowWeight[j / classes]))];
             double[] magnitude = [.. e.GradientMagnitude.Select((m, j) => m * s * rowWeight[j / classes])];
             double[] rowLosses = [.. e.RowLosses.Select((l, i) => l * rowWeight[i])];
             double[] lse = Reference.RowLogSumExps(ShardReference.Capped(scaled, o.LogitSoftcap), classes);

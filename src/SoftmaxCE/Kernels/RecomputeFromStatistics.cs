@@ -153,18 +153,39 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
     /// One row's gradient with <c>P_k = exp(y'_k - shift) * inverseSum</c>; <paramref name="gradient"/> may be <paramref name="y"/>.
     /// Returns the row's label and term loss when <typeparamref name="TLoss"/> asks for it, else 0.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double Row<TTerm, TFeatures, TLoss>(
         T* y, T* gradient, nuint classes, TTerm term, in RowPlan plan, T shift, double inverseSum, double lse, double termSum, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TFeatures : struct, IRowFeatures
         where TLoss : struct, ILossSwitch
     {
+        double numerator = plan.LabelCoefficient + (plan.TermCoefficient * termSum) + (2 * plan.ZLoss * lse);
+        T coefficient = T.CreateTruncating(numerator * plan.Scale * inverseSum);
+        if (SplitFactor.IsNeeded(coefficient, numerator * inverseSum, plan.Scale))
+        {
+            return RowWith<TTerm, TFeatures, TLoss, ThreeFactors>(y, gradient, classes, term, plan, shift, SplitFactor.Of<T>(numerator * inverseSum, plan.Scale), lse, map);
+        }
+
+        return RowWith<TTerm, TFeatures, TLoss, OneFactor>(y, gradient, classes, term, plan, shift, new SplitFactor(1, 1, double.CreateTruncating(coefficient)), lse, map);
+    }
+
+    /// <summary><see cref="Row"/> with its coefficient as one factor or, beyond T's range, split (<see cref="SplitFactor"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static double RowWith<TTerm, TFeatures, TLoss, TSplit>(
+        T* y, T* gradient, nuint classes, TTerm term, in RowPlan plan, T shift, SplitFactor coefficient, double lse, in LogitMap<T> map)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TFeatures : struct, IRowFeatures
+        where TLoss : struct, ILossSwitch
+        where TSplit : struct, IFactorSplit
+    {
         nuint count = (nuint)TOps.Count;
-        double coefficient = (plan.LabelCoefficient + (plan.TermCoefficient * termSum) + (2 * plan.ZLoss * lse)) * plan.Scale * inverseSum;
-        TVec coefficientV = TOps.Create(T.CreateTruncating(coefficient));
+        TVec coefficientV = TOps.Create(T.CreateTruncating(coefficient.Last));
+        TVec first = TOps.Create(T.CreateTruncating(coefficient.First));
+        TVec second = TOps.Create(T.CreateTruncating(coefficient.Second));
         TVec termScale = TOps.Create(T.CreateTruncating(-plan.TermCoefficient * plan.Scale));
         TVec shiftV = TOps.Create(shift);
+        TVec scaledShift = TLoss.Enabled && TTerm.IsActive ? TermDistance.ScaledShift<TOps, TVec, T>(shiftV) : TOps.Zero;
         TVec distance = TOps.Zero, localTermSum = TOps.Zero;
 
         // In place, the label's logit and the last (overlapping) vector are overwritten before they would be read.
@@ -176,10 +197,10 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
         {
             TVec z = map.Apply<TOps, TVec, TFeatures>(TOps.Load(y + i));
             TVec u = TTerm.IsActive ? term.Load<TOps, TVec>(i) : TOps.Zero;
-            TOps.Store(Gradient<TTerm, TFeatures>(z, u, shiftV, coefficientV, termScale, map), gradient + i);
+            TOps.Store(Gradient<TTerm, TFeatures, TSplit>(z, u, shiftV, coefficientV, first, second, termScale, map), gradient + i);
             if (TLoss.Enabled && TTerm.IsActive)
             {
-                Accumulate(u, z, shiftV, ref distance, ref localTermSum);
+                TermDistance.Accumulate<TOps, TVec, T>(u, z, scaledShift, ref distance, ref localTermSum);
             }
         }
 
@@ -187,11 +208,11 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
         {
             TVec z = map.Apply<TOps, TVec, TFeatures>(tail);
             TVec u = TTerm.IsActive ? term.Load<TOps, TVec>(last) : TOps.Zero;
-            TOps.Store(Gradient<TTerm, TFeatures>(z, u, shiftV, coefficientV, termScale, map), gradient + last);
+            TOps.Store(Gradient<TTerm, TFeatures, TSplit>(z, u, shiftV, coefficientV, first, second, termScale, map), gradient + last);
             if (TLoss.Enabled && TTerm.IsActive)
             {
                 TVec fresh = SimdMasks.LanesFrom<TOps, TVec, T>((int)(count - (classes - full)));
-                Accumulate(TOps.Select(fresh, u, TOps.Zero), z, shiftV, ref distance, ref localTermSum);
+                TermDistance.Accumulate<TOps, TVec, T>(TOps.Select(fresh, u, TOps.Zero), z, scaledShift, ref distance, ref localTermSum);
             }
         }
 
@@ -218,7 +239,7 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
         {
             // sum_k u_k (LSE - y_k) = (sum u) (LSE - shift) + sum u (shift - y): both parts non-negative.
             double sumU = double.CreateTruncating(TOps.Sum(localTermSum));
-            double term2 = double.CreateTruncating(TOps.Sum(distance));
+            double term2 = TermDistance.Total<TOps, TVec, T>(distance);
             loss += plan.TermCoefficient * ((sumU == 0 ? 0 : sumU * (lse - double.CreateTruncating(shift))) + term2);
         }
 
@@ -226,10 +247,19 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVec Gradient<TTerm, TFeatures>(TVec z, TVec u, TVec shift, TVec coefficient, TVec termScale, in LogitMap<T> map)
+    private static TVec Gradient<TTerm, TFeatures, TSplit>(TVec z, TVec u, TVec shift, TVec coefficient, TVec first, TVec second, TVec termScale, in LogitMap<T> map)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TFeatures : struct, IRowFeatures
+        where TSplit : struct, IFactorSplit
     {
+        if (TSplit.IsSplit)
+        {
+            // The cap's derivative first: an element it brings back into T's range is not lost to an overflow.
+            TVec d = TFeatures.Softcap ? map.CapDerivative<TOps, TVec>(z) : TOps.Create(T.One);
+            TVec p = SplitFactor.Times<TOps, TVec, T, TSplit>(TOps.Multiply(TOps.ExpDifference(z, shift), d), first, second, coefficient);
+            return TTerm.IsActive ? TOps.Add(p, TOps.Multiply(TOps.Multiply(u, termScale), d)) : p;
+        }
+
         TVec g = TOps.Multiply(TOps.ExpDifference(z, shift), coefficient);
         if (TTerm.IsActive)
         {
@@ -237,15 +267,6 @@ internal static unsafe class RecomputeFromStatistics<TOps, TVec, T>
         }
 
         return TFeatures.Softcap ? TOps.Multiply(g, map.CapDerivative<TOps, TVec>(z)) : g;
-    }
-
-    /// <summary>Adds <c>u (shift - y)</c>, with <c>0 * inf := 0</c>, and <c>u</c>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate(TVec u, TVec y, TVec shift, ref TVec distance, ref TVec termSum)
-    {
-        TVec product = TOps.Multiply(u, TOps.Subtract(shift, y));
-        distance = TOps.Add(distance, TOps.Select(TOps.Equals(u, TOps.Zero), TOps.Zero, product));
-        termSum = TOps.Add(termSum, u);
     }
 
     /// <summary><c>sum_k u_k</c> over one row (at least one vector long), lane sums moved to double every 128 vectors.</summary>

@@ -168,8 +168,8 @@ internal static unsafe class RowLoop<TOps, TVec, T>
         where TPlanner : struct, IRowPlanner
         where TFeatures : struct, IRowFeatures
     {
-        ChunkStats* chunks = stackalloc ChunkStats[RowKernel<TOps, TVec, T>.MaxChunks];
-        nuint chunkLength = RowKernel<TOps, TVec, T>.ChunkLength(classes);
+        ChunkStats* chunks = stackalloc ChunkStats[RowStatistics<TOps, TVec, T>.MaxChunks];
+        nuint chunkLength = RowStatistics<TOps, TVec, T>.ChunkLength(classes);
         nuint c = (nuint)classes;
         for (int r = first; r < rows; r++)
         {
@@ -178,7 +178,7 @@ internal static unsafe class RowLoop<TOps, TVec, T>
             outcome.Argmax = -1;
             if (planner.TryPlan(r, out RowPlan plan))
             {
-                outcome = RowKernel<TOps, TVec, T>.Row<TTerm, TMode, TFeatures>(logits + offset, output + offset, c, term.AtRow(offset), plan, chunks, chunkLength, map);
+                outcome = Row<TTerm, TMode, TFeatures>(logits + offset, output + offset, c, term.AtRow(offset), plan, chunks, chunkLength, map);
                 Count<TFeatures>(ref totals, outcome, plan.Label);
             }
             else if (TMode.WritesScaledExp)
@@ -189,6 +189,18 @@ internal static unsafe class RowLoop<TOps, TVec, T>
             Write<TFeatures>(r, outcome, outputs);
         }
     }
+
+    /// <summary>A long row: its statistics, then the write strategy of the output kind <typeparamref name="TMode"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static RowOutcome Row<TTerm, TMode, TFeatures>(T* y, T* output, nuint classes, TTerm term, in RowPlan plan, ChunkStats* chunks, nuint chunkLength, in LogitMap<T> map)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TMode : struct, IOutputMode
+        where TFeatures : struct, IRowFeatures =>
+        TMode.WritesScaledExp
+            ? RowStatistics<TOps, TVec, T>.Row<TTerm, TFeatures, StoreAndRescale<T, TMode>>(y, output, classes, term, plan, chunks, chunkLength, map)
+            : TMode.WritesLogProbabilities
+            ? RowStatistics<TOps, TVec, T>.Row<TTerm, TFeatures, LogProbabilities<T>>(y, output, classes, term, plan, chunks, chunkLength, map)
+            : RowStatistics<TOps, TVec, T>.Row<TTerm, TFeatures, LossOnly<T>>(y, output, classes, term, plan, chunks, chunkLength, map);
 
     private static void RunShortRows<TTerm, TMode, TPlanner, TFeatures>(
         ref RowTotals totals, int first, T* logits, T* output, T* targets, in RowOutputs<T> outputs, int rows, int classes, TTerm term, TPlanner planner, in LogitMap<T> map)
@@ -251,7 +263,7 @@ internal static unsafe class RowLoop<TOps, TVec, T>
         outcome.Argmax = -1;
         if (planner.TryPlan(row, out RowPlan plan))
         {
-            outcome = RowKernel<TOps, TVec, T>.ShortRow<TTerm, TMode, TFeatures>(y, output, term, plan, inRow, map);
+            outcome = ShortRow<TOps, TVec, T>.Run<TTerm, TMode, TFeatures>(y, output, term, plan, inRow, map);
             Count<TFeatures>(ref totals, outcome, plan.Label);
         }
         else if (TMode.WritesScaledExp)

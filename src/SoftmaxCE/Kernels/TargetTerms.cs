@@ -156,3 +156,50 @@ internal readonly unsafe struct WeightedDenseTerm<T>(T* targets, T* weights, T k
         where TVec : unmanaged =>
         TOps.Multiply(TOps.Load(weights + index), TOps.MultiplyAdd(TOps.Load(targets + index), TOps.Create(keep), TOps.Create(spread)));
 }
+
+/// <summary>
+/// The target term's distances <c>sum_k u_k (shift - y_k)</c>, summed in T's lanes scaled by <see cref="Scale"/> (a power
+/// of two) so that neither a difference nor a lane's sum overflows T: with logits near T's largest value (1e37 in float
+/// at C = 1000, say) a lane's sum of <c>shift - y</c> is far beyond T's range while the loss, <c>eps / C</c> times it, is
+/// not. The scaled difference is one fused multiply-add in place of a subtraction, rounded as the subtraction is (a power
+/// of two commutes with rounding), and the total is scaled back in double.
+/// </summary>
+internal static class TermDistance
+{
+    /// <summary>2^-32: a sum of up to 2^31 differences, each at most twice T's largest value, stays finite.</summary>
+    public const double Scale = 1.0 / 4294967296.0;
+
+    /// <summary>1 / <see cref="Scale"/>: what a lane sum, in double, is multiplied by.</summary>
+    public const double Unscale = 4294967296.0;
+
+    /// <summary><c>shift * Scale</c> in every lane, for <see cref="Accumulate"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec ScaledShift<TOps, TVec, T>(TVec shift)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        TOps.Multiply(shift, TOps.Create(T.CreateTruncating(Scale)));
+
+    /// <summary>
+    /// Adds <c>u (shift - y) Scale</c>, with <c>0 * inf := 0</c> (a masked class with no target adds nothing), to
+    /// <paramref name="distance"/>, and <c>u</c> to <paramref name="termSum"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Accumulate<TOps, TVec, T>(TVec u, TVec y, TVec scaledShift, ref TVec distance, ref TVec termSum)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        TVec product = TOps.Multiply(u, TOps.MultiplyAdd(y, TOps.Create(T.CreateTruncating(-Scale)), scaledShift));
+        distance = TOps.Add(distance, TOps.Select(TOps.Equals(u, TOps.Zero), TOps.Zero, product));
+        termSum = TOps.Add(termSum, u);
+    }
+
+    /// <summary>The sum of a lane vector of <see cref="Accumulate"/>'s distances, scaled back, in double.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double Total<TOps, TVec, T>(TVec distance)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+        where T : unmanaged, IFloatingPointIeee754<T> =>
+        double.CreateTruncating(TOps.Sum(distance)) * Unscale;
+}

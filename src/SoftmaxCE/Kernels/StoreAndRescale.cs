@@ -1,0 +1,184 @@
+using System;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace SoftmaxCE.Kernels;
+
+/// <summary>
+/// The store-and-rescale write strategy, the fused call's fast path: the statistics pass stores
+/// <c>exp(y - chunk max)</c> in the output, and a second pass multiplies each chunk, still in cache, by its own factor
+/// <c>exp(chunk max - row max) * coefficient</c> and adds the target term; that pass reads the output, not the logits,
+/// and so works in place. Softmax (<see cref="ProbabilityOutput"/>) and the gradient (<see cref="ScaledExpOutput"/>).
+/// </summary>
+/// <remarks>
+/// With a soft-cap the statistics pass stores the capped logits instead, and the second pass recomputes each
+/// exponential from them and multiplies by the cap's derivative (<see cref="ScaleCapped"/>).
+/// </remarks>
+internal readonly unsafe struct StoreAndRescale<T, TMode> : IWriteStrategy<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+    where TMode : struct, IOutputMode
+{
+    /// <summary>Without a soft-cap: the exponentials, rescaled in place.</summary>
+    public static bool StoresExponentials<TFeatures>()
+        where TFeatures : struct, IRowFeatures => !TFeatures.Softcap;
+
+    /// <summary>With a soft-cap: the capped logits, from which the exponentials are recomputed.</summary>
+    public static bool StoresMappedLogits<TFeatures>()
+        where TFeatures : struct, IRowFeatures => TFeatures.Softcap;
+
+    /// <summary>The row's probabilities or gradient, from what the statistics pass stored.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Write<TOps, TVec, TTerm, TFeatures>(
+        T* y, T* output, nuint classes, TTerm term, in RowPlan plan, ChunkStats* chunks, nuint chunkLength, in LogitMap<T> map, in RowSummary summary)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TFeatures : struct, IRowFeatures
+    {
+        nuint count = (nuint)TOps.Count;
+        bool keepCapped = TFeatures.Softcap;
+        RowOutcome outcome = summary.Outcome;
+        double numerator = plan.LabelCoefficient + (plan.TermCoefficient * summary.TermSum) + (2 * plan.ZLoss * outcome.LogSumExp);
+        double coefficient = numerator * plan.Scale / outcome.SumExp;
+        TVec termScale = TOps.Create(T.CreateTruncating(-plan.TermCoefficient * plan.Scale));
+        double labelStep = plan.LabelCoefficient * plan.Scale;
+        if (keepCapped)
+        {
+            TVec rowMaxV = TOps.Create(T.CreateTruncating(outcome.Max));
+            T inT = T.CreateTruncating(coefficient);
+            if (SplitFactor.IsNeeded(inT, numerator / outcome.SumExp, plan.Scale))
+            {
+                SplitFactor split = SplitFactor.Of<T>(numerator / outcome.SumExp, plan.Scale);
+                ScaleCapped<TOps, TVec, TTerm, ThreeFactors>(output, classes, rowMaxV, split.Vectors<TOps, TVec, T>(out TVec first, out TVec second), first, second, term, termScale, map);
+            }
+            else
+            {
+                ScaleCapped<TOps, TVec, TTerm, OneFactor>(output, classes, rowMaxV, TOps.Create(inT), default, default, term, termScale, map);
+            }
+
+            if (plan.Label >= 0)
+            {
+                double t = summary.LabelLogit / map.CapValue; // the capped logit is c tanh(s y / c)
+                output[plan.Label] -= T.CreateTruncating(labelStep * (1 - (t * t)));
+            }
+        }
+        else
+        {
+            bool split = SplitFactor.IsNeeded(T.CreateTruncating(coefficient), numerator / outcome.SumExp, plan.Scale);
+            int c = 0;
+            for (nuint start = 0; start < classes; c++)
+            {
+                nuint length = classes - start >= chunkLength + count ? chunkLength : classes - start;
+                // A chunk of only -inf (sum 0) gets 0, not exp(0 - max) * 0 (NaN when that overflows), unless the
+                // row is NaN: then every element is NaN.
+                bool empty = chunks[c].SumExp == 0 && outcome.SumExp != 0 && !double.IsNaN(outcome.SumExp);
+                double weight = Math.Exp(chunks[c].Shift - outcome.Max);
+                T factor = empty ? T.Zero : T.CreateTruncating(weight * coefficient);
+                if (split && !empty)
+                {
+                    // Rare: the coefficient is beyond T's range. A chunk whose part of it is too gets the two powers
+                    // of two first, each over the chunk in L1, then the rest as usual.
+                    double part = weight * numerator / outcome.SumExp;
+                    factor = T.CreateTruncating(part * plan.Scale);
+                    if (SplitFactor.IsNeeded(factor, part, plan.Scale))
+                    {
+                        SplitFactor parts = SplitFactor.Of<T>(part, plan.Scale);
+                        ScaleChunk<TOps, TVec, NoTerm<T>>(output + start, start, length, TOps.Create(T.CreateTruncating(parts.First)), default(NoTerm<T>), TOps.Zero);
+                        ScaleChunk<TOps, TVec, NoTerm<T>>(output + start, start, length, TOps.Create(T.CreateTruncating(parts.Second)), default(NoTerm<T>), TOps.Zero);
+                        factor = T.CreateTruncating(parts.Last);
+                    }
+                }
+
+                ScaleChunk<TOps, TVec, TTerm>(output + start, start, length, TOps.Create(factor), term, termScale);
+                start += length;
+            }
+
+            if (plan.Label >= 0)
+            {
+                output[plan.Label] -= T.CreateTruncating(labelStep);
+            }
+        }
+
+    }
+
+    /// <summary>
+    /// The gradient of a soft-capped row from its capped logits, in place:
+    /// <c>(exp(y' - max) * coefficient + u * termScale) * (1 - (y' / c)^2)</c>; for softmax, without the cap's derivative.
+    /// </summary>
+    private static void ScaleCapped<TOps, TVec, TTerm, TSplit>(T* output, nuint length, TVec rowMax, TVec coefficient, TVec first, TVec second, TTerm term, TVec termScale, in LogitMap<T> map)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TSplit : struct, IFactorSplit
+    {
+        nuint count = (nuint)TOps.Count;
+        nuint full = length - (length % count);
+        TVec tail = full != length ? TOps.Load(output + length - count) : TOps.Zero;
+        for (nuint i = 0; i < full; i += count)
+        {
+            TOps.Store(CappedGradient<TOps, TVec, TTerm, TSplit>(TOps.Load(output + i), i, rowMax, coefficient, first, second, term, termScale, map), output + i);
+        }
+
+        if (full != length)
+        {
+            TOps.Store(CappedGradient<TOps, TVec, TTerm, TSplit>(tail, length - count, rowMax, coefficient, first, second, term, termScale, map), output + length - count);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec CappedGradient<TOps, TVec, TTerm, TSplit>(TVec capped, nuint index, TVec rowMax, TVec coefficient, TVec first, TVec second, TTerm term, TVec termScale, in LogitMap<T> map)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TSplit : struct, IFactorSplit
+    {
+        if (TSplit.IsSplit)
+        {
+            // The cap's derivative first: an element it brings back into T's range is not lost to an overflow.
+            TVec d = TMode.IsGradient ? map.CapDerivative<TOps, TVec>(capped) : TOps.Create(T.One);
+            TVec g = SplitFactor.Times<TOps, TVec, T, TSplit>(TOps.Multiply(TOps.ExpDifference(capped, rowMax), d), first, second, coefficient);
+            return TTerm.IsActive ? TOps.Add(g, TOps.Multiply(TOps.Multiply(term.Load<TOps, TVec>(index), termScale), d)) : g;
+        }
+
+        TVec r = TOps.Multiply(TOps.ExpDifference(capped, rowMax), coefficient);
+        if (TTerm.IsActive)
+        {
+            r = TOps.MultiplyAdd(term.Load<TOps, TVec>(index), termScale, r);
+        }
+
+        return TMode.IsGradient ? TOps.Multiply(r, map.CapDerivative<TOps, TVec>(capped)) : r;
+    }
+
+    /// <summary><c>out = out * factor + u * termScale</c> over one chunk, in place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScaleChunk<TOps, TVec, TTerm>(T* output, nuint start, nuint length, TVec factor, TTerm term, TVec termScale)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+        where TTerm : struct, ITargetTerm<TTerm, T>
+    {
+        nuint count = (nuint)TOps.Count;
+        nuint full = length - (length % count);
+        TVec tail = full != length ? TOps.Load(output + length - count) : TOps.Zero;
+        for (nuint i = 0; i < full; i += count)
+        {
+            TVec r = TOps.Multiply(TOps.Load(output + i), factor);
+            if (TTerm.IsActive)
+            {
+                r = TOps.MultiplyAdd(term.Load<TOps, TVec>(start + i), termScale, r);
+            }
+
+            TOps.Store(r, output + i);
+        }
+
+        if (full != length)
+        {
+            TVec r = TOps.Multiply(tail, factor);
+            if (TTerm.IsActive)
+            {
+                r = TOps.MultiplyAdd(term.Load<TOps, TVec>(start + length - count), termScale, r);
+            }
+
+            TOps.Store(r, output + length - count);
+        }
+    }
+}

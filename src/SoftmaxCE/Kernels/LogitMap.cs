@@ -26,14 +26,10 @@ internal readonly struct LogitMap<T>
         Cap = T.CreateTruncating(softcap);
         InverseCap = softcap == 0 ? T.One : T.CreateTruncating(1 / softcap);
         Factor = T.CreateTruncating(softcap == 0 ? scale : scale / softcap);
-        NegativeInverseCapSquared = softcap == 0 ? T.Zero : T.CreateTruncating(-1 / (softcap * softcap));
         S3 = T.CreateTruncating(softcap * (-1.0 / 3));
         S5 = T.CreateTruncating(softcap * (2.0 / 15));
         S7 = T.CreateTruncating(softcap * (-17.0 / 315));
     }
-
-    /// <summary><c>-1 / c^2</c>, for the cap's derivative.</summary>
-    private T NegativeInverseCapSquared { get; }
 
     // The Taylor series' coefficients times the cap, for the soft-cap near 0.
     private T S3 { get; }
@@ -160,7 +156,7 @@ internal readonly struct LogitMap<T>
         where TOps : ISimdOps<TVec, T>
         where TVec : unmanaged
     {
-        // 1 - capped^2 / c^2: two instructions, with -1 / c^2 computed once per call.
-        return TOps.MultiplyAdd(TOps.Multiply(capped, capped), TOps.Create(NegativeInverseCapSquared), TOps.Create(T.One));
+        TVec t = TOps.Multiply(capped, TOps.Create(InverseCap));
+        return TOps.MultiplyAdd(TOps.Subtract(TOps.Zero, t), t, TOps.Create(T.One));
     }
 }

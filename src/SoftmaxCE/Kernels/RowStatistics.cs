@@ -1,7 +1,6 @@
 using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace SoftmaxCE.Kernels;
 
@@ -52,6 +51,16 @@ internal unsafe interface IWriteStrategy<T>
         where TVec : unmanaged
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TFeatures : struct, IRowFeatures;
+}
+
+/// <summary>The calling thread's 8 KiB for a chunk of soft-capped logits between the statistics pass's two loops (it stays in L1).</summary>
+internal static unsafe class MappedChunk
+{
+    [ThreadStatic]
+    private static SoftmaxCE.MatrixMultiply.ScratchBuffer? t_chunk;
+
+    /// <summary>8 KiB, 64-byte aligned, allocated once per thread.</summary>
+    public static void* Get() => (t_chunk ??= new SoftmaxCE.MatrixMultiply.ScratchBuffer()).Get(8192);
 }
 
 /// <summary>A row's statistics: its outcome, and what a write strategy needs besides.</summary>
@@ -128,9 +137,9 @@ internal static unsafe class RowStatistics<TOps, TVec, T>
         // With a soft-cap, the capped chunk waits in L1 between the two passes instead of being capped twice (its tanh
         // costs an exponential), unless the strategy keeps it in the output anyway, or the chunk is larger than 8 KiB
         // (rows of more than 2 Mi classes), where it is capped again.
+        // (A thread's buffer rather than a stackalloc: a localloc in this method slows every instantiation of it.)
         bool mappedChunk = TFeatures.Softcap && !keepCapped && chunkLength * (nuint)sizeof(T) <= ChunkBytes;
-        Span<T> mappedSpan = mappedChunk ? stackalloc T[ChunkBytes / sizeof(T)] : default;
-        T* mapped = (T*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(mappedSpan));
+        T* mapped = mappedChunk ? (T*)MappedChunk.Get() : null;
         double labelLogit = plan.Label >= 0 ? map.Apply<TFeatures>(y[plan.Label]) : 0;
 
         double rowMax = double.NegativeInfinity;

@@ -23,11 +23,14 @@ internal readonly unsafe struct StoreAndRescale<T, TMode> : IWriteStrategy<T>
     where TMode : struct, IOutputMode
 {
     /// <summary>The exponentials (with a soft-capped gradient, times the cap's derivative), rescaled in place.</summary>
+    /// <remarks>Inlined by force, as <see cref="StoresMappedLogits"/>: a call here would keep the JIT from dropping the paths they rule out.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool StoresExponentials<TTerm, TFeatures>()
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TFeatures : struct, IRowFeatures => !StoresMappedLogits<TTerm, TFeatures>();
 
     /// <summary>A soft-capped gradient with a target term: the capped logits, from which the exponentials are recomputed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool StoresMappedLogits<TTerm, TFeatures>()
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TFeatures : struct, IRowFeatures => TFeatures.Softcap && TMode.IsGradient && TTerm.IsActive;

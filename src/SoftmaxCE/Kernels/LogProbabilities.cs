@@ -11,10 +11,12 @@ namespace SoftmaxCE.Kernels;
 internal readonly unsafe struct LogProbabilities<T> : IWriteStrategy<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public static bool StoresExponentials<TFeatures>()
+    public static bool StoresExponentials<TTerm, TFeatures>()
+        where TTerm : struct, ITargetTerm<TTerm, T>
         where TFeatures : struct, IRowFeatures => false;
 
-    public static bool StoresMappedLogits<TFeatures>()
+    public static bool StoresMappedLogits<TTerm, TFeatures>()
+        where TTerm : struct, ITargetTerm<TTerm, T>
         where TFeatures : struct, IRowFeatures => false;
 
     /// <summary>The row's log-probabilities.</summary>

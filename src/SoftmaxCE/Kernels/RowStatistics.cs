@@ -21,16 +21,28 @@ internal struct ChunkStats
 internal unsafe interface IWriteStrategy<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>The statistics pass stores <c>exp(y' - chunk max)</c> in the output.</summary>
-    static abstract bool StoresExponentials<TFeatures>()
+    /// <summary>The statistics pass stores <c>exp(y' - chunk max)</c> (as <see cref="StoredExponential"/> makes it) in the output.</summary>
+    static abstract bool StoresExponentials<TTerm, TFeatures>()
+        where TTerm : struct, ITargetTerm<TTerm, T>
         where TFeatures : struct, IRowFeatures;
 
     /// <summary>
     /// The statistics pass stores the mapped (soft-capped) logits <c>y'</c> instead: the soft-capped gradient needs them
     /// for the cap's derivative and recomputes the exponential, and in place the raw logits are gone by then.
     /// </summary>
-    static abstract bool StoresMappedLogits<TFeatures>()
+    static abstract bool StoresMappedLogits<TTerm, TFeatures>()
+        where TTerm : struct, ITargetTerm<TTerm, T>
         where TFeatures : struct, IRowFeatures;
+
+    /// <summary>
+    /// What the statistics pass stores for the exponential <paramref name="e"/> of the mapped logits
+    /// <paramref name="mapped"/> when <see cref="StoresExponentials"/>: <paramref name="e"/> unless the strategy says
+    /// otherwise.
+    /// </summary>
+    static virtual TVec StoredExponential<TOps, TVec, TFeatures>(TVec e, TVec mapped, in LogitMap<T> map)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+        where TFeatures : struct, IRowFeatures => e;
 
     /// <summary>Writes the row's output from its statistics (<paramref name="row"/>, and the chunks' in <paramref name="chunks"/>).</summary>
     static abstract void Write<TOps, TVec, TTerm, TFeatures>(
@@ -39,6 +51,16 @@ internal unsafe interface IWriteStrategy<T>
         where TVec : unmanaged
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TFeatures : struct, IRowFeatures;
+}
+
+/// <summary>The calling thread's 8 KiB for a chunk of soft-capped logits between the statistics pass's two loops (it stays in L1).</summary>
+internal static unsafe class MappedChunk
+{
+    [ThreadStatic]
+    private static SoftmaxCE.MatrixMultiply.ScratchBuffer? t_chunk;
+
+    /// <summary>8 KiB, 64-byte aligned, allocated once per thread.</summary>
+    public static void* Get() => (t_chunk ??= new SoftmaxCE.MatrixMultiply.ScratchBuffer()).Get(8192);
 }
 
 /// <summary>A row's statistics: its outcome, and what a write strategy needs besides.</summary>
@@ -110,7 +132,14 @@ internal static unsafe class RowStatistics<TOps, TVec, T>
         where TWrite : struct, IWriteStrategy<T>
     {
         nuint count = (nuint)TOps.Count;
-        bool keepCapped = TWrite.StoresMappedLogits<TFeatures>();
+        bool keepCapped = TWrite.StoresMappedLogits<TTerm, TFeatures>();
+
+        // With a soft-cap, the capped chunk waits in L1 between the two passes instead of being capped twice (its tanh
+        // costs an exponential), unless the strategy keeps it in the output anyway, or the chunk is larger than 8 KiB
+        // (rows of more than 2 Mi classes), where it is capped again.
+        // (A thread's buffer rather than a stackalloc: a localloc in this method slows every instantiation of it.)
+        bool mappedChunk = TFeatures.Softcap && !keepCapped && chunkLength * (nuint)sizeof(T) <= ChunkBytes;
+        T* mapped = mappedChunk ? (T*)MappedChunk.Get() : null;
         double labelLogit = plan.Label >= 0 ? map.Apply<TFeatures>(y[plan.Label]) : 0;
 
         double rowMax = double.NegativeInfinity;
@@ -141,6 +170,10 @@ internal static unsafe class RowStatistics<TOps, TVec, T>
                 if (keepCapped)
                 {
                     TOps.Store(yv, oc + i);
+                }
+                else if (mappedChunk)
+                {
+                    TOps.Store(yv, mapped + i);
                 }
 
                 if (TFeatures.Argmax)
@@ -187,16 +220,16 @@ internal static unsafe class RowStatistics<TOps, TVec, T>
             TVec scaledShift = TTerm.IsActive ? TermDistance.ScaledShift<TOps, TVec, T>(shiftV) : TOps.Zero;
 
             // Pass 1b: exp(y - chunk max), summed, and stored for softmax and gradients.
-            T* source = keepCapped ? oc : yc;
+            T* source = keepCapped ? oc : mappedChunk ? mapped : yc;
             TVec sum = TOps.Zero, distance = TOps.Zero, termSum = TOps.Zero;
             for (nuint i = 0; i < full; i += count)
             {
-                TVec yv = keepCapped ? TOps.Load(source + i) : Load<TFeatures>(source + i, map);
+                TVec yv = keepCapped || mappedChunk ? TOps.Load(source + i) : Load<TFeatures>(source + i, map);
                 TVec e = TOps.ExpDifference(yv, shiftV);
                 sum = TOps.Add(sum, e);
-                if (TWrite.StoresExponentials<TFeatures>())
+                if (TWrite.StoresExponentials<TTerm, TFeatures>())
                 {
-                    TOps.Store(e, oc + i);
+                    TOps.Store(TWrite.StoredExponential<TOps, TVec, TFeatures>(e, yv, map), oc + i);
                 }
 
                 if (TTerm.IsActive)
@@ -210,9 +243,9 @@ internal static unsafe class RowStatistics<TOps, TVec, T>
                 TVec fresh = SimdMasks.LanesFrom<TOps, TVec, T>((int)(count - (length - full)));
                 TVec e = TOps.ExpDifference(tail, shiftV);
                 sum = TOps.Add(sum, TOps.Select(fresh, e, TOps.Zero));
-                if (TWrite.StoresExponentials<TFeatures>())
+                if (TWrite.StoresExponentials<TTerm, TFeatures>())
                 {
-                    TOps.Store(e, oc + length - count);
+                    TOps.Store(TWrite.StoredExponential<TOps, TVec, TFeatures>(e, tail, map), oc + length - count);
                 }
 
                 if (TTerm.IsActive)

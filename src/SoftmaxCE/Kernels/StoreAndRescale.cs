@@ -11,20 +11,37 @@ namespace SoftmaxCE.Kernels;
 /// and so works in place. Softmax (<see cref="ProbabilityOutput"/>) and the gradient (<see cref="ScaledExpOutput"/>).
 /// </summary>
 /// <remarks>
-/// With a soft-cap the statistics pass stores the capped logits instead, and the second pass recomputes each
-/// exponential from them and multiplies by the cap's derivative (<see cref="ScaleCapped"/>).
+/// With a soft-cap, the gradient is <c>(P - target) * (1 - (y'/c)^2)</c>. Without a target term (class-index labels
+/// without smoothing), the statistics pass stores each exponential already times the cap's derivative (the derivative
+/// first, so that nothing overflows that the derivative would bring back), from the capped chunk it keeps in L1, and
+/// the second pass is the plain rescale: two exponentials per element, the tanh's and the softmax's. With a target term
+/// the term's part needs the derivative too: the statistics pass stores the capped logits instead, and the second pass
+/// recomputes each exponential from them and multiplies by the cap's derivative (<see cref="ScaleCapped"/>).
 /// </remarks>
 internal readonly unsafe struct StoreAndRescale<T, TMode> : IWriteStrategy<T>
     where T : unmanaged, IFloatingPointIeee754<T>
     where TMode : struct, IOutputMode
 {
-    /// <summary>Without a soft-cap: the exponentials, rescaled in place.</summary>
-    public static bool StoresExponentials<TFeatures>()
-        where TFeatures : struct, IRowFeatures => !TFeatures.Softcap;
+    /// <summary>The exponentials (with a soft-capped gradient, times the cap's derivative), rescaled in place.</summary>
+    /// <remarks>Inlined by force, as <see cref="StoresMappedLogits"/>: a call here would keep the JIT from dropping the paths they rule out.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool StoresExponentials<TTerm, TFeatures>()
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TFeatures : struct, IRowFeatures => !StoresMappedLogits<TTerm, TFeatures>();
 
-    /// <summary>With a soft-cap: the capped logits, from which the exponentials are recomputed.</summary>
-    public static bool StoresMappedLogits<TFeatures>()
-        where TFeatures : struct, IRowFeatures => TFeatures.Softcap;
+    /// <summary>A soft-capped gradient with a target term: the capped logits, from which the exponentials are recomputed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool StoresMappedLogits<TTerm, TFeatures>()
+        where TTerm : struct, ITargetTerm<TTerm, T>
+        where TFeatures : struct, IRowFeatures => TFeatures.Softcap && TMode.IsGradient && TTerm.IsActive;
+
+    /// <summary>For a soft-capped gradient, <c>exp(y' - shift) * (1 - (y'/c)^2)</c>: the derivative applied first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec StoredExponential<TOps, TVec, TFeatures>(TVec e, TVec mapped, in LogitMap<T> map)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+        where TFeatures : struct, IRowFeatures
+        => TFeatures.Softcap && TMode.IsGradient ? TOps.Multiply(e, map.CapDerivative<TOps, TVec>(mapped)) : e;
 
     /// <summary>The row's probabilities or gradient, from what the statistics pass stored.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -36,7 +53,7 @@ internal readonly unsafe struct StoreAndRescale<T, TMode> : IWriteStrategy<T>
         where TFeatures : struct, IRowFeatures
     {
         nuint count = (nuint)TOps.Count;
-        bool keepCapped = TFeatures.Softcap;
+        bool keepCapped = StoresMappedLogits<TTerm, TFeatures>();
         RowOutcome outcome = summary.Outcome;
         double numerator = plan.LabelCoefficient + (plan.TermCoefficient * summary.TermSum) + (2 * plan.ZLoss * outcome.LogSumExp);
         double coefficient = numerator * plan.Scale / outcome.SumExp;
@@ -95,10 +112,15 @@ internal readonly unsafe struct StoreAndRescale<T, TMode> : IWriteStrategy<T>
 
             if (plan.Label >= 0)
             {
+                if (TFeatures.Softcap && TMode.IsGradient)
+                {
+                    double t = summary.LabelLogit / map.CapValue; // the capped logit is c tanh(s y / c)
+                    labelStep *= 1 - (t * t);
+                }
+
                 output[plan.Label] -= T.CreateTruncating(labelStep);
             }
         }
-
     }
 
     /// <summary>

@@ -45,7 +45,7 @@ shapes() {
   awk -F'|' '
     function clean(s) { gsub(/\*/, "", s); gsub(/^ +| +$/, "", s); return s }
     /^\| *Method/ { for (i = 2; i < NF; i++) if (clean($i) == "Shape") scol = i; next }
-    scol && /^\|/ { s = clean($scol); if (s ~ /^[0-9]+x[0-9]+$/ && !(s in seen)) { seen[s] = 1; print s } }
+    scol && /^\|/ { s = clean($scol); if (s ~ /^[0-9]+(x[0-9]+)+$/ && !(s in seen)) { seen[s] = 1; print s } }
   ' "$results/$1" >"$failures.shapes" || true
   if [ ! -s "$failures.shapes" ]; then
     echo "readme-tables: no shapes in $results/$1" >&2
@@ -179,6 +179,54 @@ table_half() {
   done
 }
 
+table_roofline() {
+  local f=ManagedArrayRooflineBenchmarks.md
+  echo '| M x C (ns/element) | buffers | `Span.CopyTo` | streaming-store copy | read-only pass | fused, out of place | vs `CopyTo` | fused, in place | vs `CopyTo` |'
+  echo '|---|---|---:|---:|---:|---:|---:|---:|---:|'
+  local s m copy stream read fused inplace
+  for s in $(shapes $f); do
+    for m in Managed Aligned; do
+      copy=$(ns $f CopyTo "$s" Memory=$m); stream=$(ns $f StreamingCopy "$s" Memory=$m); read=$(ns $f ReadOnly "$s" Memory=$m)
+      fused=$(ns $f Fused "$s" Memory=$m); inplace=$(ns $f FusedInPlace "$s" Memory=$m)
+      echo "| $s | $([ $m = Managed ] && echo '`new float[n]`' || echo 'aligned native') | $(calc %.3f "$copy") | $(calc %.3f "$stream") | $(calc %.3f "$read")" \
+        "| $(calc %.3f "$fused") | $(calc %.2fx "$fused / $copy") | $(calc %.3f "$inplace") | $(calc %.2fx "$inplace / $copy") |"
+    done
+  done
+}
+
+table_softcap() {
+  local f=SoftcapCostBenchmarks.md
+  echo '| M x C (ns/element) | plain | soft-cap 30 | cost | plain, in place | soft-cap 30, in place | cost |'
+  echo '|---|---:|---:|---:|---:|---:|---:|'
+  local s plain cap plainIn capIn
+  for s in $(shapes $f); do
+    plain=$(ns $f Plain "$s"); cap=$(ns $f WithSoftcap "$s"); plainIn=$(ns $f PlainInPlace "$s"); capIn=$(ns $f WithSoftcapInPlace "$s")
+    echo "| $s | $(calc %.3f "$plain") | $(calc %.3f "$cap") | $(calc %.2fx "$cap / $plain") | $(calc %.3f "$plainIn") | $(calc %.3f "$capIn") | $(calc %.2fx "$capIn / $plainIn") |"
+  done
+}
+
+table_class_axis_torch() {
+  local f=torch-class-axis.md
+  echo '| N x C x H x W (ns/element) | SoftmaxCE `LossAndGradient`, `classAxis: 1` | libtorch forward + backward | ratio | libtorch forward only | ratio |'
+  echo '|---|---:|---:|---:|---:|---:|'
+  local s ours fb fwd
+  for s in $(shapes $f); do
+    ours=$(ns $f SoftmaxCE_LossAndGradient_ClassAxis1 "$s"); fb=$(ns $f Torch_ForwardBackward_1Thread "$s"); fwd=$(ns $f Torch_Forward_1Thread "$s")
+    echo "| $s | $(calc %.3f "$ours") | $(calc %.3f "$fb") | $(calc %.1fx "$fb / $ours") | $(calc %.3f "$fwd") | $(calc %.1fx "$fwd / $ours") |"
+  done
+}
+
+table_linear_time_all_cores() {
+  local f=LinearHeadPeerAllCoresBenchmarks.md
+  echo '| N x H x V (mean of 3 iterations, 2 cores) | SoftmaxCE forward + backward | libtorch | ratio |'
+  echo '|---|---:|---:|---:|'
+  local s ours torch
+  for s in $(awk -F'|' '/^\| *\*\*SoftmaxCE_LinearLossAndGradient_AllCores/ { v = $3; gsub(/[* ]/, "", v); print v }' "$results/$f"); do
+    ours=$(seconds $f SoftmaxCE_LinearLossAndGradient_AllCores "$s"); torch=$(seconds $f Torch_LinearCrossEntropy_ForwardBackward_AllThreads "$s")
+    echo "| $s | $(calc %.2f "$ours") s | $(calc %.2f "$torch") s | $(calc %.2fx "$ours / $torch") |"
+  done
+}
+
 # The linear head's memory table is its own markdown table in LinearHeadMemory.md (one process per figure): copied as it is.
 table_linear_memory() {
   local f="$results/LinearHeadMemory.md"
@@ -214,13 +262,13 @@ table_linear_time() {
 }
 
 table_fused_ab() {
-  local a=FusedAB-before-cd11106.md b=FusedAB-after.md
-  echo '| M x C (ns/element) | copy, before | SoftmaxCE before (cd11106) | copy, after | SoftmaxCE after | after / before |'
-  echo '|---|---:|---:|---:|---:|---:|'
+  local a=FusedAB-before-2bc3fc8.md b=FusedAB-after-2026-11-30.md
+  echo '| M x C (ns/element) | copy, before | SoftmaxCE before (2bc3fc8) | copy, after | SoftmaxCE after | after / before | after / before, each over its copy |'
+  echo '|---|---:|---:|---:|---:|---:|---:|'
   local s ca sa cb sb
   for s in $(shapes $a); do
     ca=$(ns $a Copy "$s"); sa=$(ns $a SoftmaxCE "$s"); cb=$(ns $b Copy "$s"); sb=$(ns $b SoftmaxCE "$s")
-    echo "| $s | $(calc %.3f "$ca") | $(calc %.3f "$sa") | $(calc %.3f "$cb") | $(calc %.3f "$sb") | $(calc %.2f "$sb / $sa") |"
+    echo "| $s | $(calc %.3f "$ca") | $(calc %.3f "$sa") | $(calc %.3f "$cb") | $(calc %.3f "$sb") | $(calc %.2f "$sb / $sa") | $(calc %.2f "($sb / $cb) / ($sa / $ca)") |"
   done
 }
 

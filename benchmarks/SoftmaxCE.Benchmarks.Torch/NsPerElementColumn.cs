@@ -14,7 +14,7 @@ public sealed class NsPerElementColumn : IColumn
     public int PriorityInCategory => 0;
     public bool IsNumeric => true;
     public UnitType UnitType => UnitType.Dimensionless;
-    public string Legend => "Median time / (M * C), in nanoseconds per logit";
+    public string Legend => "Median time / number of logits (M * C, or N * C * H * W), in nanoseconds per logit";
 
     public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
 
@@ -35,6 +35,11 @@ public sealed class NsPerElementColumn : IColumn
             if (parameter.Value is Shape shape)
             {
                 return (stats.Median / shape.Elements).ToString("0.0000", System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            if (parameter.Value is ImageShape image)
+            {
+                return (stats.Median / image.Elements).ToString("0.0000", System.Globalization.CultureInfo.InvariantCulture);
             }
         }
 

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Numerics.Tensors;
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
 using TorchSharp;
 using static TorchSharp.torch.nn;
 
@@ -13,8 +14,14 @@ namespace SoftmaxCE.Benchmarks.Torch;
 /// 4-d tensor, both on one thread, with PyTorch's defaults (mean over the pixels). Neither side transposes by hand.
 /// </summary>
 [MemoryDiagnoser]
+[Config(typeof(Config))]
 public class TorchClassAxisBenchmarks
 {
+    private sealed class Config : ManualConfig
+    {
+        public Config() => AddColumn(new NsPerElementColumn());
+    }
+
     private float[] _logits = [];
     private int[] _labels = [];
     private float[] _gradient = [];

@@ -84,27 +84,17 @@ internal static class LinearData
     }
 }
 
-/// <summary>
-/// The fused linear head (<c>LinearLossAndGradient</c>: logits never stored) against libtorch's <c>linear</c> +
-/// <c>cross_entropy</c> forward and backward (MKL/oneDNN products, the whole logits and their gradient in memory), on one
-/// thread, float32, mean reduction, no bias. One class, so Ratio reads "torch / ours" per shape.
-/// </summary>
-/// <remarks>
-/// A step takes seconds: run it with a short job given on the command line, e.g.
-/// <c>./run.sh --filter '*LinearHeadPeer*' --launchCount 1 --warmupCount 1 --iterationCount 3 --invocationCount 1 --unrollFactor 1</c>.
-/// </remarks>
-public class LinearHeadPeerBenchmarks
+/// <summary>The buffers and libtorch tensors of one linear-head shape, set up with a given thread count.</summary>
+public abstract class LinearHeadPeerBase
 {
-    private static readonly CrossEntropyOptions OneThread = new() { MaxDegreeOfParallelism = 1 };
-
-    private float[] _hidden = [];
-    private float[] _weight = [];
-    private int[] _labels = [];
-    private float[] _hiddenGradient = [];
-    private float[] _weightGradient = [];
-    private torch.Tensor? _hiddenTensor;
-    private torch.Tensor? _weightTensor;
-    private torch.Tensor? _labelsTensor;
+    protected float[] Hidden { get; private set; } = [];
+    protected float[] Weight { get; private set; } = [];
+    protected int[] Labels { get; private set; } = [];
+    protected float[] HiddenGradient { get; private set; } = [];
+    protected float[] WeightGradient { get; private set; } = [];
+    protected torch.Tensor? HiddenTensor { get; private set; }
+    protected torch.Tensor? WeightTensor { get; private set; }
+    protected torch.Tensor? LabelsTensor { get; private set; }
 
     public static IEnumerable<LinearShape> Shapes() =>
     [
@@ -116,40 +106,59 @@ public class LinearHeadPeerBenchmarks
     [ParamsSource(nameof(Shapes))]
     public LinearShape Shape { get; set; } = new(1, 1, 1);
 
+    /// <summary>libtorch's thread count for this class (process-global, set in the setup).</summary>
+    protected abstract int TorchThreads { get; }
+
     [GlobalSetup]
     public void Setup()
     {
-        torch.set_num_threads(1);
-        (_hidden, _weight, _labels) = LinearData.Create(Shape);
-        _hiddenGradient = new float[_hidden.Length];
-        _weightGradient = new float[_weight.Length];
-        _hiddenTensor = torch.tensor(_hidden, [Shape.Rows, Shape.Hidden], requires_grad: true);
-        _weightTensor = torch.tensor(_weight, [Shape.Classes, Shape.Hidden], requires_grad: true);
-        _labelsTensor = torch.tensor(Array.ConvertAll(_labels, static l => (long)l), [Shape.Rows]);
+        torch.set_num_threads(TorchThreads);
+        (Hidden, Weight, Labels) = LinearData.Create(Shape);
+        HiddenGradient = new float[Hidden.Length];
+        WeightGradient = new float[Weight.Length];
+        HiddenTensor = torch.tensor(Hidden, [Shape.Rows, Shape.Hidden], requires_grad: true);
+        WeightTensor = torch.tensor(Weight, [Shape.Classes, Shape.Hidden], requires_grad: true);
+        LabelsTensor = torch.tensor(Array.ConvertAll(Labels, static l => (long)l), [Shape.Rows]);
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
-        _hiddenTensor?.Dispose();
-        _weightTensor?.Dispose();
-        _labelsTensor?.Dispose();
+        HiddenTensor?.Dispose();
+        WeightTensor?.Dispose();
+        LabelsTensor?.Dispose();
     }
+}
+
+/// <summary>
+/// The fused linear head (<c>LinearLossAndGradient</c>: logits never stored) against libtorch's <c>linear</c> +
+/// <c>cross_entropy</c> forward and backward (MKL/oneDNN products, the whole logits and their gradient in memory), on one
+/// thread, float32, mean reduction, no bias. One class, so Ratio reads "torch / ours" per shape.
+/// </summary>
+/// <remarks>
+/// A step takes seconds: run it with a short job given on the command line, e.g.
+/// <c>./run.sh --filter '*LinearHeadPeer*' --launchCount 1 --warmupCount 1 --iterationCount 3 --invocationCount 1 --unrollFactor 1</c>.
+/// </remarks>
+public class LinearHeadPeerBenchmarks : LinearHeadPeerBase
+{
+    private static readonly CrossEntropyOptions OneThread = new() { MaxDegreeOfParallelism = 1 };
+
+    protected override int TorchThreads => 1;
 
     /// <summary>Ours: loss, hidden gradient and weight gradient (added to), on the calling thread.</summary>
     [Benchmark(Baseline = true)]
     public float SoftmaxCE_LinearLossAndGradient_1Thread() =>
-        SoftmaxCrossEntropy.LinearLossAndGradient<float>(_hidden, _weight, default, _labels, _hiddenGradient, _weightGradient, default, Shape.Hidden, OneThread);
+        SoftmaxCrossEntropy.LinearLossAndGradient<float>(Hidden, Weight, default, Labels, HiddenGradient, WeightGradient, default, Shape.Hidden, OneThread);
 
     [Benchmark]
-    public float Torch_LinearCrossEntropy_ForwardBackward_1Thread() => LinearData.TorchForwardBackward(_hiddenTensor!, _weightTensor!, _labelsTensor!);
+    public float Torch_LinearCrossEntropy_ForwardBackward_1Thread() => LinearData.TorchForwardBackward(HiddenTensor!, WeightTensor!, LabelsTensor!);
 
     /// <summary>Ours: the loss alone (evaluation).</summary>
     [Benchmark]
-    public float SoftmaxCE_LinearLoss_1Thread() => SoftmaxCrossEntropy.LinearLoss<float>(_hidden, _weight, default, _labels, Shape.Hidden, OneThread);
+    public float SoftmaxCE_LinearLoss_1Thread() => SoftmaxCrossEntropy.LinearLoss<float>(Hidden, Weight, default, Labels, Shape.Hidden, OneThread);
 
     [Benchmark]
-    public float Torch_LinearCrossEntropy_Forward_1Thread() => LinearData.TorchForward(_hiddenTensor!, _weightTensor!, _labelsTensor!);
+    public float Torch_LinearCrossEntropy_Forward_1Thread() => LinearData.TorchForward(HiddenTensor!, WeightTensor!, LabelsTensor!);
 }
 
 /// <summary>
@@ -157,49 +166,19 @@ public class LinearHeadPeerBenchmarks
 /// the same result as one thread), libtorch with <c>set_num_threads(Environment.ProcessorCount)</c>. Same shapes and data
 /// as <see cref="LinearHeadPeerBenchmarks"/>; run it with the same short job.
 /// </summary>
-public class LinearHeadPeerAllCoresBenchmarks
+public class LinearHeadPeerAllCoresBenchmarks : LinearHeadPeerBase
 {
     private static readonly CrossEntropyOptions AllCores = new() { MaxDegreeOfParallelism = 0 };
 
-    private float[] _hidden = [];
-    private float[] _weight = [];
-    private int[] _labels = [];
-    private float[] _hiddenGradient = [];
-    private float[] _weightGradient = [];
-    private torch.Tensor? _hiddenTensor;
-    private torch.Tensor? _weightTensor;
-    private torch.Tensor? _labelsTensor;
-
-    [ParamsSource(typeof(LinearHeadPeerBenchmarks), nameof(LinearHeadPeerBenchmarks.Shapes))]
-    public LinearShape Shape { get; set; } = new(1, 1, 1);
-
-    [GlobalSetup]
-    public void Setup()
-    {
-        torch.set_num_threads(Environment.ProcessorCount);
-        (_hidden, _weight, _labels) = LinearData.Create(Shape);
-        _hiddenGradient = new float[_hidden.Length];
-        _weightGradient = new float[_weight.Length];
-        _hiddenTensor = torch.tensor(_hidden, [Shape.Rows, Shape.Hidden], requires_grad: true);
-        _weightTensor = torch.tensor(_weight, [Shape.Classes, Shape.Hidden], requires_grad: true);
-        _labelsTensor = torch.tensor(Array.ConvertAll(_labels, static l => (long)l), [Shape.Rows]);
-    }
-
-    [GlobalCleanup]
-    public void Cleanup()
-    {
-        _hiddenTensor?.Dispose();
-        _weightTensor?.Dispose();
-        _labelsTensor?.Dispose();
-    }
+    protected override int TorchThreads => Environment.ProcessorCount;
 
     /// <summary>Ours on every core: loss, hidden gradient and weight gradient (added to).</summary>
     [Benchmark(Baseline = true)]
     public float SoftmaxCE_LinearLossAndGradient_AllCores() =>
-        SoftmaxCrossEntropy.LinearLossAndGradient<float>(_hidden, _weight, default, _labels, _hiddenGradient, _weightGradient, default, Shape.Hidden, AllCores);
+        SoftmaxCrossEntropy.LinearLossAndGradient<float>(Hidden, Weight, default, Labels, HiddenGradient, WeightGradient, default, Shape.Hidden, AllCores);
 
     [Benchmark]
-    public float Torch_LinearCrossEntropy_ForwardBackward_AllThreads() => LinearData.TorchForwardBackward(_hiddenTensor!, _weightTensor!, _labelsTensor!);
+    public float Torch_LinearCrossEntropy_ForwardBackward_AllThreads() => LinearData.TorchForwardBackward(HiddenTensor!, WeightTensor!, LabelsTensor!);
 }
 
 /// <summary>

@@ -251,6 +251,7 @@ public static unsafe partial class SoftmaxCrossEntropy
                 ZLoss = options.ZLoss,
                 Softcap = options.LogitSoftcap,
                 LogitScale = LinearLogitScale(options),
+                Map = new Kernels.LogitMap<T>(LinearLogitScale(options), options.LogitSoftcap),
                 Divisor = Divisor(options, counts.Denominator),
                 WeightSum = weightSum,
                 Degree = ParallelTasks.Degree(options.MaxDegreeOfParallelism),

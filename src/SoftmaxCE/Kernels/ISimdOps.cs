@@ -60,39 +60,6 @@ internal unsafe interface ISimdOps<TVec, T>
 /// <summary>Masks and functions built from the <see cref="ISimdOps{TVec, T}"/> operations, shared by every width.</summary>
 internal static class SimdMasks
 {
-    /// <summary>
-    /// <c>tanh(x)</c>: <c>(1 - e) / (1 + e)</c> with <c>e = exp(-2|x|) &lt;= 1</c>, and its Taylor series
-    /// <c>x - x^3/3 + 2x^5/15 - 17x^7/315</c> near 0, where the quotient would cancel. NaN stays NaN.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec Tanh<TOps, TVec, T>(TVec x)
-        where TOps : ISimdOps<TVec, T>
-        where TVec : unmanaged
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        TVec a = TOps.Max(x, TOps.Subtract(TOps.Zero, x));
-        TVec e = TOps.ExpDifference(TOps.Multiply(a, TOps.Create(T.CreateTruncating(-2))), TOps.Zero);
-        TVec one = TOps.Create(T.One);
-        TVec far = TOps.Divide(TOps.Subtract(one, e), TOps.Add(one, e));
-        TVec a2 = TOps.Multiply(a, a);
-        TVec series = TOps.MultiplyAdd(a2, TOps.Create(T.CreateTruncating(-17.0 / 315)), TOps.Create(T.CreateTruncating(2.0 / 15)));
-        series = TOps.MultiplyAdd(a2, series, TOps.Create(T.CreateTruncating(-1.0 / 3)));
-        series = TOps.MultiplyAdd(TOps.Multiply(a, a2), series, a);
-
-        // Where the series is exact to the type's precision: |x| < 0.1 in float, 0.001 in double.
-        TVec near = TOps.Create(T.CreateTruncating(typeof(T) == typeof(float) ? 0.1 : 0.001));
-        TVec r = TOps.Select(TOps.GreaterThan(near, a), series, far);
-        return TOps.Select(TOps.GreaterThan(TOps.Zero, x), TOps.Subtract(TOps.Zero, r), r);
-    }
-
-    /// <summary><c>cap * tanh(x / cap)</c>, the soft-capped logit.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static TVec Softcap<TOps, TVec, T>(TVec x, TVec cap, TVec inverseCap)
-        where TOps : ISimdOps<TVec, T>
-        where TVec : unmanaged
-        where T : unmanaged, IFloatingPointIeee754<T>
-        => TOps.Multiply(cap, Tanh<TOps, TVec, T>(TOps.Multiply(x, inverseCap)));
-
     /// <summary>All bits set in the lanes <c>k &gt;= first</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec LanesFrom<TOps, TVec, T>(int first)

@@ -30,6 +30,9 @@ internal unsafe struct HeadProblem<T>
     public double Softcap;
     public double LogitScale;
 
+    /// <summary>The logit scale and soft-cap as the row kernels apply them (built once per call from the two above).</summary>
+    public LogitMap<T> Map;
+
     /// <summary>What the summed row losses are divided by: the mean's denominator, or 1 for the sum.</summary>
     public double Divisor;
 
@@ -314,17 +317,13 @@ internal static unsafe class LogitTransform<TOps, TVec, T>
             v = TOps.Add(v, TOps.Load(bias));
         }
 
-        if (p.LogitScale != 1)
-        {
-            v = TOps.Multiply(v, TOps.Create(T.CreateTruncating(p.LogitScale)));
-        }
-
+        // The same map (and the same tanh) as the row kernels: c tanh(s v / c) with a cap, s v without.
         if (p.Softcap != 0)
         {
-            v = SimdMasks.Softcap<TOps, TVec, T>(v, TOps.Create(T.CreateTruncating(p.Softcap)), TOps.Create(T.CreateTruncating(1 / p.Softcap)));
+            return p.Map.Apply<TOps, TVec, SoftcapRows>(v);
         }
 
-        return v;
+        return p.LogitScale != 1 ? p.Map.Apply<TOps, TVec, ScaledRows>(v) : v;
     }
 }
 

@@ -93,7 +93,7 @@ public unsafe class HalfLossAndGradientBenchmarks : NativeBuffers
     [Benchmark]
     public void HalfCopy() => new ReadOnlySpan<Half>(_halfLogits, Elements).CopyTo(new Span<Half>(_halfGradient, Elements));
 
-    /// <summary>The Half layer without the kernel: each chunk widened into a float scratch and narrowed into the gradient, with the library's conversions.</summary>
+    /// <summary>The Half layer without the kernel: each chunk widened into a float scratch and narrowed into the gradient, with the library's conversions (F16C where the CPU has it).</summary>
     [Benchmark]
     public void HalfConvertOnly()
     {
@@ -103,6 +103,19 @@ public unsafe class HalfLossAndGradientBenchmarks : NativeBuffers
             int n = Math.Min(chunk, Elements - start);
             SoftmaxCE.Kernels.HalfConversion.Widen(new ReadOnlySpan<Half>(_halfLogits + start, n), new Span<float>(_scratch, n));
             SoftmaxCE.Kernels.HalfConversion.Narrow(new ReadOnlySpan<float>(_scratch, n), new Span<Half>(_halfGradient + start, n));
+        }
+    }
+
+    /// <summary>The same with the library's vector-arithmetic conversions, its path where F16C is not available.</summary>
+    [Benchmark]
+    public void HalfConvertOnlyArithmetic()
+    {
+        int chunk = Math.Max(ChunkElements / Shape.Classes, 1) * Shape.Classes;
+        for (int start = 0; start < Elements; start += chunk)
+        {
+            int n = Math.Min(chunk, Elements - start);
+            SoftmaxCE.Kernels.HalfConversion.WidenArithmetic(new ReadOnlySpan<Half>(_halfLogits + start, n), new Span<float>(_scratch, n));
+            SoftmaxCE.Kernels.HalfConversion.NarrowArithmetic(new ReadOnlySpan<float>(_scratch, n), new Span<Half>(_halfGradient + start, n));
         }
     }
 

@@ -523,8 +523,23 @@ public sealed class HalfTests
         Assert.Equal(predictions.Zip(p.Labels).Count(t => t.First == t.Second), m.CorrectCount);
     }
 
+    /// <summary>The conversion paths: as the library picks (F16C where available), and the vector arithmetic.</summary>
+    public static TheoryData<bool> ConversionPaths() => new() { false, true };
+
     [Fact]
-    public void Widening_EveryHalf_EqualsTheCastExactly()
+    public void F16cRoutines_AreInUse_WhereTheCpuHasThem()
+    {
+        // On x64 Linux/Windows with AVX2 enabled and F16C (CPUID 1, ECX bit 29), the machine-code routines must be in use;
+        // otherwise the conversion tests below would test the arithmetic path twice.
+        bool expected = System.Runtime.Intrinsics.X86.Avx2.IsSupported
+            && (OperatingSystem.IsLinux() || OperatingSystem.IsWindows())
+            && (System.Runtime.Intrinsics.X86.X86Base.CpuId(1, 0).Ecx & (1 << 29)) != 0;
+        Assert.Equal(expected, SoftmaxCE.Kernels.F16cRoutines.IsAvailable);
+    }
+
+    [Theory]
+    [MemberData(nameof(ConversionPaths))]
+    public void Widening_EveryHalf_EqualsTheCastExactly(bool arithmetic)
     {
         var all = new Half[1 << 16];
         for (int i = 0; i < all.Length; i++)
@@ -532,19 +547,33 @@ public sealed class HalfTests
             all[i] = BitConverter.Int16BitsToHalf((short)i);
         }
 
-        var widened = new float[all.Length];
-        SoftmaxCE.Kernels.HalfConversion.Widen(all, widened);
-        for (int i = 0; i < all.Length; i++)
+        foreach (int length in new[] { all.Length, 1, 15, 16, 17, 31, 33, 100, 8191, 8192, 8193, 20000 })
         {
-            float expected = (float)all[i];
-            Assert.True(
-                float.IsNaN(expected) ? float.IsNaN(widened[i]) : BitConverter.SingleToInt32Bits(widened[i]) == BitConverter.SingleToInt32Bits(expected),
-                $"Half bits 0x{i:X4}: {widened[i]:R}, expected {expected:R}");
+            var widened = new float[length];
+            ReadOnlySpan<Half> source = all.AsSpan(all.Length - length);
+            if (arithmetic)
+            {
+                SoftmaxCE.Kernels.HalfConversion.WidenArithmetic(source, widened);
+            }
+            else
+            {
+                SoftmaxCE.Kernels.HalfConversion.Widen(source, widened);
+            }
+
+            for (int j = 0; j < length; j++)
+            {
+                int i = all.Length - length + j;
+                float expected = (float)all[i];
+                Assert.True(
+                    float.IsNaN(expected) ? float.IsNaN(widened[j]) : BitConverter.SingleToInt32Bits(widened[j]) == BitConverter.SingleToInt32Bits(expected),
+                    $"Half bits 0x{i:X4}, length {length}: {widened[j]:R}, expected {expected:R}");
+            }
         }
     }
 
-    [Fact]
-    public void Narrowing_RoundsToNearestEven_AsTheCast()
+    [Theory]
+    [MemberData(nameof(ConversionPaths))]
+    public void Narrowing_RoundsToNearestEven_AsTheCast(bool arithmetic)
     {
         // Every float a stride apart over all bit patterns, and at each Half the midpoint to the next and its float neighbours
         // (where ties to even decide), through vector bodies, overlapping tails and the scalar path (lengths below one vector).
@@ -567,10 +596,18 @@ public sealed class HalfTests
 
         values.AddRange([65504f, 65519.996f, 65520f, float.MaxValue, float.PositiveInfinity, float.NegativeInfinity, float.NaN, -0f, float.Epsilon, 5.9604645e-8f, 2.9802322e-8f, 2.9802326e-8f]);
         float[] source = [.. values];
-        foreach (int length in new[] { source.Length, 1, 7, 31, 32, 33, 63, 65, 100 })
+        foreach (int length in new[] { source.Length, 1, 7, 15, 16, 17, 31, 32, 33, 63, 65, 100, 8191, 8192, 8193, 20000 })
         {
             var narrowed = new Half[length];
-            SoftmaxCE.Kernels.HalfConversion.Narrow(source.AsSpan(source.Length - length), narrowed);
+            if (arithmetic)
+            {
+                SoftmaxCE.Kernels.HalfConversion.NarrowArithmetic(source.AsSpan(source.Length - length), narrowed);
+            }
+            else
+            {
+                SoftmaxCE.Kernels.HalfConversion.Narrow(source.AsSpan(source.Length - length), narrowed);
+            }
+
             for (int i = 0; i < length; i++)
             {
                 float f = source[source.Length - length + i];

@@ -27,12 +27,12 @@ internal interface IStorageConversion<TStorage>
 }
 
 /// <summary>
-/// IEEE binary16, converted 32 values at a time with integer and float vector operations (.NET 10 exposes no
-/// <c>vcvtph2ps</c>/<c>vcvtps2ph</c>, and <see cref="TensorPrimitives.ConvertToSingle(ReadOnlySpan{Half}, Span{float})"/> /
-/// <see cref="TensorPrimitives.ConvertToHalf(ReadOnlySpan{float}, Span{Half})"/> cost about as much as the whole float kernel).
+/// IEEE binary16: by the F16C instructions where <see cref="F16cRoutines"/> has them, otherwise 32 values at a time with
+/// integer and float vector operations (<see cref="TensorPrimitives.ConvertToSingle(ReadOnlySpan{Half}, Span{float})"/> /
+/// <see cref="TensorPrimitives.ConvertToHalf(ReadOnlySpan{float}, Span{Half})"/> are slower still); both give the same bits.
 /// </summary>
 /// <remarks>
-/// Widening: the 15 exponent and mantissa bits shifted into a float's place and multiplied by 2^112 rebias the exponent, and
+/// The arithmetic path. Widening: the 15 exponent and mantissa bits shifted into a float's place and multiplied by 2^112 rebias the exponent, and
 /// turn a subnormal Half into the right normal float, exactly; an exponent that was all ones becomes 255 (infinity, NaN).
 /// Narrowing, round to nearest even: a normal result adds the rounding bias <c>0xFFF + (odd mantissa)</c> before dropping 13
 /// bits; a subnormal result lets the float adder round (adding 0.5 aligns the 10 kept bits at the bottom); beyond 65520 is
@@ -47,6 +47,37 @@ internal readonly unsafe struct HalfConversion : IStorageConversion<Half>
     private const uint DenormMagic = ((127 - 15) + (23 - 10) + 1) << 23; // 0.5
 
     public static void Widen(ReadOnlySpan<Half> source, Span<float> destination)
+    {
+        if (F16cRoutines.IsAvailable && source.Length >= 16)
+        {
+            fixed (Half* h = source)
+            fixed (float* f = destination)
+            {
+                F16cRoutines.Widen((ushort*)h, f, source.Length);
+                return;
+            }
+        }
+
+        WidenArithmetic(source, destination);
+    }
+
+    public static void Narrow(ReadOnlySpan<float> source, Span<Half> destination)
+    {
+        if (F16cRoutines.IsAvailable && source.Length >= 16)
+        {
+            fixed (float* f = source)
+            fixed (Half* h = destination)
+            {
+                F16cRoutines.Narrow(f, (ushort*)h, source.Length);
+                return;
+            }
+        }
+
+        NarrowArithmetic(source, destination);
+    }
+
+    /// <summary>The widening in vector arithmetic, where <see cref="F16cRoutines"/> is not available (and for the tests).</summary>
+    internal static void WidenArithmetic(ReadOnlySpan<Half> source, Span<float> destination)
     {
         int n = source.Length;
         fixed (Half* h = source)
@@ -92,7 +123,8 @@ internal readonly unsafe struct HalfConversion : IStorageConversion<Half>
         }
     }
 
-    public static void Narrow(ReadOnlySpan<float> source, Span<Half> destination)
+    /// <summary>The narrowing in vector arithmetic, where <see cref="F16cRoutines"/> is not available (and for the tests).</summary>
+    internal static void NarrowArithmetic(ReadOnlySpan<float> source, Span<Half> destination)
     {
         int n = source.Length;
         fixed (float* f = source)

@@ -1,0 +1,225 @@
+using System;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
+
+namespace SoftmaxCE.Kernels;
+
+/// <summary>
+/// The x64 F16C conversions <c>vcvtph2ps</c> (Half to float) and <c>vcvtps2ph</c> (float to Half, round to nearest even),
+/// as two small machine-code loops placed in executable memory once per process, because .NET 10 exposes neither as an
+/// intrinsic (dotnet/runtime#62416) and the same conversion in vector integer arithmetic costs about as much as the whole
+/// float kernel.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Used only where it is known to be right: x64 Linux or Windows, a CPU that reports F16C, and AVX2 enabled in the runtime
+/// (so <c>DOTNET_EnableAVX2=0</c> also turns these off, and the tests run the vector-arithmetic conversions then). Anything
+/// that fails on the way (no executable memory under a W^X policy, an unknown OS) leaves <see cref="IsAvailable"/> false
+/// and the library on <see cref="HalfConversion"/>'s arithmetic path; the results are bitwise the same (NaN stays NaN).
+/// </para>
+/// <para>
+/// The memory is mapped writable, filled, then made read-and-execute: never writable and executable at once. The loops use
+/// only registers that are volatile in both the System V and the Windows x64 calling conventions (rax, r9-r11, ymm0-ymm1),
+/// each starts with three moves from its ABI's argument registers, and ends with <c>vzeroupper</c>. They are called through
+/// unmanaged function pointers without a GC transition, which is allowed because they never call back, block or allocate,
+/// and each call is kept short (<see cref="CallElements"/> values, well under a microsecond).
+/// </para>
+/// </remarks>
+internal static unsafe partial class F16cRoutines
+{
+    /// <summary>Values per call: short enough that a GC never waits long for a call without a GC transition.</summary>
+    public const int CallElements = 8192;
+
+    private static readonly delegate* unmanaged[SuppressGCTransition]<ushort*, float*, nint, void> s_widen;
+    private static readonly delegate* unmanaged[SuppressGCTransition]<float*, ushort*, nint, void> s_narrow;
+
+    static F16cRoutines()
+    {
+        if (!HasF16c() || AppContext.TryGetSwitch("SoftmaxCE.DisableF16C", out bool disabled) && disabled)
+        {
+            return;
+        }
+
+        try
+        {
+            byte[] prologue = OperatingSystem.IsWindows() ? WindowsArguments : SystemVArguments;
+            int size = (2 * prologue.Length) + WidenLoop.Length + NarrowLoop.Length;
+            byte* code = ExecutableMemory.Allocate(size);
+            if (code == null)
+            {
+                return;
+            }
+
+            Span<byte> text = new(code, size);
+            prologue.CopyTo(text);
+            WidenLoop.CopyTo(text[prologue.Length..]);
+            int narrowAt = prologue.Length + WidenLoop.Length;
+            prologue.CopyTo(text[narrowAt..]);
+            NarrowLoop.CopyTo(text[(narrowAt + prologue.Length)..]);
+            if (!ExecutableMemory.MakeExecutable(code, size))
+            {
+                return;
+            }
+
+            s_widen = (delegate* unmanaged[SuppressGCTransition]<ushort*, float*, nint, void>)code;
+            s_narrow = (delegate* unmanaged[SuppressGCTransition]<float*, ushort*, nint, void>)(code + narrowAt);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or PlatformNotSupportedException)
+        {
+            // No way to get executable memory here: the arithmetic conversions serve.
+        }
+    }
+
+    /// <summary>Whether the F16C routines are in use in this process.</summary>
+    public static bool IsAvailable => s_widen != null;
+
+    /// <summary>Widens <paramref name="count"/> (at least 16) Half values; the last 16 may overlap the ones before.</summary>
+    public static void Widen(ushort* source, float* destination, int count)
+    {
+        int whole = count & ~15;
+        for (int at = 0; at < whole; at += CallElements)
+        {
+            s_widen(source + at, destination + at, Math.Min(CallElements, whole - at));
+        }
+
+        if (whole != count)
+        {
+            s_widen(source + count - 16, destination + count - 16, 16);
+        }
+    }
+
+    /// <summary>Narrows <paramref name="count"/> (at least 16) floats, rounding to nearest even; the last 16 may overlap.</summary>
+    public static void Narrow(float* source, ushort* destination, int count)
+    {
+        int whole = count & ~15;
+        for (int at = 0; at < whole; at += CallElements)
+        {
+            s_narrow(source + at, destination + at, Math.Min(CallElements, whole - at));
+        }
+
+        if (whole != count)
+        {
+            s_narrow(source + count - 16, destination + count - 16, 16);
+        }
+    }
+
+    private static bool HasF16c()
+    {
+        if (!Avx2.IsSupported || !(OperatingSystem.IsLinux() || OperatingSystem.IsWindows()))
+        {
+            return false;
+        }
+
+        // CPUID leaf 1, ECX bit 29: F16C.
+        (_, _, int ecx, _) = X86Base.CpuId(1, 0);
+        return (ecx & (1 << 29)) != 0;
+    }
+
+    // The arguments (source, destination, count) into r9, r10, r11.
+    // System V: mov r9, rdi; mov r10, rsi; mov r11, rdx.
+    private static readonly byte[] SystemVArguments = [0x49, 0x89, 0xF9, 0x49, 0x89, 0xF2, 0x49, 0x89, 0xD3];
+
+    // Windows x64: mov r9, rcx; mov r10, rdx; mov r11, r8.
+    private static readonly byte[] WindowsArguments = [0x49, 0x89, 0xC9, 0x49, 0x89, 0xD2, 0x4D, 0x89, 0xC3];
+
+    // count is a positive multiple of 16:
+    //       xor eax, eax
+    //   L:  vcvtph2ps ymm0, [r9 + rax*2]
+    //       vcvtph2ps ymm1, [r9 + rax*2 + 16]
+    //       vmovups [r10 + rax*4], ymm0
+    //       vmovups [r10 + rax*4 + 32], ymm1
+    //       add rax, 16
+    //       cmp rax, r11
+    //       jb L
+    //       vzeroupper
+    //       ret
+    private static readonly byte[] WidenLoop =
+    [
+        0x31, 0xC0,
+        0xC4, 0xC2, 0x7D, 0x13, 0x04, 0x41,
+        0xC4, 0xC2, 0x7D, 0x13, 0x4C, 0x41, 0x10,
+        0xC4, 0xC1, 0x7C, 0x11, 0x04, 0x82,
+        0xC4, 0xC1, 0x7C, 0x11, 0x4C, 0x82, 0x20,
+        0x48, 0x83, 0xC0, 0x10,
+        0x4C, 0x39, 0xD8,
+        0x72, 0xDD,
+        0xC5, 0xF8, 0x77,
+        0xC3,
+    ];
+
+    // count is a positive multiple of 16; rounding control 0 in the immediate is round to nearest even. The conversion
+    // goes to a register and a plain store follows: the memory-destination form is several times slower on Zen 4.
+    //       xor eax, eax
+    //   L:  vmovups ymm0, [r9 + rax*4]
+    //       vmovups ymm1, [r9 + rax*4 + 32]
+    //       vcvtps2ph xmm0, ymm0, 0
+    //       vcvtps2ph xmm1, ymm1, 0
+    //       vmovdqu [r10 + rax*2], xmm0
+    //       vmovdqu [r10 + rax*2 + 16], xmm1
+    //       add rax, 16
+    //       cmp rax, r11
+    //       jb L
+    //       vzeroupper
+    //       ret
+    private static readonly byte[] NarrowLoop =
+    [
+        0x31, 0xC0,
+        0xC4, 0xC1, 0x7C, 0x10, 0x04, 0x81,
+        0xC4, 0xC1, 0x7C, 0x10, 0x4C, 0x81, 0x20,
+        0xC4, 0xE3, 0x7D, 0x1D, 0xC0, 0x00,
+        0xC4, 0xE3, 0x7D, 0x1D, 0xC9, 0x00,
+        0xC4, 0xC1, 0x7A, 0x7F, 0x04, 0x42,
+        0xC4, 0xC1, 0x7A, 0x7F, 0x4C, 0x42, 0x10,
+        0x48, 0x83, 0xC0, 0x10,
+        0x4C, 0x39, 0xD8,
+        0x72, 0xD1,
+        0xC5, 0xF8, 0x77,
+        0xC3,
+    ];
+
+    /// <summary>A page or so of memory that is first written, then made executable and never written again.</summary>
+    private static partial class ExecutableMemory
+    {
+        private const int ProtRead = 1;
+        private const int ProtWrite = 2;
+        private const int ProtExec = 4;
+        private const int MapPrivate = 0x02;
+        private const int MapAnonymous = 0x20;
+        private const uint MemCommitReserve = 0x3000;
+        private const uint PageReadWrite = 0x04;
+        private const uint PageExecuteRead = 0x20;
+
+        public static byte* Allocate(int size)
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                return (byte*)VirtualAlloc(null, (nuint)size, MemCommitReserve, PageReadWrite);
+            }
+
+            void* p = Mmap(null, (nuint)size, ProtRead | ProtWrite, MapPrivate | MapAnonymous, -1, 0);
+            return p == (void*)-1 ? null : (byte*)p;
+        }
+
+        public static bool MakeExecutable(byte* code, int size)
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                return VirtualProtect(code, (nuint)size, PageExecuteRead, out _) != 0;
+            }
+
+            return Mprotect(code, (nuint)size, ProtRead | ProtExec) == 0;
+        }
+
+        [LibraryImport("libc", EntryPoint = "mmap")]
+        private static partial void* Mmap(void* address, nuint length, int protection, int flags, int fd, nint offset);
+
+        [LibraryImport("libc", EntryPoint = "mprotect")]
+        private static partial int Mprotect(void* address, nuint length, int protection);
+
+        [LibraryImport("kernel32.dll", EntryPoint = "VirtualAlloc")]
+        private static partial void* VirtualAlloc(void* address, nuint size, uint allocationType, uint protection);
+
+        [LibraryImport("kernel32.dll", EntryPoint = "VirtualProtect")]
+        private static partial int VirtualProtect(void* address, nuint size, uint protection, out uint oldProtection);
+    }
+}

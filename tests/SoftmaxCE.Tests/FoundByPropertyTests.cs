@@ -191,6 +191,45 @@ public sealed class FoundByPropertyTests
         }
     }
 
+    /// <summary>
+    /// The fused linear head had the same pattern as the row kernels before <c>SplitFactor</c>: its row coefficient
+    /// <c>1 + 2 z LSE</c> as one factor in T, +inf when z-loss times the log-sum-exp is beyond T's range, so a class
+    /// whose exponential (times the cap's derivative) is 0 got <c>0 * inf = NaN</c>, and a finite element +inf. Here
+    /// float, one row, hidden size 1 and hidden value 1, so the weight gradient is the logits gradient: soft-cap 30 (the
+    /// LSE is about 30), z-loss float's largest value / 50 (the coefficient is 1.2 times float's largest value), the
+    /// label far above the cap (its derivative tiny), classes at 0 (a finite gradient, near 4e25) and far below the cap
+    /// (a derivative of exactly 0, a gradient of 0), over vector bodies and tails, each against the double reference.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void LinearHead_GradientCoefficient_BeyondFloatsRange_GivesZerosNotNaN(int width)
+    {
+        const int Classes = 40;
+        double[] weight = [.. Enumerable.Range(0, Classes).Select(k => k == 0 ? 1000 : k % 2 == 1 ? 0.01 * k : -1e30)];
+        var options = new CrossEntropyOptions { Reduction = Reduction.Sum, ZLoss = float.MaxValue / 50.0, LogitSoftcap = 30 };
+        Assert.True(2 * options.ZLoss * 29 > float.MaxValue, "the row coefficient is beyond float's range");
+        LinearProblem p = LinearTests<float>.Rounded(new LinearProblem(1, 1, Classes, [1.0], weight, null, [0], options, null, null));
+        LinearExpected expected = LinearReference.Compute(p);
+        LinearTests<float>.Buffers b = LinearTests<float>.Buffers.For(p);
+        using (ForcedWidth.Force(width))
+        {
+            b.Run(p);
+        }
+
+        for (int k = 0; k < Classes; k++)
+        {
+            double e = expected.WeightGradient[k];
+            Assert.True(double.IsFinite(e) && Math.Abs(e) < float.MaxValue, $"the reference gradient of class {k} is finite in float");
+            double a = b.WeightGradient[k];
+
+            // The label's cap derivative 1 - (y'/c)^2 is 0 in double, and a float ulp (1.2e-7) of its unit-size terms
+            // (p - q = 1 - 1) in float, where y'/c rounds next to 1: the floor of 1 in the magnitude covers that.
+            Assert.True(
+                Math.Abs(a - e) <= Tolerances.Single.Gradient * Math.Max(expected.WeightMagnitude[k], 1),
+                $"width {width}, class {k} (weight {weight[k]}): {a}, expected {e} (magnitude {expected.WeightMagnitude[k]:G3})");
+        }
+    }
+
     private static void CoefficientBeyondRange<T>(int width, int classes)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

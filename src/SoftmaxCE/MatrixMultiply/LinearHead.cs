@@ -465,54 +465,22 @@ internal readonly unsafe struct GradientWork<T>(HeadProblem<T> p, BlockScratch<T
         where TOps : ISimdOps<TVec, T>
         where TVec : unmanaged
     {
-        int lanes = TOps.Count;
-        int vectorEnd = width - (width % lanes);
-        T* bias = p.Bias == null ? null : p.Bias + v0;
-        T* weights = p.ClassWeights == null ? null : p.ClassWeights + v0;
-        double spread = p.Smoothing / p.Classes;
-        double cap = p.Softcap;
-        T spreadT = T.CreateTruncating(spread);
-        T inverseCap = cap == 0 ? T.Zero : T.CreateTruncating(1 / cap);
         int end = Math.Min(count, (task + 1) * LinearHead.TaskRows);
         RowState st = s.State;
         for (int t = task * LinearHead.TaskRows; t < end; t++)
         {
-            T* g = s.Logits + ((nint)t * width);
             double rowScale = st.Scale[t] * p.LogitScale;
-            T lse = T.CreateTruncating(st.Lse[t]);
-            T coefficient = T.CreateTruncating(st.Coefficient[t]);
-            T scale = T.CreateTruncating(rowScale);
-            for (int j = 0; j < vectorEnd; j += lanes)
+
+            // The row's coefficient and its scale as one factor; beyond T's range (logits near T's largest value with
+            // z-loss) it is applied as finite factors, so that exponentials that underflowed to 0 give 0, not 0 * inf.
+            double coefficient = st.Coefficient[t];
+            if (SplitFactor.IsNeeded(T.CreateTruncating(coefficient * rowScale), coefficient, rowScale))
             {
-                TVec z = LogitTransform<TOps, TVec, T>.Apply(p, TOps.Load(g + j), bias == null ? null : bias + j);
-                TVec r = TOps.Multiply(TOps.ExpDifference(z, TOps.Create(lse)), TOps.Create(coefficient));
-                if (spread != 0)
-                {
-                    r = TOps.Subtract(r, weights == null ? TOps.Create(spreadT) : TOps.Multiply(TOps.Create(spreadT), TOps.Load(weights + j)));
-                }
-
-                TVec chain = TOps.Create(scale);
-                if (cap != 0)
-                {
-                    TVec tanh = TOps.Multiply(z, TOps.Create(inverseCap));
-                    chain = TOps.Multiply(chain, TOps.Subtract(TOps.Create(T.One), TOps.Multiply(tanh, tanh)));
-                }
-
-                TOps.Store(TOps.Multiply(r, chain), g + j);
+                Row<TOps, TVec, ThreeFactors>(t, SplitFactor.Of<T>(coefficient, rowScale));
             }
-
-            for (int j = vectorEnd; j < width; j++)
+            else
             {
-                T z = LogitTransform<OpsScalar<T>, T, T>.Apply(p, g[j], bias == null ? null : bias + j);
-                T r = (OpsScalar<T>.ExpDifference(z, lse) * coefficient) - (spread == 0 ? T.Zero : spreadT * (weights == null ? T.One : weights[j]));
-                T chain = scale;
-                if (cap != 0)
-                {
-                    T tanh = z * inverseCap;
-                    chain *= T.One - (tanh * tanh);
-                }
-
-                g[j] = r * chain;
+                Row<TOps, TVec, OneFactor>(t, new SplitFactor(1, 1, coefficient * rowScale));
             }
 
             // The label's own target, subtracted where it sits: (1 - eps) w_l, through the chain rule at the label logit.
@@ -520,14 +488,70 @@ internal readonly unsafe struct GradientWork<T>(HeadProblem<T> p, BlockScratch<T
             if ((uint)local < (uint)width)
             {
                 double labelChain = rowScale;
-                if (cap != 0)
+                if (p.Softcap != 0)
                 {
-                    double tanh = st.LabelLogit[t] / cap;
+                    double tanh = st.LabelLogit[t] / p.Softcap;
                     labelChain *= 1 - (tanh * tanh);
                 }
 
-                g[local] -= T.CreateTruncating(st.LabelTarget[t] * labelChain);
+                s.Logits[((nint)t * width) + local] -= T.CreateTruncating(st.LabelTarget[t] * labelChain);
             }
+        }
+    }
+
+    /// <summary>
+    /// One row of the chunk: <c>(e_k d_k) c - (eps / C) s w_k d_k</c>, with <c>e_k = exp(z_k - LSE)</c>, <c>d_k</c> the cap's
+    /// derivative (1 without a cap, applied before the large factor) and <c>c</c> the row's coefficient times its scale.
+    /// </summary>
+    private void Row<TOps, TVec, TSplit>(int t, SplitFactor factor)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+        where TSplit : struct, IFactorSplit
+    {
+        int lanes = TOps.Count;
+        int vectorEnd = width - (width % lanes);
+        T* bias = p.Bias == null ? null : p.Bias + v0;
+        T* weights = p.ClassWeights == null ? null : p.ClassWeights + v0;
+        double cap = p.Softcap;
+        T inverseCap = cap == 0 ? T.Zero : T.CreateTruncating(1 / cap);
+        T* g = s.Logits + ((nint)t * width);
+        RowState st = s.State;
+        T spread = T.CreateTruncating(p.Smoothing / p.Classes * st.Scale[t] * p.LogitScale);
+        T lse = T.CreateTruncating(st.Lse[t]);
+        TVec last = factor.Vectors<TOps, TVec, T>(out TVec first, out TVec second);
+        for (int j = 0; j < vectorEnd; j += lanes)
+        {
+            TVec z = LogitTransform<TOps, TVec, T>.Apply(p, TOps.Load(g + j), bias == null ? null : bias + j);
+            TVec e = TOps.ExpDifference(z, TOps.Create(lse));
+            TVec spreadHere = weights == null ? TOps.Create(spread) : TOps.Multiply(TOps.Create(spread), TOps.Load(weights + j));
+            if (cap != 0)
+            {
+                TVec tanh = TOps.Multiply(z, TOps.Create(inverseCap));
+                TVec derivative = TOps.Subtract(TOps.Create(T.One), TOps.Multiply(tanh, tanh));
+                e = TOps.Multiply(e, derivative);
+                spreadHere = TOps.Multiply(spreadHere, derivative);
+            }
+
+            TVec r = SplitFactor.Times<TOps, TVec, T, TSplit>(e, first, second, last);
+            TOps.Store(p.Smoothing == 0 ? r : TOps.Subtract(r, spreadHere), g + j);
+        }
+
+        for (int j = vectorEnd; j < width; j++)
+        {
+            T z = LogitTransform<OpsScalar<T>, T, T>.Apply(p, g[j], bias == null ? null : bias + j);
+            T e = OpsScalar<T>.ExpDifference(z, lse);
+            T spreadHere = weights == null ? spread : spread * weights[j];
+            if (cap != 0)
+            {
+                T tanh = z * inverseCap;
+                T derivative = T.One - (tanh * tanh);
+                e *= derivative;
+                spreadHere *= derivative;
+            }
+
+            T r = SplitFactor.Times<OpsScalar<T>, T, T, TSplit>(
+                e, T.CreateTruncating(factor.First), T.CreateTruncating(factor.Second), T.CreateTruncating(factor.Last));
+            g[j] = p.Smoothing == 0 ? r : r - spreadHere;
         }
     }
 }

@@ -516,6 +516,7 @@ internal readonly unsafe struct GradientWork<T>(HeadProblem<T> p, BlockScratch<T
         T inverseCap = cap == 0 ? T.Zero : T.CreateTruncating(1 / cap);
         T* g = s.Logits + ((nint)t * width);
         RowState st = s.State;
+        bool smoothing = p.Smoothing != 0;
         T spread = T.CreateTruncating(p.Smoothing / p.Classes * st.Scale[t] * p.LogitScale);
         T lse = T.CreateTruncating(st.Lse[t]);
         TVec last = factor.Vectors<TOps, TVec, T>(out TVec first, out TVec second);
@@ -523,35 +524,44 @@ internal readonly unsafe struct GradientWork<T>(HeadProblem<T> p, BlockScratch<T
         {
             TVec z = LogitTransform<TOps, TVec, T>.Apply(p, TOps.Load(g + j), bias == null ? null : bias + j);
             TVec e = TOps.ExpDifference(z, TOps.Create(lse));
-            TVec spreadHere = weights == null ? TOps.Create(spread) : TOps.Multiply(TOps.Create(spread), TOps.Load(weights + j));
+            TVec derivative = TOps.Create(T.One);
             if (cap != 0)
             {
                 TVec tanh = TOps.Multiply(z, TOps.Create(inverseCap));
-                TVec derivative = TOps.Subtract(TOps.Create(T.One), TOps.Multiply(tanh, tanh));
+                derivative = TOps.Subtract(derivative, TOps.Multiply(tanh, tanh));
                 e = TOps.Multiply(e, derivative);
-                spreadHere = TOps.Multiply(spreadHere, derivative);
             }
 
             TVec r = SplitFactor.Times<TOps, TVec, T, TSplit>(e, first, second, last);
-            TOps.Store(p.Smoothing == 0 ? r : TOps.Subtract(r, spreadHere), g + j);
+            if (smoothing)
+            {
+                TVec spreadHere = weights == null ? TOps.Create(spread) : TOps.Multiply(TOps.Create(spread), TOps.Load(weights + j));
+                r = TOps.Subtract(r, cap != 0 ? TOps.Multiply(spreadHere, derivative) : spreadHere);
+            }
+
+            TOps.Store(r, g + j);
         }
 
         for (int j = vectorEnd; j < width; j++)
         {
             T z = LogitTransform<OpsScalar<T>, T, T>.Apply(p, g[j], bias == null ? null : bias + j);
             T e = OpsScalar<T>.ExpDifference(z, lse);
-            T spreadHere = weights == null ? spread : spread * weights[j];
+            T derivative = T.One;
             if (cap != 0)
             {
                 T tanh = z * inverseCap;
-                T derivative = T.One - (tanh * tanh);
+                derivative -= tanh * tanh;
                 e *= derivative;
-                spreadHere *= derivative;
             }
 
             T r = SplitFactor.Times<OpsScalar<T>, T, T, TSplit>(
                 e, T.CreateTruncating(factor.First), T.CreateTruncating(factor.Second), T.CreateTruncating(factor.Last));
-            g[j] = p.Smoothing == 0 ? r : r - spreadHere;
+            if (smoothing)
+            {
+                r -= (weights == null ? spread : spread * weights[j]) * derivative;
+            }
+
+            g[j] = r;
         }
     }
 }

@@ -95,40 +95,24 @@ public unsafe class HalfLossAndGradientBenchmarks : NativeBuffers
 
     /// <summary>The Half layer without the kernel: each chunk widened into a float scratch and narrowed into the gradient, with the library's conversions (F16C where the CPU has it).</summary>
     [Benchmark]
-    public void HalfConvertOnly()
-    {
-        int chunk = Math.Max(ChunkElements / Shape.Classes, 1) * Shape.Classes;
-        for (int start = 0; start < Elements; start += chunk)
-        {
-            int n = Math.Min(chunk, Elements - start);
-            SoftmaxCE.Kernels.HalfConversion.Widen(new ReadOnlySpan<Half>(_halfLogits + start, n), new Span<float>(_scratch, n));
-            SoftmaxCE.Kernels.HalfConversion.Narrow(new ReadOnlySpan<float>(_scratch, n), new Span<Half>(_halfGradient + start, n));
-        }
-    }
+    public void HalfConvertOnly() => ConvertChunks(&SoftmaxCE.Kernels.HalfConversion.Widen, &SoftmaxCE.Kernels.HalfConversion.Narrow);
 
     /// <summary>The same with the library's vector-arithmetic conversions, its path where F16C is not available.</summary>
     [Benchmark]
-    public void HalfConvertOnlyArithmetic()
-    {
-        int chunk = Math.Max(ChunkElements / Shape.Classes, 1) * Shape.Classes;
-        for (int start = 0; start < Elements; start += chunk)
-        {
-            int n = Math.Min(chunk, Elements - start);
-            SoftmaxCE.Kernels.HalfConversion.WidenArithmetic(new ReadOnlySpan<Half>(_halfLogits + start, n), new Span<float>(_scratch, n));
-            SoftmaxCE.Kernels.HalfConversion.NarrowArithmetic(new ReadOnlySpan<float>(_scratch, n), new Span<Half>(_halfGradient + start, n));
-        }
-    }
+    public void HalfConvertOnlyArithmetic() => ConvertChunks(&SoftmaxCE.Kernels.HalfConversion.WidenArithmetic, &SoftmaxCE.Kernels.HalfConversion.NarrowArithmetic);
 
     /// <summary>The same with <see cref="TensorPrimitives"/>' conversions, which the library does not use.</summary>
     [Benchmark]
-    public void HalfConvertOnlyTensorPrimitives()
+    public void HalfConvertOnlyTensorPrimitives() => ConvertChunks(&TensorPrimitives.ConvertToSingle, &TensorPrimitives.ConvertToHalf);
+
+    private void ConvertChunks(delegate*<ReadOnlySpan<Half>, Span<float>, void> widen, delegate*<ReadOnlySpan<float>, Span<Half>, void> narrow)
     {
         int chunk = Math.Max(ChunkElements / Shape.Classes, 1) * Shape.Classes;
         for (int start = 0; start < Elements; start += chunk)
         {
             int n = Math.Min(chunk, Elements - start);
-            TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(_halfLogits + start, n), new Span<float>(_scratch, n));
-            TensorPrimitives.ConvertToHalf(new ReadOnlySpan<float>(_scratch, n), new Span<Half>(_halfGradient + start, n));
+            widen(new ReadOnlySpan<Half>(_halfLogits + start, n), new Span<float>(_scratch, n));
+            narrow(new ReadOnlySpan<float>(_scratch, n), new Span<Half>(_halfGradient + start, n));
         }
     }
 }

@@ -74,32 +74,25 @@ internal static unsafe partial class F16cRoutines
     public static bool IsAvailable => s_widen != null;
 
     /// <summary>Widens <paramref name="count"/> (at least 16) Half values; the last 16 may overlap the ones before.</summary>
-    public static void Widen(ushort* source, float* destination, int count)
-    {
-        int whole = count & ~15;
-        for (int at = 0; at < whole; at += CallElements)
-        {
-            s_widen(source + at, destination + at, Math.Min(CallElements, whole - at));
-        }
-
-        if (whole != count)
-        {
-            s_widen(source + count - 16, destination + count - 16, 16);
-        }
-    }
+    public static void Widen(ushort* source, float* destination, int count) => Run(s_widen, source, destination, count);
 
     /// <summary>Narrows <paramref name="count"/> (at least 16) floats, rounding to nearest even; the last 16 may overlap.</summary>
-    public static void Narrow(float* source, ushort* destination, int count)
+    public static void Narrow(float* source, ushort* destination, int count) => Run(s_narrow, source, destination, count);
+
+    /// <summary>Runs a 16-values-a-step routine over <paramref name="count"/> values, in calls of at most <see cref="CallElements"/>.</summary>
+    private static void Run<TFrom, TTo>(delegate* unmanaged[SuppressGCTransition]<TFrom*, TTo*, nint, void> routine, TFrom* source, TTo* destination, int count)
+        where TFrom : unmanaged
+        where TTo : unmanaged
     {
         int whole = count & ~15;
         for (int at = 0; at < whole; at += CallElements)
         {
-            s_narrow(source + at, destination + at, Math.Min(CallElements, whole - at));
+            routine(source + at, destination + at, Math.Min(CallElements, whole - at));
         }
 
         if (whole != count)
         {
-            s_narrow(source + count - 16, destination + count - 16, 16);
+            routine(source + count - 16, destination + count - 16, 16);
         }
     }
 

@@ -27,8 +27,8 @@ internal interface IStorageConversion<TStorage>
 }
 
 /// <summary>
-/// IEEE binary16: by the F16C instructions where <see cref="F16cRoutines"/> has them, otherwise 32 values at a time with
-/// integer and float vector operations (<see cref="TensorPrimitives.ConvertToSingle(ReadOnlySpan{Half}, Span{float})"/> /
+/// IEEE binary16: by the F16C instructions where <see cref="F16cRoutines"/> has them, otherwise a vector of values at a time
+/// (512, 256 or 128 bits) with integer and float vector operations (<see cref="TensorPrimitives.ConvertToSingle(ReadOnlySpan{Half}, Span{float})"/> /
 /// <see cref="TensorPrimitives.ConvertToHalf(ReadOnlySpan{float}, Span{Half})"/> are slower still); both give the same bits.
 /// </summary>
 /// <remarks>
@@ -116,6 +116,22 @@ internal readonly unsafe struct HalfConversion : IStorageConversion<Half>
                 }
             }
 
+            if (Vector128.IsHardwareAccelerated && n >= Vector128<ushort>.Count)
+            {
+                int last = n - Vector128<ushort>.Count;
+                for (int i = 0; ; i += Vector128<ushort>.Count)
+                {
+                    int at = Math.Min(i, last);
+                    (Vector128<uint> lo, Vector128<uint> hi) = Vector128.Widen(Vector128.Load(s + at));
+                    Widen(lo).Store(f + at);
+                    Widen(hi).Store(f + at + Vector128<uint>.Count);
+                    if (at == last)
+                    {
+                        return;
+                    }
+                }
+            }
+
             for (int i = 0; i < n; i++)
             {
                 f[i] = (float)h[i];
@@ -163,6 +179,22 @@ internal readonly unsafe struct HalfConversion : IStorageConversion<Half>
                 }
             }
 
+            if (Vector128.IsHardwareAccelerated && n >= Vector128<ushort>.Count)
+            {
+                int last = n - Vector128<ushort>.Count;
+                for (int i = 0; ; i += Vector128<ushort>.Count)
+                {
+                    int at = Math.Min(i, last);
+                    Vector128<uint> lo = Narrow(Vector128.Load(f + at).AsUInt32());
+                    Vector128<uint> hi = Narrow(Vector128.Load(f + at + Vector128<uint>.Count).AsUInt32());
+                    Vector128.Narrow(lo, hi).Store(d + at);
+                    if (at == last)
+                    {
+                        return;
+                    }
+                }
+            }
+
             for (int i = 0; i < n; i++)
             {
                 h[i] = (Half)f[i];
@@ -184,6 +216,14 @@ internal readonly unsafe struct HalfConversion : IStorageConversion<Half>
         Vector256<float> magnitude = ((h & Vector256.Create(0x7FFFu)) << 13).AsSingle() * Vector256.Create(Magic).AsSingle();
         Vector256<uint> infNan = Vector256.GreaterThanOrEqual(magnitude, Vector256.Create(WasInfNan).AsSingle()).AsUInt32() & Vector256.Create(255u << 23);
         return (magnitude.AsUInt32() | infNan | ((h & Vector256.Create(0x8000u)) << 16)).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Widen(Vector128<uint> h)
+    {
+        Vector128<float> magnitude = ((h & Vector128.Create(0x7FFFu)) << 13).AsSingle() * Vector128.Create(Magic).AsSingle();
+        Vector128<uint> infNan = Vector128.GreaterThanOrEqual(magnitude, Vector128.Create(WasInfNan).AsSingle()).AsUInt32() & Vector128.Create(255u << 23);
+        return (magnitude.AsUInt32() | infNan | ((h & Vector128.Create(0x8000u)) << 16)).AsSingle();
     }
 
     /// <summary>Half bits in the low 16 bits of each lane.</summary>
@@ -214,6 +254,21 @@ internal readonly unsafe struct HalfConversion : IStorageConversion<Half>
         Vector256<uint> normal = (a + Vector256.Create(unchecked((uint)((15 - 127) << 23)) + 0xFFFu) + odd) >>> 13;
         Vector256<uint> r = Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256.Create(SubnormalBelow)), small, normal);
         r = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(a, Vector256.Create(HalfOverflow)), big, r);
+        return r | (sign >>> 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<uint> Narrow(Vector128<uint> u)
+    {
+        Vector128<uint> sign = u & Vector128.Create(0x80000000u);
+        Vector128<uint> a = u ^ sign;
+        Vector128<uint> big = Vector128.ConditionalSelect(
+            Vector128.GreaterThan(a, Vector128.Create(0x7F800000u)), Vector128.Create(0x7E00u), Vector128.Create(0x7C00u));
+        Vector128<uint> small = (a.AsSingle() + Vector128.Create(DenormMagic).AsSingle()).AsUInt32() - Vector128.Create(DenormMagic);
+        Vector128<uint> odd = (a >>> 13) & Vector128<uint>.One;
+        Vector128<uint> normal = (a + Vector128.Create(unchecked((uint)((15 - 127) << 23)) + 0xFFFu) + odd) >>> 13;
+        Vector128<uint> r = Vector128.ConditionalSelect(Vector128.LessThan(a, Vector128.Create(SubnormalBelow)), small, normal);
+        r = Vector128.ConditionalSelect(Vector128.GreaterThanOrEqual(a, Vector128.Create(HalfOverflow)), big, r);
         return r | (sign >>> 16);
     }
 }

@@ -179,9 +179,15 @@ internal readonly unsafe struct StoreAndRescale<T, TMode> : IWriteStrategy<T>
         where TTerm : struct, ITargetTerm<TTerm, T>
     {
         nuint count = (nuint)TOps.Count;
-        nuint full = length - (length % count);
-        TVec tail = full != length ? TOps.Load(output + length - count) : TOps.Zero;
-        for (nuint i = 0; i < full; i += count)
+
+        // On a misaligned output (any row of a new float[n]) the stores go on the vector's alignment: an unaligned first
+        // vector, aligned vectors, an overlapping last vector. The first and the last are loaded before anything is
+        // stored, so that in place no element is scaled twice; each element's arithmetic is the same either way.
+        nuint lead = AlignedStores.Lead<TOps, TVec, T>(output);
+        nuint end = lead + ((length - lead) / count * count);
+        TVec head = lead != 0 ? TOps.Load(output) : TOps.Zero;
+        TVec tail = end != length ? TOps.Load(output + length - count) : TOps.Zero;
+        for (nuint i = lead; i < end; i += count)
         {
             TVec r = TOps.Multiply(TOps.Load(output + i), factor);
             if (TTerm.IsActive)
@@ -192,7 +198,18 @@ internal readonly unsafe struct StoreAndRescale<T, TMode> : IWriteStrategy<T>
             TOps.Store(r, output + i);
         }
 
-        if (full != length)
+        if (lead != 0)
+        {
+            TVec r = TOps.Multiply(head, factor);
+            if (TTerm.IsActive)
+            {
+                r = TOps.MultiplyAdd(term.Load<TOps, TVec>(start), termScale, r);
+            }
+
+            TOps.Store(r, output);
+        }
+
+        if (end != length)
         {
             TVec r = TOps.Multiply(tail, factor);
             if (TTerm.IsActive)

@@ -122,9 +122,9 @@ internal readonly struct LogitMap<T>
 
     /// <summary>
     /// <c>c tanh(x)</c> in float as <c>x P(x^2) / Q(x^2)</c>, <c>P</c> and <c>Q</c> of degree 4 (<see cref="TanhSingle"/>),
-    /// with <c>x</c> clamped to <c>±10</c> and the result to <c>±c</c>: ten multiply-adds or multiplies, a division and the
-    /// two clamps, where the exponential-based form costs an exponential, a reciprocal, a series for small <c>|x|</c> and
-    /// three selects. The function is odd by construction, so no sign is handled. The division is a true one: it runs on
+    /// with <c>x</c> clamped to <c>±10</c> and the result to <c>±c</c>: eleven multiply-adds or multiplies, a division and
+    /// the clamps (one instruction with AVX-512, then a max and a min), where the exponential-based form costs an
+    /// exponential, a reciprocal, a series for small <c>|x|</c> and three selects. The function is odd by construction, so no sign is handled. The division is a true one: it runs on
     /// its own unit, beside the multiply-adds, and measured no slower than a reciprocal estimate with its refinement.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -7,7 +7,8 @@ namespace SoftmaxCE.Kernels;
 /// <remarks>
 /// The coefficients minimise the largest relative error of <c>P(t) / Q(t)</c> against <c>tanh(sqrt t) / sqrt t</c> for
 /// <c>t</c> in <c>[0, 9.01^2]</c> (Lawson's iteration on the linearised problem, in 40-digit arithmetic, with <c>Q(0) = 1</c>):
-/// 2.1e-8, 4e-8 with the coefficients rounded to float. Beyond 9.01, tanh is 1 in float.
+/// 2.1e-8, 4e-8 with the coefficients rounded to float (<c>scripts/fit-tanh-single.py 4 4 9.01</c>). Beyond 9.01, tanh is 1
+/// in float.
 /// </remarks>
 internal static class TanhSingle
 {

@@ -24,11 +24,17 @@ internal readonly struct LogitMap<T>
         ScaleValue = scale;
         CapValue = softcap;
         Cap = T.CreateTruncating(softcap);
+        NegativeCap = -Cap;
         InverseCap = softcap == 0 ? T.One : T.CreateTruncating(1 / softcap);
         Factor = T.CreateTruncating(softcap == 0 ? scale : scale / softcap);
         S3 = T.CreateTruncating(softcap * (-1.0 / 3));
         S5 = T.CreateTruncating(softcap * (2.0 / 15));
         S7 = T.CreateTruncating(softcap * (-17.0 / 315));
+        P0 = T.CreateTruncating(softcap * TanhSingle.P0);
+        P1 = T.CreateTruncating(softcap * TanhSingle.P1);
+        P2 = T.CreateTruncating(softcap * TanhSingle.P2);
+        P3 = T.CreateTruncating(softcap * TanhSingle.P3);
+        P4 = T.CreateTruncating(softcap * TanhSingle.P4);
     }
 
     // The Taylor series' coefficients times the cap, for the soft-cap near 0.
@@ -38,8 +44,22 @@ internal readonly struct LogitMap<T>
 
     private T S7 { get; }
 
+    // The numerator of the float tanh (TanhSingle) times the cap.
+    private T P0 { get; }
+
+    private T P1 { get; }
+
+    private T P2 { get; }
+
+    private T P3 { get; }
+
+    private T P4 { get; }
+
     /// <summary>The soft-cap <c>c</c> (0: none).</summary>
     public T Cap { get; }
+
+    /// <summary><c>-c</c>, the lower clamp of the float tanh.</summary>
+    private T NegativeCap { get; }
 
     /// <summary><c>1 / c</c>: the cap's derivative is <c>1 - (capped / c)^2</c>.</summary>
     public T InverseCap { get; }
@@ -69,8 +89,8 @@ internal readonly struct LogitMap<T>
     }
 
     /// <summary>
-    /// <c>c tanh(x)</c> with <c>x = y s / c</c>: <c>c (1 - e) / (1 + e)</c> with <c>e = exp(-2|x|) &lt;= 1</c>, the quotient
-    /// by a reciprocal estimate refined once (<see cref="Reciprocal{TOps, TVec}"/>) rather than a division; and near 0,
+    /// <c>c tanh(x)</c> with <c>x = y s / c</c>. In float (<see cref="CappedSingle{TOps, TVec}"/>), a rational function of
+    /// <c>x</c> with no exponential; in double, <c>c (1 - e) / (1 + e)</c> with <c>e = exp(-2|x|) &lt;= 1</c>, and near 0,
     /// where <c>1 - e</c> cancels, <c>c</c> times the Taylor series <c>x - x^3/3 + 2x^5/15 - 17x^7/315</c>. The cap
     /// multiplies the constants (computed once per call, in the constructor), not the result. NaN stays NaN; <c>±inf</c>
     /// gives <c>±c</c>.
@@ -80,60 +100,117 @@ internal readonly struct LogitMap<T>
         where TOps : ISimdOps<TVec, T>
         where TVec : unmanaged
     {
+        if (typeof(T) == typeof(float))
+        {
+            return CappedSingle<TOps, TVec>(y);
+        }
+
         TVec x = TOps.Multiply(y, TOps.Create(Factor));
         TVec a = TOps.Max(x, TOps.Subtract(TOps.Zero, x)); // the hardware max returns -x when x is NaN: NaN either way
         TVec e = TOps.ExpDifference(TOps.Zero, TOps.Add(a, a));
-        TVec far = TOps.Multiply(
-            TOps.MultiplyAdd(e, TOps.Create(-Cap), TOps.Create(Cap)),
-            Reciprocal<TOps, TVec>(TOps.Add(TOps.Create(T.One), e)));
+        TVec far = TOps.Divide(TOps.MultiplyAdd(e, TOps.Create(-Cap), TOps.Create(Cap)), TOps.Add(TOps.Create(T.One), e));
 
         TVec a2 = TOps.Multiply(a, a);
         TVec series = TOps.MultiplyAdd(a2, TOps.Create(S7), TOps.Create(S5));
         series = TOps.MultiplyAdd(a2, series, TOps.Create(S3));
         series = TOps.Multiply(TOps.MultiplyAdd(a2, series, TOps.Create(Cap)), a);
 
-        // Where the series is exact to the type's precision: |x| < 0.1 in float, 0.001 in double.
-        TVec near = TOps.Create(T.CreateTruncating(typeof(T) == typeof(float) ? 0.1 : 0.001));
-        TVec r = TOps.Select(TOps.GreaterThan(near, a), series, far);
+        // Where the series is exact to double precision.
+        TVec r = TOps.Select(TOps.GreaterThan(TOps.Create(T.CreateTruncating(0.001)), a), series, far);
         return TOps.Select(TOps.GreaterThan(TOps.Zero, x), TOps.Subtract(TOps.Zero, r), r);
     }
 
     /// <summary>
-    /// <c>1 / d</c> for <c>d</c> in [1, 2]: in float, the hardware's estimate (14 bits with AVX-512, 12 without) refined by
-    /// one Newton step, <c>r + r (1 - d r)</c>, which squares its error (to about 2^-27 and 2^-23, the float's own
-    /// rounding) for three or four instructions where a division costs several times their cycles; in double, the division.
+    /// <c>c tanh(x)</c> in float as <c>x P(x^2) / Q(x^2)</c>, <c>P</c> and <c>Q</c> of degree 4 (<see cref="TanhSingle"/>),
+    /// with <c>x</c> clamped to <c>±10</c> and the result to <c>±c</c>: eleven multiply-adds or multiplies, a division and
+    /// the clamps (one instruction with AVX-512, then a max and a min), where the exponential-based form costs an
+    /// exponential, a reciprocal, a series for small <c>|x|</c> and three selects. The function is odd by construction, so no sign is handled. The division is a true one: it runs on
+    /// its own unit, beside the multiply-adds, and measured no slower than a reciprocal estimate with its refinement.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVec Reciprocal<TOps, TVec>(TVec d)
+    private TVec CappedSingle<TOps, TVec>(TVec y)
         where TOps : ISimdOps<TVec, T>
         where TVec : unmanaged
     {
-        TVec r;
-        if (typeof(T) == typeof(float) && typeof(TVec) == typeof(Vector512<T>) && Avx512F.IsSupported)
+        // The powers of x come from x clamped to ±10 (beyond, they would overflow); the numerator's last factor is x itself,
+        // so that a NaN stays NaN (the clamp may drop it) and every |x| > 10 gives more than c in magnitude before the
+        // result's clamp, which makes it ±c exactly (the rational function exceeds 1 at 10, see TanhSingle.Clamp): there
+        // the cap's derivative is exactly 0.
+        TVec x = TOps.Multiply(y, TOps.Create(Factor));
+        TVec clamped = ClampMagnitude<TOps, TVec>(x, TOps.Create(T.CreateTruncating(TanhSingle.Clamp)), TOps.Create(T.CreateTruncating(-TanhSingle.Clamp)));
+        TVec t = TOps.Multiply(clamped, clamped);
+        TVec p = TOps.MultiplyAdd(TOps.Create(P4), t, TOps.Create(P3));
+        p = TOps.MultiplyAdd(p, t, TOps.Create(P2));
+        p = TOps.MultiplyAdd(p, t, TOps.Create(P1));
+        p = TOps.MultiplyAdd(p, t, TOps.Create(P0));
+        TVec q = TOps.MultiplyAdd(TOps.Create(T.CreateTruncating(TanhSingle.Q4)), t, TOps.Create(T.CreateTruncating(TanhSingle.Q3)));
+        q = TOps.MultiplyAdd(q, t, TOps.Create(T.CreateTruncating(TanhSingle.Q2)));
+        q = TOps.MultiplyAdd(q, t, TOps.Create(T.CreateTruncating(TanhSingle.Q1)));
+        q = TOps.MultiplyAdd(q, t, TOps.Create(T.One));
+        TVec r = TOps.Divide(TOps.Multiply(p, x), q);
+
+        // The hardware max and min, the constant first: they return their second operand when one is NaN.
+        return MinNative<TOps, TVec>(TOps.Create(Cap), TOps.Max(TOps.Create(NegativeCap), r));
+    }
+
+    /// <summary><c>min(bound, x)</c> by the hardware's min for each width (<see cref="ISimdOps{TVec, T}"/> has none).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec MinNative<TOps, TVec>(TVec bound, TVec x)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+    {
+        if (typeof(TVec) == typeof(Vector512<T>))
         {
-            Vector512<float> d512 = Unsafe.As<TVec, Vector512<float>>(ref d);
-            Vector512<float> r512 = Avx512F.Reciprocal14(d512);
-            r512 = Avx512F.FusedMultiplyAdd(r512, Avx512F.FusedMultiplyAddNegated(d512, r512, Vector512<float>.One), r512);
-            return Unsafe.As<Vector512<float>, TVec>(ref r512);
+            Vector512<T> m = Vector512.MinNative(Unsafe.As<TVec, Vector512<T>>(ref bound), Unsafe.As<TVec, Vector512<T>>(ref x));
+            return Unsafe.As<Vector512<T>, TVec>(ref m);
         }
 
-        if (typeof(T) == typeof(float) && typeof(TVec) == typeof(Vector256<T>) && Avx.IsSupported)
+        if (typeof(TVec) == typeof(Vector256<T>))
         {
-            Vector256<float> r256 = Avx.Reciprocal(Unsafe.As<TVec, Vector256<float>>(ref d));
-            r = Unsafe.As<Vector256<float>, TVec>(ref r256);
-        }
-        else if (typeof(T) == typeof(float) && typeof(TVec) == typeof(Vector128<T>) && Sse.IsSupported)
-        {
-            Vector128<float> r128 = Sse.Reciprocal(Unsafe.As<TVec, Vector128<float>>(ref d));
-            r = Unsafe.As<Vector128<float>, TVec>(ref r128);
-        }
-        else
-        {
-            return TOps.Divide(TOps.Create(T.One), d);
+            Vector256<T> m = Vector256.MinNative(Unsafe.As<TVec, Vector256<T>>(ref bound), Unsafe.As<TVec, Vector256<T>>(ref x));
+            return Unsafe.As<Vector256<T>, TVec>(ref m);
         }
 
-        TVec error = TOps.MultiplyAdd(TOps.Subtract(TOps.Zero, d), r, TOps.Create(T.One));
-        return TOps.MultiplyAdd(r, error, r);
+        if (typeof(TVec) == typeof(Vector128<T>))
+        {
+            Vector128<T> m = Vector128.MinNative(Unsafe.As<TVec, Vector128<T>>(ref bound), Unsafe.As<TVec, Vector128<T>>(ref x));
+            return Unsafe.As<Vector128<T>, TVec>(ref m);
+        }
+
+        T s = T.MinNative(Unsafe.As<TVec, T>(ref bound), Unsafe.As<TVec, T>(ref x)); // the scalar width: TVec is T
+        return Unsafe.As<T, TVec>(ref s);
+    }
+
+    /// <summary>
+    /// <paramref name="x"/> clamped to <c>[-bound, bound]</c> (a NaN may come out as anything). With AVX-512 (DQ, and VL
+    /// below 512 bits), one <c>vrangeps</c>: the smaller magnitude with <paramref name="x"/>'s sign; otherwise a max and a min.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec ClampMagnitude<TOps, TVec>(TVec x, TVec bound, TVec negativeBound)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+    {
+        // vrangeps' control: bits 1:0 = 2, the smaller magnitude; bits 3:2 = 0, the sign of the first operand.
+        const byte SmallerMagnitudeSignOfFirst = 0b0010;
+        if (typeof(T) == typeof(float) && typeof(TVec) == typeof(Vector512<T>) && Avx512DQ.IsSupported)
+        {
+            Vector512<float> v = Avx512DQ.Range(Unsafe.As<TVec, Vector512<float>>(ref x), Unsafe.As<TVec, Vector512<float>>(ref bound), SmallerMagnitudeSignOfFirst);
+            return Unsafe.As<Vector512<float>, TVec>(ref v);
+        }
+
+        if (typeof(T) == typeof(float) && typeof(TVec) == typeof(Vector256<T>) && Avx512DQ.VL.IsSupported)
+        {
+            Vector256<float> v = Avx512DQ.VL.Range(Unsafe.As<TVec, Vector256<float>>(ref x), Unsafe.As<TVec, Vector256<float>>(ref bound), SmallerMagnitudeSignOfFirst);
+            return Unsafe.As<Vector256<float>, TVec>(ref v);
+        }
+
+        if (typeof(T) == typeof(float) && typeof(TVec) == typeof(Vector128<T>) && Avx512DQ.VL.IsSupported)
+        {
+            Vector128<float> v = Avx512DQ.VL.Range(Unsafe.As<TVec, Vector128<float>>(ref x), Unsafe.As<TVec, Vector128<float>>(ref bound), SmallerMagnitudeSignOfFirst);
+            return Unsafe.As<Vector128<float>, TVec>(ref v);
+        }
+
+        return MinNative<TOps, TVec>(bound, TOps.Max(negativeBound, x));
     }
 
     /// <summary>The map of one raw logit, in double.</summary>
@@ -157,6 +234,45 @@ internal readonly struct LogitMap<T>
         where TVec : unmanaged
     {
         TVec t = TOps.Multiply(capped, TOps.Create(InverseCap));
+        return OneMinusSquare<TOps, TVec>(t);
+    }
+
+    /// <summary>
+    /// <c>1 - t^2</c>: one negated multiply-add (<c>vfnmadd</c>) for the vector widths on a core with FMA, rather than a
+    /// negation and a multiply-add, which is what <see cref="ISimdOps{TVec, T}"/>'s operations compile to.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec OneMinusSquare<TOps, TVec>(TVec t)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+    {
+        if (typeof(TVec) == typeof(Vector512<T>) && Avx512F.IsSupported)
+        {
+            Vector512<T> v = Unsafe.As<TVec, Vector512<T>>(ref t);
+            Vector512<T> r = typeof(T) == typeof(float)
+                ? Avx512F.FusedMultiplyAddNegated(v.AsSingle(), v.AsSingle(), Vector512<float>.One).As<float, T>()
+                : Avx512F.FusedMultiplyAddNegated(v.AsDouble(), v.AsDouble(), Vector512<double>.One).As<double, T>();
+            return Unsafe.As<Vector512<T>, TVec>(ref r);
+        }
+
+        if (typeof(TVec) == typeof(Vector256<T>) && Fma.IsSupported)
+        {
+            Vector256<T> v = Unsafe.As<TVec, Vector256<T>>(ref t);
+            Vector256<T> r = typeof(T) == typeof(float)
+                ? Fma.MultiplyAddNegated(v.AsSingle(), v.AsSingle(), Vector256<float>.One).As<float, T>()
+                : Fma.MultiplyAddNegated(v.AsDouble(), v.AsDouble(), Vector256<double>.One).As<double, T>();
+            return Unsafe.As<Vector256<T>, TVec>(ref r);
+        }
+
+        if (typeof(TVec) == typeof(Vector128<T>) && Fma.IsSupported)
+        {
+            Vector128<T> v = Unsafe.As<TVec, Vector128<T>>(ref t);
+            Vector128<T> r = typeof(T) == typeof(float)
+                ? Fma.MultiplyAddNegated(v.AsSingle(), v.AsSingle(), Vector128<float>.One).As<float, T>()
+                : Fma.MultiplyAddNegated(v.AsDouble(), v.AsDouble(), Vector128<double>.One).As<double, T>();
+            return Unsafe.As<Vector128<T>, TVec>(ref r);
+        }
+
         return TOps.MultiplyAdd(TOps.Subtract(TOps.Zero, t), t, TOps.Create(T.One));
     }
 }

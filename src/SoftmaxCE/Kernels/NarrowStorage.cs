@@ -4,6 +4,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace SoftmaxCE.Kernels;
 
@@ -392,6 +393,7 @@ internal readonly unsafe struct NarrowCall<TStorage, TConvert, TBuilder, TCall>(
         chunk.Labels = b.Labels == null ? null : b.Labels + firstRow;
         chunk.Predictions = b.Predictions == null ? null : b.Predictions + firstRow;
 
+        PrefetchNextChunk(b.Logits + offset + elements, Math.Min(rowCount, rows - (firstRow + rowCount)) * classes);
         RowTotals totals = builder.Build(chunk).Run<TOps, TVec>(0, rowCount);
 
         if (b.Output != null)
@@ -410,6 +412,27 @@ internal readonly unsafe struct NarrowCall<TStorage, TConvert, TBuilder, TCall>(
         }
 
         return totals;
+    }
+
+    /// <summary>
+    /// Asks for the next chunk's 16-bit logits while the float kernels compute on this one: the layer runs in phases (widen,
+    /// compute, narrow), and without this the memory sits idle through the compute phase and the next widening waits for
+    /// it (about 10% of a Half call at vocabulary sizes, measured in one process against the same call without it; neutral
+    /// on chunks that are in cache). Prefetches never fault, and the count stops at the last row.
+    /// </summary>
+    private static void PrefetchNextChunk(TStorage* next, int count)
+    {
+        if (!Sse.IsSupported)
+        {
+            return;
+        }
+
+        byte* start = (byte*)next;
+        nint bytes = (nint)count * sizeof(TStorage);
+        for (nint at = 0; at < bytes; at += 64)
+        {
+            Sse.Prefetch0(start + at);
+        }
     }
 
     private static float* Widened(TStorage* source, int firstRow, int rowCount, float* scratch)

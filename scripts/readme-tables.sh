@@ -169,13 +169,14 @@ table_class_axis() {
 
 table_half() {
   local f=HalfLossAndGradientBenchmarks.md
-  echo '| M x C (ns/element) | float | float in place | Half | Half / float | Half in place | copy of the float bytes | copy of the Half bytes | Half conversions alone |'
-  echo '|---|---:|---:|---:|---:|---:|---:|---:|---:|'
-  local s fl fli h hi fc hc conv
+  echo '| M x C (ns/element) | float | float in place | Half | Half / float | Half in place | vs float in place | copy of the float bytes | copy of the Half bytes | conversions alone, F16C | conversions alone, arithmetic |'
+  echo '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+  local s fl fli h hi fc hc conv arith
   for s in $(shapes $f); do
     fl=$(ns $f FloatFused "$s"); fli=$(ns $f FloatFusedInPlace "$s"); h=$(ns $f HalfFused "$s"); hi=$(ns $f HalfFusedInPlace "$s")
-    fc=$(ns $f FloatCopy "$s"); hc=$(ns $f HalfCopy "$s"); conv=$(ns $f HalfConvertOnly "$s")
-    echo "| $s | $(calc %.3f "$fl") | $(calc %.3f "$fli") | $(calc %.3f "$h") | $(calc %.2fx "$h / $fl") | $(calc %.3f "$hi") | $(calc %.3f "$fc") | $(calc %.3f "$hc") | $(calc %.3f "$conv") |"
+    fc=$(ns $f FloatCopy "$s"); hc=$(ns $f HalfCopy "$s"); conv=$(ns $f HalfConvertOnly "$s"); arith=$(ns $f HalfConvertOnlyArithmetic "$s")
+    echo "| $s | $(calc %.3f "$fl") | $(calc %.3f "$fli") | $(calc %.3f "$h") | $(calc %.2fx "$h / $fl") | $(calc %.3f "$hi") | $(calc %.2fx "$hi / $fli")" \
+      "| $(calc %.3f "$fc") | $(calc %.3f "$hc") | $(calc %.3f "$conv") | $(calc %.3f "$arith") |"
   done
 }
 

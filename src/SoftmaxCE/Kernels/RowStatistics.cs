@@ -277,7 +277,7 @@ internal static unsafe class RowStatistics<TOps, TVec, T>
         {
             if (chunks[c].SumExp != 0)
             {
-                sumExp += chunks[c].SumExp * Math.Exp(chunks[c].Shift - rowMax);
+                sumExp += chunks[c].SumExp * ExpOfShift(chunks[c].Shift - rowMax);
             }
 
             totalTerm += chunks[c].TermSum;
@@ -297,6 +297,15 @@ internal static unsafe class RowStatistics<TOps, TVec, T>
         TWrite.Write<TOps, TVec, TTerm, TFeatures>(y, output, classes, term, plan, chunks, chunkLength, map, summary);
         return summary.Outcome;
     }
+
+    /// <summary>
+    /// <c>exp(d)</c> for the difference between a chunk's shift and the row's max, without the call where it is 0 (the
+    /// chunk that holds the max; the only chunk of every row up to 2048 classes at 512 bits, where the call was a sixth of
+    /// the row's time at C = 17). Bitwise what <see cref="Math.Exp"/> gives: exp(0) is 1, and NaN (from inf - inf) still
+    /// goes to the call.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double ExpOfShift(double d) => d == 0 ? 1 : Math.Exp(d);
 
     /// <summary>A vector of logits, scaled and soft-capped when the features say so.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

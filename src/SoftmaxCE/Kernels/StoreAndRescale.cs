@@ -89,7 +89,7 @@ internal readonly unsafe struct StoreAndRescale<T, TMode> : IWriteStrategy<T>
                 // A chunk of only -inf (sum 0) gets 0, not exp(0 - max) * 0 (NaN when that overflows), unless the
                 // row is NaN: then every element is NaN.
                 bool empty = chunks[c].SumExp == 0 && outcome.SumExp != 0 && !double.IsNaN(outcome.SumExp);
-                double weight = Math.Exp(chunks[c].Shift - outcome.Max);
+                double weight = RowStatistics<TOps, TVec, T>.ExpOfShift(chunks[c].Shift - outcome.Max);
                 T factor = empty ? T.Zero : T.CreateTruncating(weight * coefficient);
                 if (split && !empty)
                 {

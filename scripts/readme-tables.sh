@@ -97,6 +97,17 @@ table_language_model() {
   done
 }
 
+table_medium_rows() {
+  local f=MediumRowBenchmarks.md before=MediumRowBenchmarks-row-path.md
+  echo '| M x C (ns/element) | copy | row by row (before) | blocks of 16 rows | speed-up | TensorPrimitives chain | vs chain |'
+  echo '|---|---:|---:|---:|---:|---:|---:|'
+  local s copy old new chain
+  for s in $(shapes $f); do
+    copy=$(ns $f Copy "$s"); old=$(ns $before SoftmaxCE "$s"); new=$(ns $f SoftmaxCE "$s"); chain=$(ns $f TensorPrimitivesChain "$s")
+    echo "| $s | $(calc %.3f "$copy") | $(calc %.2f "$old") | $(calc %.2f "$new") | $(calc %.1fx "$old / $new") | $(calc %.2f "$chain") | $(calc %.1fx "$chain / $new") |"
+  done
+}
+
 table_short_rows() {
   local f=ShortRowKernelBenchmarks.md
   echo '| M x C (ns/element) | one row per vector | 16 rows across the lanes | speed-up |'

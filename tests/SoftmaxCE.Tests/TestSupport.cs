@@ -68,9 +68,12 @@ public static class TestData
     /// </summary>
     public static readonly int[] WidthBits = [.. new[] { 1, 128, 256, 512 }.Where(bits => WidthDispatch.IsSupported((SimdWidth)bits))];
 
-    /// <summary>Every tail of every vector width (1..33), the ones around 64 and 256, and vocabulary-sized rows.</summary>
+    /// <summary>
+    /// Every tail of every vector width (1..33), the ones around 64 and 256, the longest rows of the short-row block kernel
+    /// (128) and the first beyond it, and vocabulary-sized rows.
+    /// </summary>
     public static readonly int[] ClassCounts =
-        [.. Enumerable.Range(1, 33), 63, 64, 65, 255, 256, 257, 32000, 128256];
+        [.. Enumerable.Range(1, 33), 63, 64, 65, 128, 129, 255, 256, 257, 32000, 128256];
 
     /// <summary>
     /// The row counts tried for rows of <paramref name="classes"/>: every count up to 20 (and 37) for short rows,

@@ -35,11 +35,11 @@ internal static class RowChunks
     /// <summary>The default of <see cref="ParallelMinElements"/>: 64 Ki elements (256 KiB of floats).</summary>
     public const long DefaultParallelMinElements = 1 << 16;
 
-    /// <summary>Rows per chunk for rows of <paramref name="classes"/>; a multiple of 16 so short-row blocks never straddle chunks.</summary>
+    /// <summary>Rows per chunk for rows of <paramref name="classes"/>; a multiple of 16 where the short-row block kernel serves them, so its blocks never straddle chunks.</summary>
     public static int RowsPerChunk(int classes)
     {
         int rows = Math.Max(1, ChunkElements / classes);
-        return classes <= 16 ? (rows + 15) / 16 * 16 : rows;
+        return classes <= ShortRowsLanes.MaxClasses ? (rows + 15) / 16 * 16 : rows;
     }
 
     /// <summary>

@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 namespace SoftmaxCE.Kernels;
 
 /// <summary>
-/// Row-major rows of at most <see cref="MaxClasses"/> floats (C = 10 is the common case), <c>W</c> rows at a time at
+/// Row-major rows of at most <see cref="MaxClasses"/> elements (C = 10 is the common case), <c>W</c> rows at a time at
 /// every vector width: the block is transposed in registers onto the stack, run through
 /// <see cref="ShortRowsAcrossLanes{TOps, TVec, T}"/> with a class stride of <c>W</c>, and transposed back.
 /// </summary>
@@ -25,17 +25,18 @@ internal static unsafe class ShortRowsTransposed<TOps, TVec, T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>The longest row served.</summary>
-    public const int MaxClasses = 16;
+    public const int MaxClasses = ShortRowsLanes.MaxClasses;
 
-    /// <summary>The stack block: <c>ceil(C / W) * W * W</c> elements, at most 16 * 16.</summary>
-    private const int BlockElements = 256;
+    /// <summary>The stack block: <c>ceil(C / W) * W * W</c> elements, at most <see cref="MaxClasses"/> * 16.</summary>
+    private const int BlockElements = MaxClasses * 16;
 
     /// <summary>Whether this kernel serves a call of these types on this machine.</summary>
     public static bool Serves<TTerm, TFeatures>(int classes)
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TFeatures : struct, IRowFeatures =>
         ShortRowsLanes.Enabled && TOps.Count > 1 && LaneOps.CanTranspose<TVec, T>()
-        && TTerm.IsSameForEveryRow && !TFeatures.Softcap && !TFeatures.Scale && classes >= 2 && classes <= MaxClasses;
+        && TTerm.IsSameForEveryRow && !TFeatures.Softcap && !TFeatures.Scale && classes >= 2
+        && classes <= (TTerm.IsActive ? ShortRowsLanes.MaxClassesWithTerm : MaxClasses);
 
     /// <summary>
     /// Runs whole blocks of <c>W</c> rows from row 0 on, as many as the buffers allow every vector load of, and adds
@@ -106,7 +107,21 @@ internal static unsafe class ShortRowsTransposed<TOps, TVec, T>
 internal static class ShortRowsLanes
 {
     /// <summary>
-    /// Off, rows of at most 16 floats take the one-row-per-vector path (or, at 128 and 256 bits, the long-row path)
+    /// The longest row-major row the block kernel serves. Up to here a row's fixed cost (reductions across lanes, a
+    /// logarithm, conversions to double) outweighs its arithmetic on the row path, and the block kernel shares those
+    /// among <c>W</c> rows.
+    /// </summary>
+    public const int MaxClasses = 128;
+
+    /// <summary>
+    /// The longest row served with a target term (label smoothing): the lane kernel sums <c>u_k (shift - y_k)</c> in
+    /// <c>T</c>'s lanes, unscaled, which overflows for logits near <c>T</c>'s largest value where the loss is finite
+    /// (the row path scales that sum by 2^-32); until it does too, only the rows it has always served take it.
+    /// </summary>
+    public const int MaxClassesWithTerm = 16;
+
+    /// <summary>
+    /// Off, rows of at most <see cref="MaxClasses"/> floats take the one-row-per-vector path (or, at 128 and 256 bits, the long-row path)
     /// instead: for <c>ShortRowKernelBenchmarks</c>, which keeps both variants measured side by side.
     /// </summary>
     internal static bool Enabled { get; set; } = true;

@@ -49,6 +49,47 @@ public sealed class FoundByPropertyTests
     }
 
     /// <summary>
+    /// The same overflow in the rows-across-lanes kernel, which sums <c>u_k (shift - y_k)</c> in each row's lane: it gave
+    /// +inf for these losses until it summed them scaled too (it serves 16 rows at a time of 2 to 128 classes without row
+    /// weights). 37 rows of C = 10, 17 and 100, 1.5e38 against -3e38, label smoothing 0.1, against the double reference.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TestData.Widths), MemberType = typeof(TestData))]
+    public void LabelSmoothing_LargeFloatLogits_DoNotOverflowTheLaneSums(int width)
+    {
+        const int Rows = 37;
+        foreach (int classes in new[] { 10, 17, 100 })
+        {
+            float[] logits = [.. Enumerable.Repeat(-3e38f, Rows * classes)];
+            int[] labels = [.. Enumerable.Range(0, Rows).Select(r => (r * 7) % classes)]; // the label is the top logit
+            for (int r = 0; r < Rows; r++)
+            {
+                logits[(r * classes) + ((r * 7) % classes)] = 1.5e38f;
+            }
+
+            var options = new CrossEntropyOptions { LabelSmoothing = 0.1 };
+            var rowLosses = new float[Rows];
+            float loss;
+            using (ForcedWidth.Force(width))
+            {
+                loss = SoftmaxCrossEntropy.LossAndGradient<float>(logits, labels, new float[logits.Length], classes, options);
+                SoftmaxCrossEntropy.RowLosses<float>(logits, labels, rowLosses, classes, options);
+            }
+
+            double[] y = [.. logits.Select(v => (double)v)];
+            double expected = Reference.FullLabelLoss(y, labels, classes, options, null, null);
+            double[] expectedRows = Reference.FullLabelRowLosses(y, labels, classes, options, null, null);
+            Assert.True(double.IsFinite(expected) && expected < float.MaxValue, "the reference loss is finite in float");
+            string what = $"C = {classes}, width {width}";
+            Check.Scalar(loss, expected, Tolerances.Single.Loss * 2 * Math.Abs(expected), what + ": LossAndGradient");
+            for (int r = 0; r < Rows; r++)
+            {
+                Check.Scalar(rowLosses[r], expectedRows[r], Tolerances.Single.Loss * 2 * Math.Abs(expectedRows[r]), $"{what}: row {r}");
+            }
+        }
+    }
+
+    /// <summary>
     /// A counted row whose logits are all negative infinity has no log-sum-exp (NaN, as its loss is), so the z-loss
     /// part of the metrics, <c>z * LSE^2</c> summed over counted rows, is NaN like the loss. The library squares
     /// an LSE of -inf and reported +inf while the loss it belongs to is NaN.

@@ -72,14 +72,13 @@ public abstract class PropertyTests<T>
         {
             // Up to float's largest value (the reference is double); for double, an eighth of its largest, so that the
             // reference's own differences and products stay finite. With a sum over classes (dense targets, smoothing),
-            // a further 4 C less for double, so that the reference's sum of C differences stays finite too; and for
-            // rows of up to 16 classes, which the rows-across-lanes kernel may take: it still sums u_k (shift - y_k) in
-            // T's lanes, which overflows for logits near T's largest value (requested in TEAM.md; the row kernels scale
-            // that sum, see FoundByPropertyTests.LabelSmoothing_LargeFloatLogits_DoNotOverflowTheSmoothingSum).
+            // a further 4 C less for double, so that the reference's sum of C differences stays finite too. (Float
+            // needs no such care: every kernel sums u_k (shift - y_k) scaled by 2^-32, see
+            // FoundByPropertyTests.LabelSmoothing_LargeFloatLogits_DoNotOverflowTheSmoothingSum.)
             bool isFloat = typeof(T) == typeof(float);
             double largest = isFloat ? float.MaxValue : double.MaxValue / 8;
             bool sumsOverClasses = c.Dense || c.Options.LabelSmoothing != 0;
-            bool smallerForSums = sumsOverClasses && (!isFloat || c.Classes <= 16);
+            bool smallerForSums = sumsOverClasses && !isFloat;
             double logitScale = c.Options.LogitScale is 0 ? 1 : Math.Max(1, c.Options.LogitScale); // s y must stay finite in T
             PlantSpecialValues(logits, c.Classes, (smallerForSums ? largest / (4 * c.Classes) : largest) / logitScale, new Random(c.Special));
         }

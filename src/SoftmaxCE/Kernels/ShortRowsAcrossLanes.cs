@@ -189,7 +189,10 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
         TVec shift = TOps.Select(TOps.Equals(max, TOps.Create(T.NegativeInfinity)), TOps.Zero, max);
 
         // Pass 2: the sum of exponentials, the label logit, and sum_k u_k (shift - y_k) and sum_k u_k for the target term.
+        // The distances are summed scaled by 2^-32 (TermDistance), exactly, so that with logits near T's largest value
+        // their sum stays finite where the loss it belongs to is.
         TVec sum = TOps.Zero, labelLogit = TOps.Zero, distance = TOps.Zero, termSum = TOps.Zero;
+        TVec scaledShift = TTerm.IsActive ? TermDistance.ScaledShift<TOps, TVec, T>(shift) : TOps.Zero;
         index = TOps.Zero;
         at = y;
         T* store = output;
@@ -200,10 +203,7 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
             index = TOps.Add(index, one);
             if (TTerm.IsActive)
             {
-                TVec u = term.LoadClass<TOps, TVec>(k, classStride);
-                TVec product = TOps.Multiply(u, TOps.Subtract(shift, z));
-                distance = TOps.Add(distance, TOps.Select(TOps.Equals(u, TOps.Zero), TOps.Zero, product)); // 0 * inf := 0
-                termSum = TOps.Add(termSum, u);
+                TermDistance.Accumulate<TOps, TVec, T>(term.LoadClass<TOps, TVec>(k, classStride), z, scaledShift, ref distance, ref termSum);
             }
 
             TVec e = TOps.ExpDifference(z, shift);
@@ -218,13 +218,25 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
         // sum max + log(sum) keeps only a few bits of log(sum), and the subtraction would expose the rounding.
         TVec logSum = LaneOps.Log<TVec, T>(sum);
         TVec lse = TOps.Add(max, logSum);
-        TVec loss = TOps.Multiply(labelCoefficient, TOps.Add(logSum, TOps.Subtract(shift, labelLogit)));
+        TVec labelDistance = TOps.Subtract(shift, labelLogit);
+        TVec loss = TOps.Multiply(labelCoefficient, TOps.Add(logSum, labelDistance));
+
+        // shift - y_label beyond T's range (logits near T's largest value, of opposite signs), where a times it may be
+        // finite (a = (1 - eps) w, 0 with eps = 1): the difference scaled by 2^-32 (exactly) and the power of two moved
+        // onto a. With an infinite logit the scaled form is infinite too and gives what the plain one gives.
+        T down = T.CreateTruncating(TermDistance.Scale);
+        TVec scaledDistance = TOps.Subtract(TOps.Multiply(shift, TOps.Create(down)), TOps.Multiply(labelLogit, TOps.Create(down)));
+        TVec scaledLoss = TOps.MultiplyAdd(
+            TOps.Multiply(labelCoefficient, TOps.Create(T.CreateTruncating(TermDistance.Unscale))), scaledDistance, TOps.Multiply(labelCoefficient, logSum));
+        loss = TOps.Select(TOps.Equals(labelDistance, TOps.Create(T.PositiveInfinity)), scaledLoss, loss);
         T termCoefficient = T.CreateTruncating(common.TermCoefficient);
         if (TTerm.IsActive)
         {
+            // b (sum_k u_k (shift - y_k) + sum_k u_k log(sum)), the distances unscaled through the coefficient (a power
+            // of two times b), never alone: their sum may be beyond T's range where b times it is not.
             TVec spread = TOps.Multiply(termSum, logSum);
-            TVec termPart = TOps.Add(distance, TOps.Select(TOps.Equals(termSum, TOps.Zero), TOps.Zero, spread));
-            loss = TOps.MultiplyAdd(TOps.Create(termCoefficient), termPart, loss);
+            loss = TOps.MultiplyAdd(TOps.Create(termCoefficient), TOps.Select(TOps.Equals(termSum, TOps.Zero), TOps.Zero, spread), loss);
+            loss = TOps.MultiplyAdd(TOps.Create(T.CreateTruncating(common.TermCoefficient * TermDistance.Unscale)), distance, loss);
         }
 
         TVec zPart = TOps.Zero;

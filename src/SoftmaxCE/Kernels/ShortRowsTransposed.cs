@@ -35,8 +35,7 @@ internal static unsafe class ShortRowsTransposed<TOps, TVec, T>
         where TTerm : struct, ITargetTerm<TTerm, T>
         where TFeatures : struct, IRowFeatures =>
         ShortRowsLanes.Enabled && TOps.Count > 1 && LaneOps.CanTranspose<TVec, T>()
-        && TTerm.IsSameForEveryRow && !TFeatures.Softcap && !TFeatures.Scale && classes >= 2
-        && classes <= (TTerm.IsActive ? ShortRowsLanes.MaxClassesWithTerm : MaxClasses);
+        && TTerm.IsSameForEveryRow && !TFeatures.Softcap && !TFeatures.Scale && classes >= 2 && classes <= MaxClasses;
 
     /// <summary>
     /// Runs whole blocks of <c>W</c> rows from row 0 on, as many as the buffers allow every vector load of, and adds
@@ -112,13 +111,6 @@ internal static class ShortRowsLanes
     /// among <c>W</c> rows.
     /// </summary>
     public const int MaxClasses = 128;
-
-    /// <summary>
-    /// The longest row served with a target term (label smoothing): the lane kernel sums <c>u_k (shift - y_k)</c> in
-    /// <c>T</c>'s lanes, unscaled, which overflows for logits near <c>T</c>'s largest value where the loss is finite
-    /// (the row path scales that sum by 2^-32); until it does too, only the rows it has always served take it.
-    /// </summary>
-    public const int MaxClassesWithTerm = 16;
 
     /// <summary>
     /// Off, rows of at most <see cref="MaxClasses"/> floats take the one-row-per-vector path (or, at 128 and 256 bits, the long-row path)

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace SoftmaxCE.Kernels;
 
@@ -33,9 +34,18 @@ internal unsafe interface ISimdOps<TVec, T>
     /// </summary>
     static abstract TVec MultiplyAdd(TVec left, TVec right, TVec addend);
 
+    /// <summary>
+    /// <c>addend - left * right</c>: one negated fused multiply-add (<c>vfnmadd</c>) where the hardware has FMA, rather
+    /// than the negation and multiply-add that <see cref="MultiplyAdd"/> of a negated operand compiles to.
+    /// </summary>
+    static abstract TVec MultiplyAddNegated(TVec left, TVec right, TVec addend);
+
     /// <summary>The hardware max: which operand a NaN yields is unspecified. The kernels never rely on
     /// it for NaN propagation: a NaN logit always reaches the sum of exponentials instead.</summary>
     static abstract TVec Max(TVec left, TVec right);
+
+    /// <summary>The hardware min: on x64 it returns its second operand when either is NaN.</summary>
+    static abstract TVec Min(TVec left, TVec right);
 
     /// <summary>
     /// <c>exp(y - shift)</c> for <c>y &lt;= shift</c> (the only inputs the kernels pass): <see cref="ExpSingle"/> and
@@ -99,6 +109,20 @@ internal readonly unsafe struct Ops512<T> : ISimdOps<Vector512<T>, T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Max(Vector512<T> left, Vector512<T> right) => Vector512.MaxNative(left, right);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<T> Min(Vector512<T> left, Vector512<T> right) => Vector512.MinNative(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> MultiplyAddNegated(Vector512<T> left, Vector512<T> right, Vector512<T> addend)
+    {
+        if (Avx512F.IsSupported)
+        {
+            return typeof(T) == typeof(float)
+                ? Avx512F.FusedMultiplyAddNegated(left.AsSingle(), right.AsSingle(), addend.AsSingle()).As<float, T>()
+                : Avx512F.FusedMultiplyAddNegated(left.AsDouble(), right.AsDouble(), addend.AsDouble()).As<double, T>();
+        }
+
+        return MultiplyAdd(-left, right, addend);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> ExpDifference(Vector512<T> y, Vector512<T> shift)
@@ -148,6 +172,20 @@ internal readonly unsafe struct Ops256<T> : ISimdOps<Vector256<T>, T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Max(Vector256<T> left, Vector256<T> right) => Vector256.MaxNative(left, right);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<T> Min(Vector256<T> left, Vector256<T> right) => Vector256.MinNative(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> MultiplyAddNegated(Vector256<T> left, Vector256<T> right, Vector256<T> addend)
+    {
+        if (Fma.IsSupported)
+        {
+            return typeof(T) == typeof(float)
+                ? Fma.MultiplyAddNegated(left.AsSingle(), right.AsSingle(), addend.AsSingle()).As<float, T>()
+                : Fma.MultiplyAddNegated(left.AsDouble(), right.AsDouble(), addend.AsDouble()).As<double, T>();
+        }
+
+        return MultiplyAdd(-left, right, addend);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> ExpDifference(Vector256<T> y, Vector256<T> shift)
@@ -197,6 +235,20 @@ internal readonly unsafe struct Ops128<T> : ISimdOps<Vector128<T>, T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<T> Max(Vector128<T> left, Vector128<T> right) => Vector128.MaxNative(left, right);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<T> Min(Vector128<T> left, Vector128<T> right) => Vector128.MinNative(left, right);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<T> MultiplyAddNegated(Vector128<T> left, Vector128<T> right, Vector128<T> addend)
+    {
+        if (Fma.IsSupported)
+        {
+            return typeof(T) == typeof(float)
+                ? Fma.MultiplyAddNegated(left.AsSingle(), right.AsSingle(), addend.AsSingle()).As<float, T>()
+                : Fma.MultiplyAddNegated(left.AsDouble(), right.AsDouble(), addend.AsDouble()).As<double, T>();
+        }
+
+        return MultiplyAdd(-left, right, addend);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<T> ExpDifference(Vector128<T> y, Vector128<T> shift)
@@ -245,6 +297,8 @@ internal readonly unsafe struct OpsScalar<T> : ISimdOps<T, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Divide(T left, T right) => left / right;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T MultiplyAdd(T left, T right, T addend) => T.MultiplyAddEstimate(left, right, addend);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Max(T left, T right) => T.MaxNative(left, right);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T Min(T left, T right) => T.MinNative(left, right);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T MultiplyAddNegated(T left, T right, T addend) => T.MultiplyAddEstimate(-left, right, addend);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static T ExpDifference(T y, T shift) => T.Exp(y - shift);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

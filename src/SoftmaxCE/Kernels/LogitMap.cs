@@ -150,35 +150,7 @@ internal readonly struct LogitMap<T>
         TVec r = TOps.Divide(TOps.Multiply(p, x), q);
 
         // The hardware max and min, the constant first: they return their second operand when one is NaN.
-        return MinNative<TOps, TVec>(TOps.Create(Cap), TOps.Max(TOps.Create(NegativeCap), r));
-    }
-
-    /// <summary><c>min(bound, x)</c> by the hardware's min for each width (<see cref="ISimdOps{TVec, T}"/> has none).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVec MinNative<TOps, TVec>(TVec bound, TVec x)
-        where TOps : ISimdOps<TVec, T>
-        where TVec : unmanaged
-    {
-        if (typeof(TVec) == typeof(Vector512<T>))
-        {
-            Vector512<T> m = Vector512.MinNative(Unsafe.As<TVec, Vector512<T>>(ref bound), Unsafe.As<TVec, Vector512<T>>(ref x));
-            return Unsafe.As<Vector512<T>, TVec>(ref m);
-        }
-
-        if (typeof(TVec) == typeof(Vector256<T>))
-        {
-            Vector256<T> m = Vector256.MinNative(Unsafe.As<TVec, Vector256<T>>(ref bound), Unsafe.As<TVec, Vector256<T>>(ref x));
-            return Unsafe.As<Vector256<T>, TVec>(ref m);
-        }
-
-        if (typeof(TVec) == typeof(Vector128<T>))
-        {
-            Vector128<T> m = Vector128.MinNative(Unsafe.As<TVec, Vector128<T>>(ref bound), Unsafe.As<TVec, Vector128<T>>(ref x));
-            return Unsafe.As<Vector128<T>, TVec>(ref m);
-        }
-
-        T s = T.MinNative(Unsafe.As<TVec, T>(ref bound), Unsafe.As<TVec, T>(ref x)); // the scalar width: TVec is T
-        return Unsafe.As<T, TVec>(ref s);
+        return TOps.Min(TOps.Create(Cap), TOps.Max(TOps.Create(NegativeCap), r));
     }
 
     /// <summary>
@@ -210,7 +182,7 @@ internal readonly struct LogitMap<T>
             return Unsafe.As<Vector128<float>, TVec>(ref v);
         }
 
-        return MinNative<TOps, TVec>(bound, TOps.Max(negativeBound, x));
+        return TOps.Min(bound, TOps.Max(negativeBound, x));
     }
 
     /// <summary>The map of one raw logit, in double.</summary>
@@ -234,45 +206,6 @@ internal readonly struct LogitMap<T>
         where TVec : unmanaged
     {
         TVec t = TOps.Multiply(capped, TOps.Create(InverseCap));
-        return OneMinusSquare<TOps, TVec>(t);
-    }
-
-    /// <summary>
-    /// <c>1 - t^2</c>: one negated multiply-add (<c>vfnmadd</c>) for the vector widths on a core with FMA, rather than a
-    /// negation and a multiply-add, which is what <see cref="ISimdOps{TVec, T}"/>'s operations compile to.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVec OneMinusSquare<TOps, TVec>(TVec t)
-        where TOps : ISimdOps<TVec, T>
-        where TVec : unmanaged
-    {
-        if (typeof(TVec) == typeof(Vector512<T>) && Avx512F.IsSupported)
-        {
-            Vector512<T> v = Unsafe.As<TVec, Vector512<T>>(ref t);
-            Vector512<T> r = typeof(T) == typeof(float)
-                ? Avx512F.FusedMultiplyAddNegated(v.AsSingle(), v.AsSingle(), Vector512<float>.One).As<float, T>()
-                : Avx512F.FusedMultiplyAddNegated(v.AsDouble(), v.AsDouble(), Vector512<double>.One).As<double, T>();
-            return Unsafe.As<Vector512<T>, TVec>(ref r);
-        }
-
-        if (typeof(TVec) == typeof(Vector256<T>) && Fma.IsSupported)
-        {
-            Vector256<T> v = Unsafe.As<TVec, Vector256<T>>(ref t);
-            Vector256<T> r = typeof(T) == typeof(float)
-                ? Fma.MultiplyAddNegated(v.AsSingle(), v.AsSingle(), Vector256<float>.One).As<float, T>()
-                : Fma.MultiplyAddNegated(v.AsDouble(), v.AsDouble(), Vector256<double>.One).As<double, T>();
-            return Unsafe.As<Vector256<T>, TVec>(ref r);
-        }
-
-        if (typeof(TVec) == typeof(Vector128<T>) && Fma.IsSupported)
-        {
-            Vector128<T> v = Unsafe.As<TVec, Vector128<T>>(ref t);
-            Vector128<T> r = typeof(T) == typeof(float)
-                ? Fma.MultiplyAddNegated(v.AsSingle(), v.AsSingle(), Vector128<float>.One).As<float, T>()
-                : Fma.MultiplyAddNegated(v.AsDouble(), v.AsDouble(), Vector128<double>.One).As<double, T>();
-            return Unsafe.As<Vector128<T>, TVec>(ref r);
-        }
-
-        return TOps.MultiplyAdd(TOps.Subtract(TOps.Zero, t), t, TOps.Create(T.One));
+        return TOps.MultiplyAddNegated(t, t, TOps.Create(T.One)); // 1 - t^2, one vfnmadd
     }
 }

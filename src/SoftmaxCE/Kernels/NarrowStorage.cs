@@ -85,52 +85,9 @@ internal readonly unsafe struct HalfConversion : IStorageConversion<Half>
         fixed (float* f = destination)
         {
             ushort* s = (ushort*)h;
-            if (Vector512.IsHardwareAccelerated && n >= Vector512<ushort>.Count)
+            if (WidenAt<Width512>(s, f, n) || WidenAt<Width256>(s, f, n) || WidenAt<Width128>(s, f, n))
             {
-                int last = n - Vector512<ushort>.Count;
-                for (int i = 0; ; i += Vector512<ushort>.Count)
-                {
-                    int at = Math.Min(i, last);
-                    (Vector512<uint> lo, Vector512<uint> hi) = Vector512.Widen(Vector512.Load(s + at));
-                    Widen(lo).Store(f + at);
-                    Widen(hi).Store(f + at + Vector512<uint>.Count);
-                    if (at == last)
-                    {
-                        return;
-                    }
-                }
-            }
-
-            if (Vector256.IsHardwareAccelerated && n >= Vector256<ushort>.Count)
-            {
-                int last = n - Vector256<ushort>.Count;
-                for (int i = 0; ; i += Vector256<ushort>.Count)
-                {
-                    int at = Math.Min(i, last);
-                    (Vector256<uint> lo, Vector256<uint> hi) = Vector256.Widen(Vector256.Load(s + at));
-                    Widen(lo).Store(f + at);
-                    Widen(hi).Store(f + at + Vector256<uint>.Count);
-                    if (at == last)
-                    {
-                        return;
-                    }
-                }
-            }
-
-            if (Vector128.IsHardwareAccelerated && n >= Vector128<ushort>.Count)
-            {
-                int last = n - Vector128<ushort>.Count;
-                for (int i = 0; ; i += Vector128<ushort>.Count)
-                {
-                    int at = Math.Min(i, last);
-                    (Vector128<uint> lo, Vector128<uint> hi) = Vector128.Widen(Vector128.Load(s + at));
-                    Widen(lo).Store(f + at);
-                    Widen(hi).Store(f + at + Vector128<uint>.Count);
-                    if (at == last)
-                    {
-                        return;
-                    }
-                }
+                return;
             }
 
             for (int i = 0; i < n; i++)
@@ -148,52 +105,9 @@ internal readonly unsafe struct HalfConversion : IStorageConversion<Half>
         fixed (Half* h = destination)
         {
             ushort* d = (ushort*)h;
-            if (Vector512.IsHardwareAccelerated && n >= Vector512<ushort>.Count)
+            if (NarrowAt<Width512>(f, d, n) || NarrowAt<Width256>(f, d, n) || NarrowAt<Width128>(f, d, n))
             {
-                int last = n - Vector512<ushort>.Count;
-                for (int i = 0; ; i += Vector512<ushort>.Count)
-                {
-                    int at = Math.Min(i, last);
-                    Vector512<uint> lo = Narrow(Vector512.Load(f + at).AsUInt32());
-                    Vector512<uint> hi = Narrow(Vector512.Load(f + at + Vector512<uint>.Count).AsUInt32());
-                    Vector512.Narrow(lo, hi).Store(d + at);
-                    if (at == last)
-                    {
-                        return;
-                    }
-                }
-            }
-
-            if (Vector256.IsHardwareAccelerated && n >= Vector256<ushort>.Count)
-            {
-                int last = n - Vector256<ushort>.Count;
-                for (int i = 0; ; i += Vector256<ushort>.Count)
-                {
-                    int at = Math.Min(i, last);
-                    Vector256<uint> lo = Narrow(Vector256.Load(f + at).AsUInt32());
-                    Vector256<uint> hi = Narrow(Vector256.Load(f + at + Vector256<uint>.Count).AsUInt32());
-                    Vector256.Narrow(lo, hi).Store(d + at);
-                    if (at == last)
-                    {
-                        return;
-                    }
-                }
-            }
-
-            if (Vector128.IsHardwareAccelerated && n >= Vector128<ushort>.Count)
-            {
-                int last = n - Vector128<ushort>.Count;
-                for (int i = 0; ; i += Vector128<ushort>.Count)
-                {
-                    int at = Math.Min(i, last);
-                    Vector128<uint> lo = Narrow(Vector128.Load(f + at).AsUInt32());
-                    Vector128<uint> hi = Narrow(Vector128.Load(f + at + Vector128<uint>.Count).AsUInt32());
-                    Vector128.Narrow(lo, hi).Store(d + at);
-                    if (at == last)
-                    {
-                        return;
-                    }
-                }
+                return;
             }
 
             for (int i = 0; i < n; i++)
@@ -201,6 +115,121 @@ internal readonly unsafe struct HalfConversion : IStorageConversion<Half>
                 h[i] = (Half)f[i];
             }
         }
+    }
+
+    /// <summary>
+    /// Widens all <paramref name="n"/> values a <typeparamref name="TWidth"/> vector of Half bits at a time, the last vector
+    /// overlapping the one before; false (nothing done) where that width is not accelerated or longer than the data.
+    /// </summary>
+    private static bool WidenAt<TWidth>(ushort* source, float* destination, int n)
+        where TWidth : struct, IHalfWidth
+    {
+        if (!TWidth.IsAccelerated || n < TWidth.Count)
+        {
+            return false;
+        }
+
+        int last = n - TWidth.Count;
+        for (int i = 0; ; i += TWidth.Count)
+        {
+            int at = Math.Min(i, last);
+            TWidth.Widen(source + at, destination + at);
+            if (at == last)
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>The narrowing counterpart of <see cref="WidenAt{TWidth}"/>.</summary>
+    private static bool NarrowAt<TWidth>(float* source, ushort* destination, int n)
+        where TWidth : struct, IHalfWidth
+    {
+        if (!TWidth.IsAccelerated || n < TWidth.Count)
+        {
+            return false;
+        }
+
+        int last = n - TWidth.Count;
+        for (int i = 0; ; i += TWidth.Count)
+        {
+            int at = Math.Min(i, last);
+            TWidth.Narrow(source + at, destination + at);
+            if (at == last)
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>One vector width of the arithmetic conversions: a vector of Half bits (two float vectors) per step.</summary>
+    private interface IHalfWidth
+    {
+        static abstract bool IsAccelerated { get; }
+
+        /// <summary>Half values per step.</summary>
+        static abstract int Count { get; }
+
+        static abstract void Widen(ushort* source, float* destination);
+
+        static abstract void Narrow(float* source, ushort* destination);
+    }
+
+    private readonly struct Width512 : IHalfWidth
+    {
+        public static bool IsAccelerated => Vector512.IsHardwareAccelerated;
+
+        public static int Count => Vector512<ushort>.Count;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Widen(ushort* source, float* destination)
+        {
+            (Vector512<uint> lo, Vector512<uint> hi) = Vector512.Widen(Vector512.Load(source));
+            HalfConversion.Widen(lo).Store(destination);
+            HalfConversion.Widen(hi).Store(destination + Vector512<uint>.Count);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Narrow(float* source, ushort* destination) =>
+            Vector512.Narrow(HalfConversion.Narrow(Vector512.Load(source).AsUInt32()), HalfConversion.Narrow(Vector512.Load(source + Vector512<uint>.Count).AsUInt32())).Store(destination);
+    }
+
+    private readonly struct Width256 : IHalfWidth
+    {
+        public static bool IsAccelerated => Vector256.IsHardwareAccelerated;
+
+        public static int Count => Vector256<ushort>.Count;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Widen(ushort* source, float* destination)
+        {
+            (Vector256<uint> lo, Vector256<uint> hi) = Vector256.Widen(Vector256.Load(source));
+            HalfConversion.Widen(lo).Store(destination);
+            HalfConversion.Widen(hi).Store(destination + Vector256<uint>.Count);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Narrow(float* source, ushort* destination) =>
+            Vector256.Narrow(HalfConversion.Narrow(Vector256.Load(source).AsUInt32()), HalfConversion.Narrow(Vector256.Load(source + Vector256<uint>.Count).AsUInt32())).Store(destination);
+    }
+
+    private readonly struct Width128 : IHalfWidth
+    {
+        public static bool IsAccelerated => Vector128.IsHardwareAccelerated;
+
+        public static int Count => Vector128<ushort>.Count;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Widen(ushort* source, float* destination)
+        {
+            (Vector128<uint> lo, Vector128<uint> hi) = Vector128.Widen(Vector128.Load(source));
+            HalfConversion.Widen(lo).Store(destination);
+            HalfConversion.Widen(hi).Store(destination + Vector128<uint>.Count);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Narrow(float* source, ushort* destination) =>
+            Vector128.Narrow(HalfConversion.Narrow(Vector128.Load(source).AsUInt32()), HalfConversion.Narrow(Vector128.Load(source + Vector128<uint>.Count).AsUInt32())).Store(destination);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

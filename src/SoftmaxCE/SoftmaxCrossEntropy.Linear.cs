@@ -254,7 +254,7 @@ public static unsafe partial class SoftmaxCrossEntropy
                 Map = new Kernels.LogitMap<T>(LinearLogitScale(options), options.LogitSoftcap),
                 Divisor = Divisor(options, counts.Denominator),
                 WeightSum = weightSum,
-                Degree = ParallelTasks.Degree(options.MaxDegreeOfParallelism),
+                Degree = Kernels.ParallelRunner.Degree(options.MaxDegreeOfParallelism, int.MaxValue),
                 Width = Kernels.WidthDispatch.Current,
             };
             double total = LinearHead.Run(problem);

@@ -49,7 +49,7 @@ internal readonly unsafe struct LabelBackwardCall<T>(
     {
         double smoothing = settings.Smoothing;
         var planner = new LabelPlanner<T>(
-            labels0 + firstRow, weights, ignoreIndex.GetValueOrDefault(), ignoreIndex.HasValue, 1 - smoothing, smoothing / classes, settings.GradientScale, settings.ZLoss);
+            labels0 + firstRow, weights, ignoreIndex.GetValueOrDefault(), ignoreIndex.HasValue, 1 - smoothing, smoothing / classes, settings.GradientScale, settings.ZLoss, classes);
         if (rowWeights0 != null)
         {
             RunAt<TOps, TVec, TFeatures, RowWeightPlanner<LabelPlanner<T>, T>>(firstRow, rowCount, new(planner, rowWeights0 + firstRow));

@@ -1,12 +1,12 @@
 using System;
 using System.Numerics;
-using System.Runtime.ExceptionServices;
-using System.Threading;
+using System.Runtime.InteropServices;
 
 namespace SoftmaxCE.Kernels;
 
 /// <summary>
-/// Splits a call's rows into fixed chunks and runs them on the calling thread or on the thread pool.
+/// Splits a call's rows into fixed chunks and runs them on the calling thread or, through <see cref="ParallelRunner"/>, on
+/// the thread pool.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -46,7 +46,7 @@ internal static class RowChunks
     /// Runs every row of <paramref name="call"/> with at most <paramref name="maxDegreeOfParallelism"/> threads
     /// (0: all cores) and returns the sums of the row losses and correct predictions, added chunk by chunk in order.
     /// </summary>
-    public static RowTotals Run<T, TCall>(in TCall call, int maxDegreeOfParallelism)
+    public static unsafe RowTotals Run<T, TCall>(in TCall call, int maxDegreeOfParallelism)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TCall : struct, IWidthCall<T>
     {
@@ -54,7 +54,7 @@ internal static class RowChunks
         int rows = call.Rows;
         int rowsPerChunk = RowsPerChunk(call.Classes);
         int chunks = (int)(((long)rows + rowsPerChunk - 1) / rowsPerChunk);
-        int degree = Degree(maxDegreeOfParallelism, chunks, (long)rows * call.Classes);
+        int degree = (long)rows * call.Classes < ParallelMinElements ? 1 : ParallelRunner.Degree(maxDegreeOfParallelism, chunks);
         if (degree <= 1)
         {
             RowTotals total = default;
@@ -67,134 +67,43 @@ internal static class RowChunks
             return total;
         }
 
-        return ParallelRun<T, TCall>.Run(call, width, rowsPerChunk, chunks, degree);
-    }
-
-    private static int Degree(int maxDegreeOfParallelism, int chunks, long elements)
-    {
-        if (maxDegreeOfParallelism == 1 || chunks <= 1 || elements < ParallelMinElements)
+        // Each chunk's sums are kept apart and added in chunk order, whichever thread ran it. They live on the stack, or
+        // for calls of many chunks in native memory that is freed before the call returns (the runner returns only once
+        // no worker is inside a chunk).
+        RowTotals* onStack = stackalloc RowTotals[StackChunks];
+        RowTotals* sums = chunks <= StackChunks ? onStack : (RowTotals*)NativeMemory.Alloc((nuint)chunks, (nuint)sizeof(RowTotals));
+        try
         {
-            return 1;
-        }
-
-        int cores = Environment.ProcessorCount;
-        int degree = maxDegreeOfParallelism <= 0 ? cores : maxDegreeOfParallelism;
-        return Math.Min(degree, chunks);
-    }
-
-    /// <summary>
-    /// The state of one parallel call, cached per calling thread (and per call type) so that a call allocates
-    /// nothing once warm: the chunk counter, the per-chunk sums, and the event the caller waits on.
-    /// </summary>
-    /// <remarks>It lives as long as its thread, so its event is never disposed (there is no point at which it could be).</remarks>
-#pragma warning disable CA1001
-    private sealed class ParallelRun<T, TCall> : IThreadPoolWorkItem
-#pragma warning restore CA1001
-        where T : unmanaged, IFloatingPointIeee754<T>
-        where TCall : struct, IWidthCall<T>
-    {
-        [ThreadStatic]
-        private static ParallelRun<T, TCall>? t_cached;
-
-        private readonly ManualResetEventSlim _done = new(false);
-        private RowTotals[] _sums = [];
-        private TCall _call;
-        private SimdWidth _width;
-        private int _rowsPerChunk;
-        private int _chunks;
-        private int _nextChunk;
-        private int _pendingWorkers;
-        private Exception? _failure;
-
-        public static RowTotals Run(in TCall call, SimdWidth width, int rowsPerChunk, int chunks, int degree)
-        {
-            ParallelRun<T, TCall> run = t_cached ??= new ParallelRun<T, TCall>();
-            if (run._sums.Length < chunks)
-            {
-                run._sums = new RowTotals[Math.Max(chunks, run._sums.Length * 2)];
-            }
-
-            run._call = call;
-            run._width = width;
-            run._rowsPerChunk = rowsPerChunk;
-            run._chunks = chunks;
-            run._nextChunk = 0;
-            run._failure = null;
-            run._pendingWorkers = degree - 1;
-            run._done.Reset();
-            for (int i = 0; i < degree - 1; i++)
-            {
-                ThreadPool.UnsafeQueueUserWorkItem(run, preferLocal: false);
-            }
-
-            Exception? own = null;
-            try
-            {
-                run.Work();
-            }
-            catch (Exception e)
-            {
-                // Stop handing out chunks, but still wait: the workers may be inside the caller's buffers.
-                own = e;
-                Volatile.Write(ref run._nextChunk, int.MaxValue / 2);
-            }
-
-            // Never return or throw while a worker may still touch the caller's (pinned) buffers.
-            run._done.Wait();
-            run._call = default;
-            if (own is not null)
-            {
-                ExceptionDispatchInfo.Throw(own);
-            }
-
-            if (run._failure is not null)
-            {
-                throw new InvalidOperationException("A worker thread failed.", run._failure);
-            }
-
+            ParallelRunner.Run(new ChunkWork<T, TCall>(call, width, rowsPerChunk, sums), chunks, degree);
             RowTotals total = default;
             for (int c = 0; c < chunks; c++)
             {
-                total.Add(run._sums[c]);
+                total.Add(sums[c]);
             }
 
             return total;
         }
-
-        public void Execute()
+        finally
         {
-            try
+            if (sums != onStack)
             {
-                Work();
-            }
-            catch (Exception e)
-            {
-                _failure = e;
-                _nextChunk = int.MaxValue / 2;
-            }
-            finally
-            {
-                if (Interlocked.Decrement(ref _pendingWorkers) == 0)
-                {
-                    _done.Set();
-                }
+                NativeMemory.Free(sums);
             }
         }
+    }
 
-        private void Work()
+    /// <summary>Chunks whose sums fit on the stack (a call of more chunks keeps them in native memory).</summary>
+    private const int StackChunks = 128;
+
+    /// <summary>The chunks of one call as numbered tasks: chunk <c>c</c> runs its rows and writes its sums to <c>sums[c]</c>.</summary>
+    private readonly unsafe struct ChunkWork<T, TCall>(TCall call, SimdWidth width, int rowsPerChunk, RowTotals* sums) : IParallelWork
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TCall : struct, IWidthCall<T>
+    {
+        public void Run(int task)
         {
-            int rows = _call.Rows;
-            while (true)
-            {
-                int c = Interlocked.Increment(ref _nextChunk) - 1;
-                if (c >= _chunks)
-                {
-                    return;
-                }
-
-                int first = c * _rowsPerChunk;
-                _sums[c] = WidthDispatch.Run<T, TCall>(_call, _width, first, Math.Min(_rowsPerChunk, rows - first));
-            }
+            int first = task * rowsPerChunk;
+            sums[task] = WidthDispatch.Run<T, TCall>(call, width, first, Math.Min(rowsPerChunk, call.Rows - first));
         }
     }
 }

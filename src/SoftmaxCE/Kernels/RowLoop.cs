@@ -38,14 +38,19 @@ internal readonly struct FixedPlanner(RowPlan plan) : IRowPlanner
 }
 
 /// <summary>Class-index labels: the label, its weight and smoothing, and the ignored value.</summary>
-internal readonly unsafe struct LabelPlanner<T>(int* labels, T* weights, int ignoreIndex, bool hasIgnoreIndex, double keep, double spread, double scale, double zLoss) : IRowPlanner
+/// <remarks>
+/// Each label is read once, and only that value is used: the labels were validated before the call, but the caller's
+/// memory may change while it runs (another thread), and a label outside <c>[0, classes)</c> must never index the class
+/// weights or a row. Such a row gets <see cref="RowPlan.Broken"/>: NaN loss and gradient.
+/// </remarks>
+internal readonly unsafe struct LabelPlanner<T>(int* labels, T* weights, int ignoreIndex, bool hasIgnoreIndex, double keep, double spread, double scale, double zLoss, int classes) : IRowPlanner
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     public static bool WeightsRows => false;
 
     public RowPlan Common => new(-1, 0, spread, scale, zLoss);
 
-    public LaneLabels Lanes => new(labels, weights, ignoreIndex, hasIgnoreIndex, keep, -1, 0);
+    public LaneLabels Lanes => new(labels, weights, ignoreIndex, hasIgnoreIndex, keep, -1, 0, classes);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryPlan(int row, out RowPlan plan)
@@ -55,6 +60,12 @@ internal readonly unsafe struct LabelPlanner<T>(int* labels, T* weights, int ign
         {
             plan = default;
             return false;
+        }
+
+        if ((uint)label >= (uint)classes)
+        {
+            plan = RowPlan.Broken(spread, scale, zLoss);
+            return true;
         }
 
         double weight = weights == null ? 1 : double.CreateTruncating(weights[label]);

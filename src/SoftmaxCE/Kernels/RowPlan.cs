@@ -37,6 +37,12 @@ internal readonly struct RowPlan(int label, double labelCoefficient, double term
     /// </summary>
     public double ZLossOf(double lse) => ZLoss == 0 ? 0 : double.IsNegativeInfinity(lse) ? double.NaN : ZLoss * lse * lse;
 
+    /// <summary>
+    /// The plan of a row whose label is outside the classes when the kernel reads it (the caller's labels changed while
+    /// the call ran): no label to index, and a NaN label coefficient, which makes the row's loss and gradient NaN.
+    /// </summary>
+    public static RowPlan Broken(double termCoefficient, double scale, double zLoss) => new(-1, double.NaN, termCoefficient, scale, zLoss);
+
     /// <summary>The same plan with its gradient factor multiplied by <paramref name="factor"/>.</summary>
     public RowPlan Scaled(double factor) => new(Label, LabelCoefficient, TermCoefficient, Scale * factor, ZLoss);
 }

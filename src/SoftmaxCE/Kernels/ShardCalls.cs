@@ -45,7 +45,7 @@ internal readonly unsafe struct ShardStatisticsCall<T>(T* logits, T* rowMax, T* 
 /// term carries it.
 /// </summary>
 internal readonly unsafe struct ShardPlanner<T>(
-    int* labels, T* weights, int ignoreIndex, bool hasIgnoreIndex, double keep, double spread, double scale, double zLoss, int classOffset, int shardClasses) : IRowPlanner
+    int* labels, T* weights, int ignoreIndex, bool hasIgnoreIndex, double keep, double spread, double scale, double zLoss, int classOffset, int shardClasses, int classes) : IRowPlanner
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     public static bool WeightsRows => false;
@@ -63,6 +63,13 @@ internal readonly unsafe struct ShardPlanner<T>(
         {
             plan = default;
             return false;
+        }
+
+        // Read once and checked against every class (not just this shard's): see LabelPlanner.
+        if ((uint)label >= (uint)classes)
+        {
+            plan = RowPlan.Broken(spread, scale, zLoss);
+            return true;
         }
 
         double weight = weights == null ? 1 : double.CreateTruncating(weights[label]);
@@ -113,7 +120,7 @@ internal readonly unsafe struct ShardGradientCall<T>(
         double smoothing = settings.Smoothing;
         var planner = new ShardPlanner<T>(
             labels0 + firstRow, weights, ignoreIndex.GetValueOrDefault(), ignoreIndex.HasValue, 1 - smoothing, smoothing / classes,
-            settings.GradientScale, settings.ZLoss, classOffset, shardClasses);
+            settings.GradientScale, settings.ZLoss, classOffset, shardClasses, classes);
         nint offset = (nint)firstRow * shardClasses;
         T* logits = logits0 + offset;
         T* gradient = gradient0 + offset;

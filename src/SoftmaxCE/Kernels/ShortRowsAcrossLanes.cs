@@ -11,9 +11,11 @@ namespace SoftmaxCE.Kernels;
 /// <remarks>
 /// Either one plan for every row (<see cref="Labels"/> null: softmax, log-softmax and dense targets, with
 /// <see cref="FixedLabel"/> and <see cref="FixedCoefficient"/>), or class-index labels with optional class weights:
-/// row <c>r</c> then has label <c>Labels[r]</c> and coefficient <c>Keep * w[label]</c>, or is ignored.
+/// row <c>r</c> then has label <c>Labels[r]</c> and coefficient <c>Keep * w[label]</c>, or is ignored. A label outside
+/// <c>[0, Classes)</c> when it is read (the caller's labels changed during the call) gives the row a NaN coefficient, so
+/// a NaN loss and gradient, and is never used as an index.
 /// </remarks>
-internal readonly unsafe struct LaneLabels(int* labels, void* weights, int ignoreIndex, bool hasIgnoreIndex, double keep, int fixedLabel, double fixedCoefficient)
+internal readonly unsafe struct LaneLabels(int* labels, void* weights, int ignoreIndex, bool hasIgnoreIndex, double keep, int fixedLabel, double fixedCoefficient, int classes = 0)
 {
     public int* Labels { get; } = labels;
 
@@ -30,11 +32,14 @@ internal readonly unsafe struct LaneLabels(int* labels, void* weights, int ignor
 
     public double FixedCoefficient { get; } = fixedCoefficient;
 
+    /// <summary>The number of classes, the bound every label is checked against (with <see cref="Labels"/>).</summary>
+    public int Classes { get; } = classes;
+
     /// <summary>The same plan for every row.</summary>
     public static LaneLabels Fixed(in RowPlan plan) => new(null, null, 0, false, 0, plan.Label, plan.LabelCoefficient);
 
     /// <summary>The same data, <paramref name="rows"/> rows further on.</summary>
-    public LaneLabels Skip(int rows) => Labels == null ? this : new(Labels + rows, Weights, IgnoreIndex, HasIgnoreIndex, Keep, FixedLabel, FixedCoefficient);
+    public LaneLabels Skip(int rows) => Labels == null ? this : new(Labels + rows, Weights, IgnoreIndex, HasIgnoreIndex, Keep, FixedLabel, FixedCoefficient, Classes);
 }
 
 /// <summary>Each lane's row: its label (-1 for none), label coefficient (0 when ignored) and whether it counts (a mask).</summary>
@@ -85,10 +90,11 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
         }
 
         int* labels = source.Labels + firstRow;
-        if (source.Weights == null && LaneOps.TryLoadLabels<TVec, T>(labels, source.IgnoreIndex, source.HasIgnoreIndex, out TVec label, out TVec ignored))
+        if (source.Weights == null && LaneOps.TryLoadLabels<TVec, T>(labels, source.IgnoreIndex, source.HasIgnoreIndex, source.Classes, out TVec label, out TVec ignored, out TVec outOfRange))
         {
+            // A label out of range matches no class (the label lanes are only compared), and its NaN coefficient makes the row NaN.
             plan.Label = label;
-            plan.LabelCoefficient = TOps.Select(ignored, TOps.Zero, TOps.Create(T.CreateTruncating(source.Keep)));
+            plan.LabelCoefficient = TOps.Select(outOfRange, TOps.Create(T.NaN), TOps.Select(ignored, TOps.Zero, TOps.Create(T.CreateTruncating(source.Keep))));
             plan.Counted = TOps.Equals(ignored, TOps.Zero);
             return;
         }
@@ -111,8 +117,11 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
         {
             int value = labels[r];
             bool drop = source.HasIgnoreIndex && value == source.IgnoreIndex;
-            l[r] = drop ? T.NegativeOne : T.CreateTruncating(value);
-            c[r] = drop ? T.Zero : T.CreateTruncating(source.Keep * (weights == null ? 1 : double.CreateTruncating(weights[value])));
+            bool inRange = (uint)value < (uint)source.Classes;
+            l[r] = drop || !inRange ? T.NegativeOne : T.CreateTruncating(value);
+            c[r] = drop ? T.Zero
+                : !inRange ? T.NaN
+                : T.CreateTruncating(source.Keep * (weights == null ? 1 : double.CreateTruncating(weights[value])));
             counted[r] = drop ? T.Zero : T.One;
         }
 

@@ -160,11 +160,12 @@ internal static unsafe class LaneOps
 
     /// <summary>
     /// Loads the labels of <c>W</c> rows as lanes of <typeparamref name="T"/> (exact: labels are below 2^24), with -1
-    /// for an ignored row, and whether each row is ignored (all bits set).
+    /// for an ignored row, whether each row is ignored, and whether its label is outside <c>[0, classes)</c> and not ignored
+    /// (masks: all bits set). Each label is loaded once; a label out of range is only ever compared, never used as an index.
     /// </summary>
     /// <returns>True when it handled this vector type; false leaves the work to the caller's per-lane loop.</returns>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool TryLoadLabels<TVec, T>(int* labels, int ignoreIndex, bool hasIgnoreIndex, out TVec label, out TVec ignored)
+    public static bool TryLoadLabels<TVec, T>(int* labels, int ignoreIndex, bool hasIgnoreIndex, int classes, out TVec label, out TVec ignored, out TVec outOfRange)
         where TVec : unmanaged
         where T : unmanaged
     {
@@ -172,8 +173,10 @@ internal static unsafe class LaneOps
         {
             Vector512<int> raw = Vector512.Load(labels);
             Vector512<int> drop = hasIgnoreIndex ? Vector512.Equals(raw, Vector512.Create(ignoreIndex)) : Vector512<int>.Zero;
-            label = Unsafe.BitCast<Vector512<float>, TVec>(Vector512.ConvertToSingle(Vector512.ConditionalSelect(drop, Vector512.Create(-1), raw)));
+            Vector512<int> outside = Vector512.AndNot(Vector512.GreaterThanOrEqual(raw.AsUInt32(), Vector512.Create((uint)classes)).AsInt32(), drop);
+            label = Unsafe.BitCast<Vector512<float>, TVec>(Vector512.ConvertToSingle(Vector512.ConditionalSelect(drop | outside, Vector512.Create(-1), raw)));
             ignored = Unsafe.BitCast<Vector512<int>, TVec>(drop);
+            outOfRange = Unsafe.BitCast<Vector512<int>, TVec>(outside);
             return true;
         }
 
@@ -181,8 +184,10 @@ internal static unsafe class LaneOps
         {
             Vector256<int> raw = Vector256.Load(labels);
             Vector256<int> drop = hasIgnoreIndex ? Vector256.Equals(raw, Vector256.Create(ignoreIndex)) : Vector256<int>.Zero;
-            label = Unsafe.BitCast<Vector256<float>, TVec>(Vector256.ConvertToSingle(Vector256.ConditionalSelect(drop, Vector256.Create(-1), raw)));
+            Vector256<int> outside = Vector256.AndNot(Vector256.GreaterThanOrEqual(raw.AsUInt32(), Vector256.Create((uint)classes)).AsInt32(), drop);
+            label = Unsafe.BitCast<Vector256<float>, TVec>(Vector256.ConvertToSingle(Vector256.ConditionalSelect(drop | outside, Vector256.Create(-1), raw)));
             ignored = Unsafe.BitCast<Vector256<int>, TVec>(drop);
+            outOfRange = Unsafe.BitCast<Vector256<int>, TVec>(outside);
             return true;
         }
 
@@ -190,13 +195,16 @@ internal static unsafe class LaneOps
         {
             Vector128<int> raw = Vector128.Load(labels);
             Vector128<int> drop = hasIgnoreIndex ? Vector128.Equals(raw, Vector128.Create(ignoreIndex)) : Vector128<int>.Zero;
-            label = Unsafe.BitCast<Vector128<float>, TVec>(Vector128.ConvertToSingle(Vector128.ConditionalSelect(drop, Vector128.Create(-1), raw)));
+            Vector128<int> outside = Vector128.AndNot(Vector128.GreaterThanOrEqual(raw.AsUInt32(), Vector128.Create((uint)classes)).AsInt32(), drop);
+            label = Unsafe.BitCast<Vector128<float>, TVec>(Vector128.ConvertToSingle(Vector128.ConditionalSelect(drop | outside, Vector128.Create(-1), raw)));
             ignored = Unsafe.BitCast<Vector128<int>, TVec>(drop);
+            outOfRange = Unsafe.BitCast<Vector128<int>, TVec>(outside);
             return true;
         }
 
         label = default;
         ignored = default;
+        outOfRange = default;
         return false;
     }
 

@@ -241,7 +241,7 @@ internal readonly unsafe struct StridedLabelCall<T, TMode>(
         double smoothing = settings.Smoothing;
         int classes = shape.Classes;
         var common = new RowPlan(-1, 0, smoothing / classes, settings.GradientScale, settings.ZLoss);
-        var lanes = new LaneLabels(labels, weights, ignoreIndex.GetValueOrDefault(), ignoreIndex.HasValue, 1 - smoothing, -1, 0);
+        var lanes = new LaneLabels(labels, weights, ignoreIndex.GetValueOrDefault(), ignoreIndex.HasValue, 1 - smoothing, -1, 0, classes);
         LogitMap<T> map = settings.Map<T>();
         long first = StridedShape.First(firstRow), count = shape.Count(firstRow, rowCount);
         if (smoothing == 0)

@@ -95,7 +95,7 @@ internal readonly unsafe struct LabelCall<T, TMode>(
     {
         double smoothing = settings.Smoothing;
         var planner = new LabelPlanner<T>(
-            labels0 + firstRow, weights, ignoreIndex.GetValueOrDefault(), ignoreIndex.HasValue, 1 - smoothing, smoothing / classes, settings.GradientScale, settings.ZLoss);
+            labels0 + firstRow, weights, ignoreIndex.GetValueOrDefault(), ignoreIndex.HasValue, 1 - smoothing, smoothing / classes, settings.GradientScale, settings.ZLoss, classes);
         if (rowWeights0 != null)
         {
             return Run<TOps, TVec, TFeatures, RowWeightPlanner<LabelPlanner<T>, T>>(firstRow, rowCount, new(planner, rowWeights0 + firstRow));

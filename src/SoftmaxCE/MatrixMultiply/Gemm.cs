@@ -137,7 +137,7 @@ internal static unsafe class Gemm
         int groupRows = ((rowBlocks + groups - 1) / groups) * RowBlock;
         groups = (m + groupRows - 1) / groupRows;
         var work = new GemmTiles<TOps, TVec, T>(m, n, k, a, b, c, ldc, accumulate, stripeWidth, stripes, groupRows);
-        ParallelTasks.Run(work, stripes * groups, degree);
+        ParallelRunner.Run(work, stripes * groups, degree);
     }
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
@@ -311,9 +311,9 @@ internal static unsafe class Gemm
     }
 }
 
-/// <summary>The tiles of one product, numbered stripe-major, for <see cref="ParallelTasks"/>.</summary>
+/// <summary>The tiles of one product, numbered stripe-major, for <see cref="ParallelRunner"/>.</summary>
 internal readonly unsafe struct GemmTiles<TOps, TVec, T>(
-    int m, int n, int k, MatrixView<T> a, MatrixView<T> b, T* c, nint ldc, bool accumulate, int stripeWidth, int stripes, int groupRows) : ITaskWork
+    int m, int n, int k, MatrixView<T> a, MatrixView<T> b, T* c, nint ldc, bool accumulate, int stripeWidth, int stripes, int groupRows) : IParallelWork
     where TOps : ISimdOps<TVec, T>
     where TVec : unmanaged
     where T : unmanaged, IFloatingPointIeee754<T>

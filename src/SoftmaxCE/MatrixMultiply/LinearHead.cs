@@ -88,7 +88,7 @@ internal static unsafe class LinearHead
         int blockRows = Math.Min(BlockRows, Math.Max(rows, 1));
         int chunk = Math.Min(ChunkClasses, classes);
         long elements = (long)blockRows * ((2L * hiddenSize) + chunk);
-        return (nuint)((elements * sizeof(T)) + (blockRows * (RowState.Count * sizeof(double) + sizeof(int))) + 256);
+        return (nuint)((elements * sizeof(T)) + (blockRows * ((RowState.Count * sizeof(double)) + (2 * sizeof(int)))) + 256);
     }
 
     /// <summary>Runs the call and returns the sum of its row losses (before the division by <see cref="HeadProblem{T}.Divisor"/>).</summary>
@@ -108,6 +108,7 @@ internal static unsafe class LinearHead
         double* state = (double*)(((nint)(s.Logits + ((nint)blockRows * chunk)) + 63) & ~(nint)63);
         s.State = new RowState(state, blockRows);
         s.RowIndex = (int*)(state + (RowState.Count * blockRows));
+        s.Label = s.RowIndex + blockRows;
 
         double total = 0;
         int r = 0;
@@ -117,9 +118,13 @@ internal static unsafe class LinearHead
             int count = 0;
             while (r < p.Rows && count < blockRows)
             {
-                if (!(p.HasIgnore && p.Labels[r] == p.Ignore))
+                // Each label is read once, here: the caller's labels may change while the call runs (another thread), and a
+                // label outside [0, classes) must never index anything. It becomes -1, which makes its row NaN.
+                int label = p.Labels[r];
+                if (!(p.HasIgnore && label == p.Ignore))
                 {
-                    s.RowIndex[count++] = r;
+                    s.RowIndex[count] = r;
+                    s.Label[count++] = (uint)label < (uint)p.Classes ? label : -1;
                 }
 
                 r++;
@@ -182,7 +187,7 @@ internal static unsafe class LinearHead
             int width = Math.Min(chunk, classes - v0);
             Gemm.MultiplyTransposedB(count, width, h, s.Hidden, h, p.Weight + ((nint)v0 * h), h, s.Logits, width, accumulate: false, p.Degree);
             var work = new StatisticsWork<T>(p, s, count, v0, width);
-            ParallelTasks.Run(work, tasks, elementDegree);
+            ParallelRunner.Run(work, tasks, elementDegree);
         }
 
         // Row losses, added in row order.
@@ -191,9 +196,9 @@ internal static unsafe class LinearHead
         for (int t = 0; t < count; t++)
         {
             int row = s.RowIndex[t];
-            int label = p.Labels[row];
+            int label = s.Label[t];
             double lse = st.Max[t] + Math.Log(st.SumExp[t]);
-            double wl = p.ClassWeights == null ? 1 : double.CreateTruncating(p.ClassWeights[label]);
+            double wl = label < 0 ? double.NaN : p.ClassWeights == null ? 1 : double.CreateTruncating(p.ClassWeights[label]);
             double loss = (1 - eps) * wl * (lse - st.LabelLogit[t]);
             if (eps != 0)
             {
@@ -224,7 +229,7 @@ internal static unsafe class LinearHead
             T* weightChunk = p.Weight + ((nint)v0 * h);
             Gemm.MultiplyTransposedB(count, width, h, s.Hidden, h, weightChunk, h, s.Logits, width, accumulate: false, p.Degree);
             var work = new GradientWork<T>(p, s, count, v0, width);
-            ParallelTasks.Run(work, tasks, elementDegree);
+            ParallelRunner.Run(work, tasks, elementDegree);
             if (p.HiddenGradient != null)
             {
                 Gemm.MultiplyPlain(count, h, width, s.Logits, width, weightChunk, h, s.HiddenGradient, h, accumulate: v0 > 0, p.Degree);
@@ -270,6 +275,9 @@ internal unsafe struct BlockScratch<T>
 
     /// <summary>The global row of each gathered row.</summary>
     public int* RowIndex;
+
+    /// <summary>The label of each gathered row as read when it was gathered, or -1 where it was outside the classes.</summary>
+    public int* Label;
 }
 
 /// <summary>Per-row numbers of a block, in double precision, one array each.</summary>
@@ -328,7 +336,7 @@ internal static unsafe class LogitTransform<TOps, TVec, T>
 }
 
 /// <summary>Turns a chunk of products into logits (in place) and merges its statistics into each row's.</summary>
-internal readonly unsafe struct StatisticsWork<T>(HeadProblem<T> p, BlockScratch<T> s, int count, int v0, int width) : ITaskWork
+internal readonly unsafe struct StatisticsWork<T>(HeadProblem<T> p, BlockScratch<T> s, int count, int v0, int width) : IParallelWork
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     public void Run(int task)
@@ -404,7 +412,7 @@ internal readonly unsafe struct StatisticsWork<T>(HeadProblem<T> p, BlockScratch
             st.SumExp[t] = LinearHead.Rescale(st.SumExp[t], st.Max[t], merged) + LinearHead.Rescale(sum, chunkMax, merged);
             st.Max[t] = merged;
 
-            int label = p.Labels[s.RowIndex[t]];
+            int label = s.Label[t];
             if ((uint)(label - v0) < (uint)width)
             {
                 st.LabelLogit[t] = double.CreateTruncating(z[label - v0]);
@@ -439,7 +447,7 @@ internal readonly unsafe struct StatisticsWork<T>(HeadProblem<T> p, BlockScratch
 }
 
 /// <summary>Turns a chunk of products into the gradient of the loss with respect to them (in place).</summary>
-internal readonly unsafe struct GradientWork<T>(HeadProblem<T> p, BlockScratch<T> s, int count, int v0, int width) : ITaskWork
+internal readonly unsafe struct GradientWork<T>(HeadProblem<T> p, BlockScratch<T> s, int count, int v0, int width) : IParallelWork
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     public void Run(int task)
@@ -484,7 +492,7 @@ internal readonly unsafe struct GradientWork<T>(HeadProblem<T> p, BlockScratch<T
             }
 
             // The label's own target, subtracted where it sits: (1 - eps) w_l, through the chain rule at the label logit.
-            int local = p.Labels[s.RowIndex[t]] - v0;
+            int local = s.Label[t] - v0;
             if ((uint)local < (uint)width)
             {
                 double labelChain = rowScale;

@@ -9,7 +9,7 @@
 # Run it on an otherwise idle machine. Each results file records the machine's 1-minute load average before its run,
 # and readme-tables.sh refuses a file whose load average is above 1 (the results machine has 2 cores). So this script
 # refuses to start when the load average is 1 or more; builds both benchmark programs once; and before each step waits
-# until the load left by the previous step has decayed below $SETTLE_LOAD (default 0.3), for at most $SETTLE_TIMEOUT
+# until the load left by the previous step has decayed below $SETTLE_LOAD (default 0.5), for at most $SETTLE_TIMEOUT
 # seconds (default 900), after which it stops. Each step is its own process with its own artifacts directory
 # (BenchmarkDotNet.Artifacts/docs/STEP/), so each file records the load before its own run.
 #
@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 results="benchmarks/results/${RESULTS_CPU:-amd-epyc-zen4-2core}"
-settle_load=${SETTLE_LOAD:-0.3}
+settle_load=${SETTLE_LOAD:-0.5}
 settle_timeout=${SETTLE_TIMEOUT:-900}
 artifacts="$PWD/BenchmarkDotNet.Artifacts/docs"   # absolute: run.sh changes directory
 main=(dotnet run -c Release --no-build --project benchmarks/SoftmaxCE.Benchmarks --)

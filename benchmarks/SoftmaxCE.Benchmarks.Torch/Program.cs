@@ -9,7 +9,8 @@ namespace SoftmaxCE.Benchmarks.Torch;
 /// <summary>
 /// Entry point. Checks once that libtorch and SoftmaxCE compute the same loss and gradient, then hands the
 /// arguments to BenchmarkDotNet, always in process (the private glibc runtime must not be lost by a child process).
-/// <c>--verify-only</c> stops after the check. Exit code 1 on a failed check or benchmark.
+/// <c>--verify-only</c> stops after the check. Each exported <c>*-report-github.md</c> is headed by the machine's load average
+/// before the run. Exit code 1 on a failed check or benchmark.
 /// </summary>
 internal static class Program
 {
@@ -18,6 +19,9 @@ internal static class Program
 
     public static int Main(string[] args)
     {
+        // Read before anything else runs: each exported results file is headed by the machine's load before the run.
+        string loadAverage = global::Benchmarks.LoadAverage.Read();
+        DateTime start = DateTime.UtcNow;
         Console.WriteLine($"TorchSharp {typeof(torch).Assembly.GetName().Version}, libtorch threads {torch.get_num_threads()}, cores {Environment.ProcessorCount}");
         Console.WriteLine($"GLIBC_TUNABLES={Environment.GetEnvironmentVariable("GLIBC_TUNABLES") ?? "(unset)"}");
 
@@ -44,7 +48,9 @@ internal static class Program
 
         // The in-process toolchain keeps every benchmark in this process, which runs on the private runtime.
         string[] benchmarkArgs = args.Contains("--inProcess") || args.Contains("-i") ? args : [.. args, "--inProcess"];
+        global::Benchmarks.LoadAverage.Announce(loadAverage);
         var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(benchmarkArgs).ToList();
+        global::Benchmarks.LoadAverage.Record(loadAverage, start, summaries.Select(summary => summary.ResultsDirectoryPath));
         if (summaries.Count == 0)
         {
             Console.Error.WriteLine("No benchmark ran.");

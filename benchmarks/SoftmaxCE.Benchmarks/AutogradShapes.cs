@@ -2,7 +2,7 @@ using System.Collections.Generic;
 
 namespace Benchmarks;
 
-/// <summary>The language-model shapes that issue 10's speed targets name.</summary>
+/// <summary>Language-model shapes: vocabularies of 32000 and 128256 classes, from 64 to 4096 rows.</summary>
 internal static class AutogradShapes
 {
     public static IEnumerable<Shape> All { get; } =

@@ -6,7 +6,7 @@ using SoftmaxCE;
 namespace Benchmarks;
 
 /// <summary>
-/// The main target: fused loss and gradient over float logits with class-index labels, mean reduction,
+/// The headline benchmark: fused loss and gradient over float logits with class-index labels, mean reduction,
 /// against a plain copy (the memory roofline), the TensorPrimitives chain and scalar loops.
 /// </summary>
 /// <remarks>

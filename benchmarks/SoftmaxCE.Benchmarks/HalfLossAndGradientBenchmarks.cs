@@ -7,7 +7,7 @@ using SoftmaxCE;
 namespace Benchmarks;
 
 /// <summary>
-/// Issue 12's Half targets: the fused loss and gradient on Half logits against the same call on float logits (the baseline),
+/// Half logits: the fused loss and gradient on Half logits against the same call on float logits (the baseline),
 /// next to a copy of the same Half bytes and of the float bytes (the memory rooflines), and the conversions alone (each chunk
 /// widened into a cache-sized float scratch and narrowed back), which show how much of the Half time is conversion.
 /// </summary>

@@ -18,8 +18,8 @@ public enum BufferKind
 }
 
 /// <summary>
-/// Issue 12's memory roofline: the fused loss and gradient (float, class-index labels, one thread), out of place and in
-/// place, on managed arrays as users have them and on aligned native memory, next to the two ways of moving the same
+/// The memory roofline on the buffers users have: the fused loss and gradient (float, class-index labels, one thread),
+/// out of place and in place, on managed arrays and on aligned native memory, next to the two ways of moving the same
 /// bytes: <see cref="Span{T}.CopyTo(Span{T})"/> (the baseline) and a copy with streaming (non-temporal) stores, which
 /// skip the read-for-ownership of the destination; and a read-only pass over the logits, the floor of a loss alone.
 /// </summary>

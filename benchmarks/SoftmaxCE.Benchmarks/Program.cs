@@ -5,6 +5,7 @@ using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Exporters;
 using BenchmarkDotNet.Filters;
 using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using Benchmarks;
 
@@ -14,7 +15,11 @@ using Benchmarks;
 // --all runs every class with the default job (about an hour); any other arguments go to BenchmarkDotNet as they are
 // (--filter '*Fused*', --job short, --list flat, ...).
 // Every table gets the median and the throughput columns, which read the median too; the GitHub markdown lands
-// in BenchmarkDotNet.Artifacts/results/*-report-github.md under the current directory.
+// in BenchmarkDotNet.Artifacts/results/*-report-github.md under the current directory, headed by the machine's load
+// average before the run (LoadAverage), read first so that nothing this program does counts in it.
+string loadAverage = LoadAverage.Read();
+DateTime start = DateTime.UtcNow;
+LoadAverage.Announce(loadAverage);
 ManualConfig config = DefaultConfig.Instance
     .AddColumn(StatisticColumn.Median, new NanosecondsPerElementColumn(), new GigabytesPerSecondColumn());
 
@@ -39,9 +44,11 @@ if (args.Length == 0)
     config = config
         .AddJob(Job.ShortRun)
         .AddFilter(new SimpleFilter(b => headline.Contains(b.Descriptor.WorkloadMethod.Name, StringComparer.Ordinal)));
-    BenchmarkRunner.Run<FusedLossAndGradientBenchmarks>(config);
+    Summary headlineSummary = BenchmarkRunner.Run<FusedLossAndGradientBenchmarks>(config);
+    LoadAverage.Record(loadAverage, start, [headlineSummary.ResultsDirectoryPath]);
     return;
 }
 
 string[] switcherArgs = [.. args.SelectMany(arg => arg == "--all" ? ["--filter", "*"] : new[] { arg })];
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(switcherArgs, config);
+Summary[] summaries = [.. BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(switcherArgs, config)];
+LoadAverage.Record(loadAverage, start, summaries.Select(summary => summary.ResultsDirectoryPath));

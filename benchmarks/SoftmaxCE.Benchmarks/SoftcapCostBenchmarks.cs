@@ -6,7 +6,7 @@ using SoftmaxCE;
 namespace Benchmarks;
 
 /// <summary>
-/// Issue 12's soft-capping target: the fused loss and gradient with <c>LogitSoftcap = 30</c> (Gemma 2's value) against the
+/// The cost of soft-capping: the fused loss and gradient with <c>LogitSoftcap = 30</c> (Gemma 2's value) against the
 /// plain call (the baseline) in the same run, out of place and in place, one thread.
 /// </summary>
 /// <remarks>

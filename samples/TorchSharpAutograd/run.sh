@@ -4,7 +4,7 @@
 #
 # TorchSharp 0.107's libtorch needs glibc 2.38+ (GLIBCXX_3.4.32). On an older system (Debian 12) the app runs on a
 # private copy of Debian 13's libc prepared by scripts/torch-runtime.sh (nothing system-wide changes);
-# TORCH_RUNTIME_SCRIPT names another such script (e.g. the team's ../shared/tools/torch-runtime.sh).
+# TORCH_RUNTIME_SCRIPT names another script that prints the directory of such a runtime.
 # The first restore downloads TorchSharp-cpu with libtorch, about 1.4 GB.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

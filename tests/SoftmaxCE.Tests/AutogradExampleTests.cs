@@ -4,7 +4,7 @@ using Xunit;
 
 namespace SoftmaxCE.Tests;
 
-/// <summary>The README's "Inside an autograd engine" example, compiled and run (the #region readme-autograd is the README's block).</summary>
+/// <summary>The autograd example of docs/INTEGRATIONS.md, compiled and run (the #region readme-autograd is the page's block).</summary>
 public class AutogradExampleTests
 {
     [Fact]

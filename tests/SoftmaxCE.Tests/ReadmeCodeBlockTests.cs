@@ -10,71 +10,129 @@ using Xunit.Sdk;
 namespace SoftmaxCE.Tests;
 
 /// <summary>
-/// The README's C# code blocks are the code the tests compile and run, so they cannot drift.
+/// The C# code blocks of README.md and docs/*.md are the code the tests compile and run, so they cannot drift.
 /// </summary>
 /// <remarks>
 /// <para>
-/// Every <c>```csharp</c> block in README.md is preceded by a line <c>&lt;!-- code: ID [ID ...] --&gt;</c>. Each ID names
-/// a <c>#region ID</c> ... <c>#endregion</c> in a C# file under <c>tests/</c> or <c>samples/</c>; the block must equal
-/// those regions, in order, joined by one blank line, once each is dedented (common leading whitespace removed,
-/// trailing whitespace dropped). Several IDs let a README block skip the test's own lines between the parts (the
-/// assertions between two calls, a <c>using</c> at the top of a file).
+/// Every C# block (<c>```csharp</c>, <c>```cs</c> or <c>```c#</c>) in README.md and in the pages under docs/ is preceded
+/// by a line <c>&lt;!-- code: ID [ID ...] --&gt;</c>. Each ID names a <c>#region ID</c> ... <c>#endregion</c> in a C# file
+/// under <c>tests/</c> or <c>samples/</c>; the block must equal those regions, in order, joined by one blank line, once
+/// each is dedented (common leading whitespace removed, trailing whitespace dropped). Several IDs let a block skip the
+/// test's own lines between the parts (the assertions between two calls, a <c>using</c> at the top of a file).
 /// </para>
 /// <para>
 /// To add an example: write it inside <c>#region readme-something</c> in a test that runs it and checks its numbers
 /// against the reference, then put <c>&lt;!-- code: readme-something --&gt;</c> above a <c>```csharp</c> block in the
-/// README and paste the region's lines into it. This test prints the diff if they disagree.
+/// page and paste the region's lines into it. This test prints the diff if they disagree.
 /// </para>
 /// </remarks>
 public sealed partial class ReadmeCodeBlockTests
 {
     [Fact]
-    public void EveryReadmeCodeBlock_IsTheRegionsTheTestsRun()
+    public void EveryCodeBlockOfTheReadmeAndTheDocs_IsTheRegionsTheTestsRun()
     {
         string root = RepositoryRoot();
-        IReadOnlyList<ReadmeBlock> blocks = ReadmeBlock.Parse(File.ReadAllLines(Path.Combine(root, "README.md")));
         Dictionary<string, Region> regions = Region.FindAll(root);
-
-        Assert.True(blocks.Count >= 3, $"expected the README's C# blocks (the example, the QuickStart loop, the language-model snippet); found {blocks.Count}");
         var failures = new StringBuilder();
-        foreach (ReadmeBlock block in blocks)
+        var shown = new HashSet<string>(StringComparer.Ordinal);
+        int readmeBlocks = 0;
+        foreach (string page in Pages(root))
         {
-            if (block.Ids.Count == 0)
+            string name = Path.GetRelativePath(root, page).Replace(Path.DirectorySeparatorChar, '/');
+            IReadOnlyList<ReadmeBlock> blocks = ReadmeBlock.Parse(name, File.ReadAllLines(page));
+            if (name == "README.md")
             {
-                failures.AppendLine($"README.md line {block.Line}: a ```csharp block without a <!-- code: ID --> line above it naming the #region it shows.");
-                continue;
+                readmeBlocks = blocks.Count;
             }
 
-            var parts = new List<string[]>();
-            foreach (string id in block.Ids)
+            foreach (ReadmeBlock block in blocks)
             {
-                if (!regions.TryGetValue(id, out Region? region))
-                {
-                    failures.AppendLine($"README.md line {block.Line}: no '#region {id}' in any C# file under tests/ or samples/.");
-                    continue;
-                }
-
-                parts.Add(Normalise(region.Lines));
-            }
-
-            if (parts.Count != block.Ids.Count)
-            {
-                continue;
-            }
-
-            string[] expected = [.. parts.SelectMany((part, index) => index == 0 ? part : ["", .. part])];
-            string[] actual = Normalise(block.Lines);
-            if (!expected.SequenceEqual(actual, StringComparer.Ordinal))
-            {
-                string sources = string.Join(", ", block.Ids.Select(id => $"{id} ({regions[id].Where})"));
-                failures.AppendLine($"README.md line {block.Line}: the block differs from {sources}. '-' README, '+' code:");
-                failures.AppendLine(Diff(actual, expected));
+                Check(name, block, regions, failures);
+                shown.UnionWith(block.Ids);
             }
         }
 
+        // A region kept for a page that no longer shows it is dead weight that looks checked.
+        foreach (string id in regions.Keys.Where(id => id.StartsWith("readme-", StringComparison.Ordinal) && !shown.Contains(id)).Order(StringComparer.Ordinal))
+        {
+            failures.AppendLine($"'#region {id}' ({regions[id].Where}) is shown by no C# block of README.md or docs/.");
+        }
+
+        Assert.True(readmeBlocks >= 2, $"expected the README's C# blocks (the example and the linear head); found {readmeBlocks}");
         if (failures.Length > 0)
         {
             throw new XunitException(failures.ToString());
+        }
+    }
+
+    [Fact]
+    public void ReadmeLinks_AreAbsolute_SoThatTheyWorkOnNuGet()
+    {
+        // nuget.org shows README.md as the package's page, where a relative link points nowhere.
+        string root = RepositoryRoot();
+        string[] relative = [.. MarkdownLink().Matches(File.ReadAllText(Path.Combine(root, "README.md")))
+            .Select(m => m.Groups["target"].Value)
+            .Where(target => !target.StartsWith("https://", StringComparison.Ordinal) && !target.StartsWith('#'))];
+        Assert.True(relative.Length == 0, $"README.md links to {string.Join(", ", relative)}: link to https://github.com/<owner>/<repo>/blob/main/<path> instead.");
+    }
+
+    [Fact]
+    public void Parse_FindsEveryKindOfCSharpBlock_AndTheMarkerAboveIt()
+    {
+        string[] page = ["<!-- code: a b -->", "```csharp", "x();", "```", "", "```cs", "y();", "```", "```c#", "z();", "```", "```sh", "ls", "```"];
+        IReadOnlyList<ReadmeBlock> blocks = ReadmeBlock.Parse("page.md", page);
+        Assert.Equal(3, blocks.Count);
+        Assert.Equal(["a", "b"], blocks[0].Ids.ToArray());
+        Assert.Empty(blocks[1].Ids);
+        Assert.Equal(["z();"], blocks[2].Lines.ToArray());
+    }
+
+    /// <summary>README.md and every page under docs/.</summary>
+    private static IEnumerable<string> Pages(string root)
+    {
+        yield return Path.Combine(root, "README.md");
+        string docs = Path.Combine(root, "docs");
+        if (Directory.Exists(docs))
+        {
+            foreach (string page in Directory.EnumerateFiles(docs, "*.md", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+            {
+                yield return page;
+            }
+        }
+    }
+
+    private static void Check(string page, ReadmeBlock block, Dictionary<string, Region> regions, StringBuilder failures)
+    {
+        if (block.Ids.Count == 0)
+        {
+            failures.AppendLine($"{page} line {block.Line}: a C# block without a <!-- code: ID --> line above it naming the #region it shows.");
+            return;
+        }
+
+        var parts = new List<string[]>();
+        foreach (string id in block.Ids)
+        {
+            if (!regions.TryGetValue(id, out Region? region))
+            {
+                failures.AppendLine($"{page} line {block.Line}: no '#region {id}' in any C# file under tests/ or samples/.");
+                continue;
+            }
+
+            parts.Add(Normalise(region.Lines));
+        }
+
+        if (parts.Count != block.Ids.Count)
+        {
+            return;
+        }
+
+        string[] expected = [.. parts.SelectMany((part, index) => index == 0 ? part : ["", .. part])];
+        string[] actual = Normalise(block.Lines);
+        if (!expected.SequenceEqual(actual, StringComparer.Ordinal))
+        {
+            string sources = string.Join(", ", block.Ids.Select(id => $"{id} ({regions[id].Where})"));
+            failures.AppendLine($"{page} line {block.Line}: the block differs from {sources}. '-' page, '+' code:");
+            failures.AppendLine(Diff(actual, expected));
         }
     }
 
@@ -183,6 +241,12 @@ public sealed partial class ReadmeCodeBlockTests
     [GeneratedRegex(@"^\s*<!--\s*code:\s*(?<ids>[^>]*?)\s*-->\s*$")]
     private static partial Regex CodeMarker();
 
+    [GeneratedRegex(@"^\s*```\s*(csharp|cs|c#)\s*$", RegexOptions.IgnoreCase)]
+    private static partial Regex CSharpFence();
+
+    [GeneratedRegex(@"\]\((?<target>[^)\s]+)(\s+""[^""]*"")?\)")]
+    private static partial Regex MarkdownLink();
+
     [GeneratedRegex(@"^public (?:sealed |abstract )?(?:unsafe )?class (?<name>\w+Benchmarks)\b", RegexOptions.Multiline)]
     private static partial Regex BenchmarkClass();
 
@@ -192,36 +256,36 @@ public sealed partial class ReadmeCodeBlockTests
     [GeneratedRegex(@"^\s*#(region|endregion)\b")]
     private static partial Regex RegionDirective();
 
-    /// <summary>A ```csharp block of the README, with the IDs of the marker line above it (none if there is none).</summary>
+    /// <summary>A C# block of a page, with the IDs of the marker line above it (none if there is none).</summary>
     private sealed record ReadmeBlock(int Line, IReadOnlyList<string> Ids, IReadOnlyList<string> Lines)
     {
-        public static List<ReadmeBlock> Parse(string[] readme)
+        public static List<ReadmeBlock> Parse(string page, string[] lines)
         {
             var blocks = new List<ReadmeBlock>();
-            for (int i = 0; i < readme.Length; i++)
+            for (int i = 0; i < lines.Length; i++)
             {
-                if (readme[i].Trim() != "```csharp")
+                if (!CSharpFence().IsMatch(lines[i]))
                 {
                     continue;
                 }
 
                 int previous = i - 1;
-                while (previous >= 0 && readme[previous].Trim().Length == 0)
+                while (previous >= 0 && lines[previous].Trim().Length == 0)
                 {
                     previous--;
                 }
 
-                Match marker = previous >= 0 ? CodeMarker().Match(readme[previous]) : Match.Empty;
+                Match marker = previous >= 0 ? CodeMarker().Match(lines[previous]) : Match.Empty;
                 IReadOnlyList<string> ids = marker.Success
                     ? marker.Groups["ids"].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries)
                     : [];
-                int end = Array.FindIndex(readme, i + 1, line => line.Trim() == "```");
+                int end = Array.FindIndex(lines, i + 1, line => line.Trim() == "```");
                 if (end < 0)
                 {
-                    throw new XunitException($"README.md line {i + 1}: a ```csharp block that is never closed.");
+                    throw new XunitException($"{page} line {i + 1}: a C# block that is never closed.");
                 }
 
-                blocks.Add(new ReadmeBlock(i + 1, ids, readme[(i + 1)..end]));
+                blocks.Add(new ReadmeBlock(i + 1, ids, lines[(i + 1)..end]));
                 i = end;
             }
 

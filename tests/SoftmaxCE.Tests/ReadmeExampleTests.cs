@@ -9,9 +9,9 @@ using Xunit;
 namespace SoftmaxCE.Tests;
 
 /// <summary>
-/// The README's C# code, run: each <c>#region readme-*</c> is a README block (<see cref="ReadmeCodeBlockTests"/>
-/// checks that the README shows exactly these lines), and each test checks the numbers it gives against the
-/// double-precision reference.
+/// The C# code of README.md and docs/USAGE.md, run: each <c>#region readme-*</c> is a block of those pages
+/// (<see cref="ReadmeCodeBlockTests"/> checks that they show exactly these lines), and each test checks the numbers
+/// it gives against the double-precision reference.
 /// </summary>
 public sealed class ReadmeExampleTests
 {

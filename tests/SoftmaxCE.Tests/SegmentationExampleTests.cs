@@ -4,7 +4,7 @@ using Xunit;
 
 namespace SoftmaxCE.Tests;
 
-/// <summary>The README's "Segmentation and N-d inputs" example, compiled and run (#region readme-segmentation).</summary>
+/// <summary>The "Segmentation and N-d inputs" example of docs/USAGE.md, compiled and run (#region readme-segmentation).</summary>
 public class SegmentationExampleTests
 {
     [Fact]

@@ -2,6 +2,7 @@ using System;
 using System.Numerics;
 using System.Runtime.ExceptionServices;
 using System.Threading;
+using SoftmaxCE.Internals;
 
 namespace SoftmaxCE.Kernels;
 
@@ -55,19 +56,27 @@ internal static class RowChunks
         int rowsPerChunk = RowsPerChunk(call.Classes);
         int chunks = (int)(((long)rows + rowsPerChunk - 1) / rowsPerChunk);
         int degree = Degree(maxDegreeOfParallelism, chunks, (long)rows * call.Classes);
-        if (degree <= 1)
+        try
         {
-            RowTotals total = default;
-            for (int c = 0; c < chunks; c++)
+            if (degree <= 1)
             {
-                int first = c * rowsPerChunk;
-                total.Add(WidthDispatch.Run<T, TCall>(call, width, first, Math.Min(rowsPerChunk, rows - first)));
+                RowTotals total = default;
+                for (int c = 0; c < chunks; c++)
+                {
+                    int first = c * rowsPerChunk;
+                    total.Add(WidthDispatch.Run<T, TCall>(call, width, first, Math.Min(rowsPerChunk, rows - first)));
+                }
+
+                return total;
             }
 
-            return total;
+            return ParallelRun<T, TCall>.Run(call, width, rowsPerChunk, chunks, degree);
         }
-
-        return ParallelRun<T, TCall>.Run(call, width, rowsPerChunk, chunks, degree);
+        finally
+        {
+            // The call's rows are done: scratch above the cap goes back (each worker gives back its own in Execute).
+            ThreadScratch.ReleaseRowBuffers();
+        }
     }
 
     private static int Degree(int maxDegreeOfParallelism, int chunks, long elements)
@@ -174,6 +183,8 @@ internal static class RowChunks
             }
             finally
             {
+                // Before the caller is released, so that once the call returns no thread holds more than the cap.
+                ThreadScratch.ReleaseRowBuffers();
                 if (Interlocked.Decrement(ref _pendingWorkers) == 0)
                 {
                     _done.Set();

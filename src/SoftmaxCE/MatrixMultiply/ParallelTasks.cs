@@ -6,12 +6,15 @@ namespace SoftmaxCE.MatrixMultiply;
 /// <summary>One piece of work split into numbered tasks that may run in any order on any thread.</summary>
 internal interface ITaskWork
 {
-    void Run(int task);
+    /// <summary>Runs task <paramref name="task"/> on the thread numbered <paramref name="worker"/> (0 the calling thread, below
+    /// the run's degree): a task may use the worker's share of the caller's scratch, since a worker runs one task at a time.</summary>
+    void Run(int task, int worker);
 }
 
 /// <summary>
 /// Runs the tasks of an <see cref="ITaskWork"/> on the calling thread and up to <c>degree - 1</c> pool threads, and
 /// returns when all are done. Results never depend on which thread ran which task: every task writes its own outputs.
+/// The threads are numbered <c>0 .. min(degree, tasks) - 1</c> (<see cref="Workers"/>), the caller 0.
 /// </summary>
 internal static class ParallelTasks
 {
@@ -22,20 +25,24 @@ internal static class ParallelTasks
         return maxDegreeOfParallelism <= 0 ? cores : Math.Min(maxDegreeOfParallelism, cores);
     }
 
+    /// <summary>How many threads <see cref="Run{TWork}"/> uses for <paramref name="tasks"/> tasks at <paramref name="degree"/>.</summary>
+    public static int Workers(int tasks, int degree) => degree <= 1 || tasks <= 1 ? 1 : Math.Min(degree, tasks);
+
     public static void Run<TWork>(in TWork work, int tasks, int degree)
         where TWork : struct, ITaskWork
     {
-        if (degree <= 1 || tasks <= 1)
+        int workers = Workers(tasks, degree);
+        if (workers == 1)
         {
             for (int t = 0; t < tasks; t++)
             {
-                work.Run(t);
+                work.Run(t, 0);
             }
 
             return;
         }
 
-        Runner<TWork>.Run(work, tasks, Math.Min(degree, tasks));
+        Runner<TWork>.Run(work, tasks, workers);
     }
 
     /// <summary>The state of one parallel run, cached per calling thread and work type, so a warm call allocates nothing.</summary>
@@ -52,6 +59,7 @@ internal static class ParallelTasks
         private TWork _work;
         private int _tasks;
         private int _next;
+        private int _nextWorker;
         private int _pending;
         private Exception? _failure;
 
@@ -61,6 +69,7 @@ internal static class ParallelTasks
             run._work = work;
             run._tasks = tasks;
             run._next = 0;
+            run._nextWorker = 0;
             run._failure = null;
             run._pending = degree - 1;
             run._done.Reset();
@@ -69,7 +78,7 @@ internal static class ParallelTasks
                 ThreadPool.UnsafeQueueUserWorkItem(run, preferLocal: false);
             }
 
-            run.Work();
+            run.Work(0);
 
             // Never return while a worker may still touch the caller's (pinned) buffers.
             run._done.Wait();
@@ -84,7 +93,7 @@ internal static class ParallelTasks
         {
             try
             {
-                Work();
+                Work(Interlocked.Increment(ref _nextWorker));
             }
             catch (Exception e)
             {
@@ -100,7 +109,7 @@ internal static class ParallelTasks
             }
         }
 
-        private void Work()
+        private void Work(int worker)
         {
             while (true)
             {
@@ -110,7 +119,7 @@ internal static class ParallelTasks
                     return;
                 }
 
-                _work.Run(t);
+                _work.Run(t, worker);
             }
         }
     }

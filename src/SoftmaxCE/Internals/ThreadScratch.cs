@@ -28,7 +28,7 @@ internal static class ThreadScratch
     [ThreadStatic]
     private static ScratchBuffer? t_head;
 
-    /// <summary>One chunk of rows: Half rows widened to float.</summary>
+    /// <summary>One chunk of rows in row-major form: Half rows widened to float, or the positions of a class-axis tensor gathered.</summary>
     public static ScratchBuffer Rows => t_rows ??= new ScratchBuffer();
 
     /// <summary>The class weights of a Half call widened to float, on the calling thread, for the call.</summary>

@@ -1,5 +1,4 @@
 using System;
-using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Numerics;
@@ -601,8 +600,10 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps an output;
     /// <paramref name="classWeights"/> has the wrong length.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the logits are
-    /// gathered into a pooled row-major copy first (the strided kernels do not write log-sum-exps yet), which costs a copy.</remarks>
+    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the span overload's
+    /// kernels run on the positions a chunk at a time, each chunk gathered into row-major rows in the thread's scratch (the
+    /// strided kernels do not write log-sum-exps yet): a copy of one chunk per thread, never of the tensor; the results are
+    /// bitwise those of the span overload on the gathered rows.</remarks>
     public static T Forward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> logSumExp,
         CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, in TensorSpan<T> rowLosses = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -620,18 +621,28 @@ public static unsafe partial class SoftmaxCrossEntropy
             return Forward(y, t, s, layout.Classes, options, classWeights, w, r);
         }
 
-        // The span overload checks the outputs against the gathered copy: check them against the tensor here.
-        Validation.NoOverlap<T, T>(s, y, allowSame: false, nameof(logSumExp), nameof(logits));
-        Validation.NoOverlap<T, T>(r, y, allowSame: false, nameof(rowLosses), nameof(logits));
+        // The span overload's checks, on the tensor's memory, then its kernels on gathered chunks of positions.
         Validation.ElementType<T>();
-        T[] rows = Gathered(y, layout);
-        try
+        int rows = ValidateLabels(y, t, layout.Classes, options, classWeights, w);
+        ValidateForwardOutputs<T, int>(y, t, s, r, classWeights, w, rows, nameof(labels));
+        LabelCounts counts = Validation.Labels(t, layout.Classes, options.IgnoreIndex, classWeights);
+        double divisor = Divisor(options, counts.Denominator);
+        fixed (T* py = y)
+        fixed (int* pt = t)
+        fixed (T* ps = s)
+        fixed (T* pr = r)
+        fixed (T* pw = w)
+        fixed (T* cw = classWeights)
         {
-            return Forward(rows.AsSpan(0, y.Length), t, s, layout.Classes, options, classWeights, w, r);
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(rows);
+            GatheredBuffers<T> b = default;
+            b.Logits = py;
+            b.Labels = pt;
+            b.LogSumExp = ps;
+            b.RowLosses = pr;
+            b.RowWeights = pw;
+            var builder = new LabelForwardBuilder<T>(cw, layout.Classes, options.IgnoreIndex, CallSettings.From(options, 1, argmax: false));
+            RowTotals totals = RunGathered<T, LabelForwardBuilder<T>, LabelCall<T, NoOutput>>(b, layout, builder, options.MaxDegreeOfParallelism);
+            return T.CreateTruncating(totals.Loss / divisor);
         }
     }
 
@@ -656,8 +667,10 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps an output;
     /// <paramref name="classWeights"/> has the wrong length.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the logits are
-    /// gathered into a pooled row-major copy first (the strided kernels do not write log-sum-exps yet), which costs a copy.</remarks>
+    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the span overload's
+    /// kernels run on the positions a chunk at a time, each chunk gathered into row-major rows in the thread's scratch (the
+    /// strided kernels do not write log-sum-exps yet): a copy of one chunk per thread, never of the tensor; the results are
+    /// bitwise those of the span overload on the gathered rows.</remarks>
     public static T Forward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> logSumExp,
         CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, in TensorSpan<T> rowLosses = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -675,21 +688,27 @@ public static unsafe partial class SoftmaxCrossEntropy
             return Forward(y, t, s, layout.Classes, options, classWeights, w, r);
         }
 
-        // The span overload checks the outputs against the gathered copy: check them against the tensor here.
-        Validation.NoOverlap<T, T>(s, y, allowSame: false, nameof(logSumExp), nameof(logits));
-        Validation.NoOverlap<T, T>(r, y, allowSame: false, nameof(rowLosses), nameof(logits));
+        // The span overload's checks, on the tensor's memory, then its kernels on gathered chunks of positions.
         Validation.ElementType<T>();
-        Validation.Length(t.Length, y.Length, nameof(targets), "one target per logit");
-        T[] rows = Gathered(y, layout);
-        T[] targetRows = Gathered(t, layout);
-        try
+        int rows = ValidateDense(y, t, layout.Classes, options, classWeights, w);
+        ValidateForwardOutputs<T, T>(y, t, s, r, classWeights, w, rows, nameof(targets));
+        double divisor = Divisor(options, rows);
+        fixed (T* py = y)
+        fixed (T* pt = t)
+        fixed (T* ps = s)
+        fixed (T* pr = r)
+        fixed (T* pw = w)
+        fixed (T* cw = classWeights)
         {
-            return Forward(rows.AsSpan(0, y.Length), targetRows.AsSpan(0, y.Length), s, layout.Classes, options, classWeights, w, r);
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(rows);
-            ArrayPool<T>.Shared.Return(targetRows);
+            GatheredBuffers<T> b = default;
+            b.Logits = py;
+            b.Targets = pt;
+            b.LogSumExp = ps;
+            b.RowLosses = pr;
+            b.RowWeights = pw;
+            var builder = new DenseForwardBuilder<T>(cw, layout.Classes, CallSettings.From(options, 1, argmax: false));
+            RowTotals totals = RunGathered<T, DenseForwardBuilder<T>, DenseCall<T, NoOutput>>(b, layout, builder, options.MaxDegreeOfParallelism);
+            return T.CreateTruncating(totals.Loss / divisor);
         }
     }
 
@@ -714,8 +733,9 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps the gradient
     /// other than as the logits' very memory; <paramref name="classWeights"/> has the wrong length.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the logits (and
-    /// targets) are gathered into pooled row-major copies and the gradient scattered back, which costs copies.</remarks>
+    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the span overload's
+    /// kernels run on the positions a chunk at a time: each chunk's logits (and targets) gathered into row-major rows in the
+    /// thread's scratch, its gradient scattered back; copies of one chunk per thread, never of the tensor.</remarks>
     public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in ReadOnlyTensorSpan<T> logSumExp, T upstreamGradient, in TensorSpan<T> gradient,
         CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -753,8 +773,9 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps the gradient
     /// other than as the logits' very memory; <paramref name="classWeights"/> has the wrong length.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the logits (and
-    /// targets) are gathered into pooled row-major copies and the gradient scattered back, which costs copies.</remarks>
+    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the span overload's
+    /// kernels run on the positions a chunk at a time: each chunk's logits (and targets) gathered into row-major rows in the
+    /// thread's scratch, its gradient scattered back; copies of one chunk per thread, never of the tensor.</remarks>
     public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in ReadOnlyTensorSpan<T> logSumExp, in ReadOnlyTensorSpan<T> rowUpstreamGradients, in TensorSpan<T> gradient,
         CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -794,8 +815,9 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps the gradient
     /// other than as the logits' very memory; <paramref name="classWeights"/> has the wrong length.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the logits (and
-    /// targets) are gathered into pooled row-major copies and the gradient scattered back, which costs copies.</remarks>
+    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the span overload's
+    /// kernels run on the positions a chunk at a time: each chunk's logits (and targets) gathered into row-major rows in the
+    /// thread's scratch, its gradient scattered back; copies of one chunk per thread, never of the tensor.</remarks>
     public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in ReadOnlyTensorSpan<T> logSumExp, T upstreamGradient, in TensorSpan<T> gradient,
         CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -833,8 +855,9 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps the gradient
     /// other than as the logits' very memory; <paramref name="classWeights"/> has the wrong length.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the logits (and
-    /// targets) are gathered into pooled row-major copies and the gradient scattered back, which costs copies.</remarks>
+    /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the span overload's
+    /// kernels run on the positions a chunk at a time: each chunk's logits (and targets) gathered into row-major rows in the
+    /// thread's scratch, its gradient scattered back; copies of one chunk per thread, never of the tensor.</remarks>
     public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in ReadOnlyTensorSpan<T> logSumExp, in ReadOnlyTensorSpan<T> rowUpstreamGradients, in TensorSpan<T> gradient,
         CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -872,8 +895,8 @@ public static unsafe partial class SoftmaxCrossEntropy
 
     /// <summary>
     /// The four tensor backwards from saved statistics, once their shapes are checked: with the classes last, the span
-    /// overload over the flattened memory; on another axis, the logits (and targets) gathered into pooled row-major copies,
-    /// the span overload on those, and the gradient scattered back.
+    /// overload over the flattened memory; on another axis, the span overload's checks on the tensors' memory, then its
+    /// kernels on gathered chunks of positions, each chunk's gradient scattered back.
     /// </summary>
     private static void BackwardOnClassAxis<T>(ReadOnlySpan<T> logits, in BackwardInputs<T> inputs, ReadOnlySpan<T> logSumExp, Span<T> gradient, in ClassLayout layout,
         CrossEntropyOptions options, ReadOnlySpan<T> classWeights, ReadOnlySpan<T> rowWeights)
@@ -885,47 +908,80 @@ public static unsafe partial class SoftmaxCrossEntropy
             return;
         }
 
-        // The span overload checks the gradient against the gathered copies: check it against the tensors here.
         Validation.ElementType<T>();
-        Validation.Length(gradient.Length, logits.Length, nameof(gradient), "one gradient element per logit");
-        Validation.NoOverlap<T, T>(gradient, logits, allowSame: true, nameof(gradient), nameof(logits));
-        Validation.NoOverlap<T, T>(gradient, logSumExp, allowSame: false, nameof(gradient), nameof(logSumExp));
-        Validation.NoOverlap<T, T>(gradient, rowWeights, allowSame: false, nameof(gradient), nameof(rowWeights));
-        Validation.NoOverlap<T, T>(gradient, classWeights, allowSame: false, nameof(gradient), nameof(classWeights));
-        if (inputs.PerRow)
-        {
-            Validation.NoOverlap<T, T>(gradient, inputs.RowUpstream, allowSame: false, nameof(gradient), "rowUpstreamGradients");
-        }
-
+        int classes = layout.Classes;
+        double scale;
         if (inputs.Dense)
         {
-            Validation.NoOverlap<T, T>(gradient, inputs.Targets, allowSame: false, nameof(gradient), "targets");
-            Validation.Length(inputs.Targets.Length, logits.Length, "targets", "one target per logit");
+            int rows = ValidateDense(logits, inputs.Targets, classes, options, classWeights, rowWeights);
+            ValidateRowUpstream(inputs, rows);
+            ValidateBackwardBuffers<T, T>(logits, inputs.Targets, logSumExp, inputs.RowUpstream, gradient, classWeights, rowWeights, rows, "targets");
+            scale = inputs.PerRow ? 1 : double.CreateTruncating(inputs.Upstream) / Divisor(options, rows);
         }
         else
         {
-            Validation.NoOverlap<T, int>(gradient, inputs.Labels, allowSame: false, nameof(gradient), "labels");
+            int rows = ValidateLabels(logits, inputs.Labels, classes, options, classWeights, rowWeights);
+            ValidateRowUpstream(inputs, rows);
+            ValidateBackwardBuffers<T, int>(logits, inputs.Labels, logSumExp, inputs.RowUpstream, gradient, classWeights, rowWeights, rows, "labels");
+            LabelCounts counts = Validation.Labels(inputs.Labels, classes, options.IgnoreIndex, classWeights);
+            scale = inputs.PerRow ? 1 : double.CreateTruncating(inputs.Upstream) / Divisor(options, counts.Denominator);
         }
 
-        int n = logits.Length;
-        T[] rows = Gathered(logits, layout);
-        T[]? targetRows = inputs.Dense ? Gathered(inputs.Targets, layout) : null;
-        T[] gradientRows = ArrayPool<T>.Shared.Rent(Math.Max(n, 1));
-        try
+        var settings = CallSettings.From(options, scale, argmax: false);
+        fixed (T* y = logits)
+        fixed (T* g = gradient)
+        fixed (T* s = logSumExp)
+        fixed (T* u = inputs.RowUpstream)
+        fixed (T* t = inputs.Targets)
+        fixed (int* lab = inputs.Labels)
+        fixed (T* r = rowWeights)
+        fixed (T* w = classWeights)
         {
-            BackwardRows<T>(rows.AsSpan(0, n), inputs, targetRows.AsSpan(0, targetRows is null ? 0 : n), logSumExp, gradientRows.AsSpan(0, n), layout.Classes, options, classWeights, rowWeights);
-            Scatter<T>(gradientRows.AsSpan(0, n), gradient, layout);
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(rows);
-            if (targetRows is not null)
+            GatheredBuffers<T> b = default;
+            b.Logits = y;
+            b.Output = g;
+            b.LogSumExp = s;
+            b.RowUpstream = u;
+            b.Targets = t;
+            b.Labels = lab;
+            b.RowWeights = r;
+            if (inputs.Dense)
             {
-                ArrayPool<T>.Shared.Return(targetRows);
+                RunGathered<T, DenseBackwardBuilder<T>, DenseBackwardCall<T>>(b, layout, new DenseBackwardBuilder<T>(w, classes, settings), options.MaxDegreeOfParallelism);
             }
-
-            ArrayPool<T>.Shared.Return(gradientRows);
+            else
+            {
+                var builder = new LabelBackwardBuilder<T>(w, classes, options.IgnoreIndex, settings, ClassWeightSum(classWeights, classes));
+                RunGathered<T, LabelBackwardBuilder<T>, LabelBackwardCall<T>>(b, layout, builder, options.MaxDegreeOfParallelism);
+            }
         }
+    }
+
+    /// <summary>The span overloads' check of the upstream values, one per row where there are any.</summary>
+    private static void ValidateRowUpstream<T>(in BackwardInputs<T> inputs, int rows)
+    {
+        if (inputs.PerRow)
+        {
+            Validation.Length(inputs.RowUpstream.Length, rows, "rowUpstreamGradients", "one upstream gradient per row");
+        }
+    }
+
+    /// <summary><c>sum_k w_k</c> (<c>C</c> unweighted), the smoothing term's sum, as the span overload of the label backward forms it.</summary>
+    private static double ClassWeightSum<T>(ReadOnlySpan<T> classWeights, int classes)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (classWeights.IsEmpty)
+        {
+            return classes;
+        }
+
+        double sum = 0;
+        foreach (T w in classWeights)
+        {
+            sum += double.CreateTruncating(w);
+        }
+
+        return sum;
     }
 
     /// <summary>The span overload of the backward from saved statistics that <paramref name="inputs"/> call for, on row-major rows.</summary>
@@ -950,43 +1006,45 @@ public static unsafe partial class SoftmaxCrossEntropy
         }
     }
 
-    /// <summary>A pooled row-major copy <c>[positions, C]</c> of an <c>[outer, C, inner]</c> tensor (return it to the pool).</summary>
-    private static T[] Gathered<T>(ReadOnlySpan<T> x, in ClassLayout layout)
+    /// <summary>Runs a row-major call over the positions of an <c>[outer, C, inner]</c> tensor, a gathered chunk of positions at a time.</summary>
+    private static RowTotals RunGathered<T, TBuilder, TCall>(in GatheredBuffers<T> buffers, in ClassLayout layout, TBuilder builder, int maxDegreeOfParallelism)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TBuilder : struct, IGatheredCallBuilder<T, TCall>
+        where TCall : struct, IWidthCall<T>
     {
-        T[] rows = ArrayPool<T>.Shared.Rent(Math.Max(x.Length, 1));
-        int classes = layout.Classes, inner = (int)layout.Inner;
-        for (int n = 0; n < (int)layout.Outer; n++)
-        {
-            for (int k = 0; k < classes; k++)
-            {
-                ReadOnlySpan<T> run = x.Slice(((n * classes) + k) * inner, inner);
-                int row = n * inner;
-                for (int p = 0; p < inner; p++)
-                {
-                    rows[((row + p) * classes) + k] = run[p];
-                }
-            }
-        }
-
-        return rows;
+        var call = new GatheredCall<T, TBuilder, TCall>(buffers, layout.Positions, layout.Classes, layout.Inner, builder);
+        return RowChunks.Run<T, GatheredCall<T, TBuilder, TCall>>(call, maxDegreeOfParallelism);
     }
 
-    /// <summary>Writes row-major <c>[positions, C]</c> rows into an <c>[outer, C, inner]</c> tensor.</summary>
-    private static void Scatter<T>(ReadOnlySpan<T> rows, Span<T> x, in ClassLayout layout)
+    // The row-major calls of the span overloads (RunLabels, RunDense, RunLabelBackward, RunDenseBackward), over one gathered chunk.
+
+    private readonly struct LabelForwardBuilder<T>(T* classWeights, int classes, int? ignoreIndex, CallSettings settings) : IGatheredCallBuilder<T, LabelCall<T, NoOutput>>
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int classes = layout.Classes, inner = (int)layout.Inner;
-        for (int n = 0; n < (int)layout.Outer; n++)
-        {
-            for (int k = 0; k < classes; k++)
-            {
-                Span<T> run = x.Slice(((n * classes) + k) * inner, inner);
-                int row = n * inner;
-                for (int p = 0; p < inner; p++)
-                {
-                    run[p] = rows[((row + p) * classes) + k];
-                }
-            }
-        }
+        public LabelCall<T, NoOutput> Build(in GatheredChunk<T> chunk) => new(
+            chunk.Logits, chunk.Output, new RowOutputs<T>(chunk.RowLosses, null, chunk.LogSumExp), chunk.Labels, classWeights, chunk.RowWeights, chunk.Rows, classes,
+            ignoreIndex, settings);
+    }
+
+    private readonly struct DenseForwardBuilder<T>(T* classWeights, int classes, CallSettings settings) : IGatheredCallBuilder<T, DenseCall<T, NoOutput>>
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public DenseCall<T, NoOutput> Build(in GatheredChunk<T> chunk) => new(
+            chunk.Logits, chunk.Output, new RowOutputs<T>(chunk.RowLosses, null, chunk.LogSumExp), chunk.Targets, classWeights, chunk.RowWeights, chunk.Rows, classes, settings);
+    }
+
+    private readonly struct LabelBackwardBuilder<T>(T* classWeights, int classes, int? ignoreIndex, CallSettings settings, double termSum) : IGatheredCallBuilder<T, LabelBackwardCall<T>>
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public LabelBackwardCall<T> Build(in GatheredChunk<T> chunk) => new(
+            chunk.Logits, chunk.Output, chunk.LogSumExp, chunk.RowUpstream, chunk.Labels, classWeights, chunk.RowWeights, chunk.Rows, classes, ignoreIndex, settings, termSum);
+    }
+
+    private readonly struct DenseBackwardBuilder<T>(T* classWeights, int classes, CallSettings settings) : IGatheredCallBuilder<T, DenseBackwardCall<T>>
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public DenseBackwardCall<T> Build(in GatheredChunk<T> chunk) => new(
+            chunk.Logits, chunk.Output, chunk.LogSumExp, chunk.RowUpstream, chunk.Targets, classWeights, chunk.RowWeights, chunk.Rows, classes, settings);
     }
 
     // ---------------------------------------------------------------- shapes

@@ -314,7 +314,7 @@ public sealed class ConcurrentCallerTests
     /// <summary>Task 0 runs on the caller and throws after the workers have started; the others sleep inside their task.</summary>
     private readonly struct ThrowingWork(RunnerProbe probe, int callerThread) : IParallelWork
     {
-        public void Run(int task)
+        public void Run(int task, int worker)
         {
             if (Environment.CurrentManagedThreadId == callerThread)
             {

@@ -2,9 +2,9 @@ using System;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using SoftmaxCE.Internals;
 
 namespace SoftmaxCE.Kernels;
 
@@ -368,7 +368,9 @@ internal unsafe struct NarrowBuffers<TStorage>
 /// </para>
 /// <para>
 /// Threads: <see cref="RowChunks"/> hands the chunks out; every thread owns its scratch, so the results are bitwise the same
-/// for any degree of parallelism. Once a thread's scratch is as large as the widest chunk it has seen, a call allocates nothing.
+/// for any degree of parallelism. A thread keeps its scratch between calls up to <see cref="ScratchBuffer.RetainedBytes"/>
+/// (512 KiB: a chunk of rows of up to about 130000 classes, with labels), so that a warm call allocates nothing; a call
+/// with larger chunks allocates once per thread and gives the memory back when its rows are done.
 /// </para>
 /// </remarks>
 internal readonly unsafe struct NarrowCall<TStorage, TConvert, TBuilder, TCall>(NarrowBuffers<TStorage> buffers, int rows, int classes, TBuilder builder)
@@ -531,45 +533,50 @@ internal readonly unsafe struct AccurateLogSoftmaxCall(float* logits, float* spa
 
 /// <summary>
 /// One thread's float scratch for <see cref="NarrowCall{TStorage, TConvert, TBuilder, TCall}"/>: a chunk of values (logits,
-/// then the output in place), a chunk of targets, and four row-sized arrays. Pinned, aligned to 64 bytes, grown on demand
-/// and kept for the thread's life, so warm calls allocate nothing.
+/// then the output in place), a chunk of targets, and four row-sized arrays, each starting on a cache line, carved from the
+/// thread's row buffer (<see cref="ThreadScratch.Rows"/>): kept between calls up to <see cref="ScratchBuffer.RetainedBytes"/>,
+/// so warm calls allocate nothing, and given back when the call is done above it.
 /// </summary>
-internal sealed unsafe class ChunkScratch
+internal readonly unsafe struct ChunkScratch
 {
-    private const int Alignment = 64;
+    private const int LineFloats = 64 / sizeof(float);
 
-    [ThreadStatic]
-    private static ChunkScratch? t_scratch;
+    private ChunkScratch(float* values, float* targets, float* rows, nuint rowStride)
+    {
+        Values = values;
+        Targets = targets;
+        RowLosses = rows;
+        LogSumExp = rows + rowStride;
+        RowUpstream = rows + (2 * rowStride);
+        RowWeights = rows + (3 * rowStride);
+    }
 
-    [ThreadStatic]
-    private static float[]? t_classWeights;
+    public float* Values { get; }
 
-    private float[] _values = [];
-    private float[] _targets = [];
-    private float[] _rows = [];
+    public float* Targets { get; }
 
-    public float* Values { get; private set; }
+    public float* RowLosses { get; }
 
-    public float* Targets { get; private set; }
+    public float* LogSumExp { get; }
 
-    public float* RowLosses { get; private set; }
+    public float* RowUpstream { get; }
 
-    public float* LogSumExp { get; private set; }
-
-    public float* RowUpstream { get; private set; }
-
-    public float* RowWeights { get; private set; }
+    public float* RowWeights { get; }
 
     public static ChunkScratch ForThisThread(int elements, int rows, bool targets)
     {
-        ChunkScratch scratch = t_scratch ??= new ChunkScratch();
-        scratch.Ensure(elements, rows, targets);
-        return scratch;
+        nuint chunk = Lines(elements);
+        nuint rowStride = Lines(rows);
+        nuint floats = (targets ? 2 * chunk : chunk) + (4 * rowStride);
+        float* p = (float*)ThreadScratch.Rows.Get(floats * sizeof(float));
+        float* t = targets ? p + chunk : null;
+        return new ChunkScratch(p, t, p + (targets ? 2 * chunk : chunk), rowStride);
     }
 
     /// <summary>
     /// The class weights widened to float on the calling thread, for one call (its workers only read them; the caller
-    /// waits for them before it returns, and a thread runs one call at a time).
+    /// waits for them before it returns, a thread runs one call at a time, and <see cref="RowChunks"/> gives a buffer above
+    /// the cap back only when the call's rows are done).
     /// </summary>
     public static float* ClassWeights<TStorage, TConvert>(ReadOnlySpan<TStorage> weights)
         where TStorage : unmanaged
@@ -580,50 +587,11 @@ internal sealed unsafe class ChunkScratch
             return null;
         }
 
-        float[] buffer = t_classWeights ?? [];
-        if (buffer.Length < weights.Length + (Alignment / sizeof(float)))
-        {
-            buffer = GC.AllocateUninitializedArray<float>(weights.Length + (Alignment / sizeof(float)), pinned: true);
-            t_classWeights = buffer;
-        }
-
-        float* p = Aligned(buffer);
+        float* p = (float*)ThreadScratch.ClassWeights.Get(Lines(weights.Length) * sizeof(float));
         TConvert.Widen(weights, new Span<float>(p, weights.Length));
         return p;
     }
 
-    private void Ensure(int elements, int rows, bool targets)
-    {
-        int padded = elements + (Alignment / sizeof(float));
-        if (_values.Length < padded)
-        {
-            _values = GC.AllocateUninitializedArray<float>(padded, pinned: true);
-            Values = Aligned(_values);
-        }
-
-        if (targets && _targets.Length < padded)
-        {
-            _targets = GC.AllocateUninitializedArray<float>(padded, pinned: true);
-            Targets = Aligned(_targets);
-        }
-
-        // Four row arrays, each starting on its own cache line.
-        int rowStride = (rows + 15) / 16 * 16;
-        if (_rows.Length < (4 * rowStride) + (Alignment / sizeof(float)))
-        {
-            _rows = GC.AllocateUninitializedArray<float>((4 * rowStride) + (Alignment / sizeof(float)), pinned: true);
-        }
-
-        float* r = Aligned(_rows);
-        RowLosses = r;
-        LogSumExp = r + rowStride;
-        RowUpstream = r + (2 * rowStride);
-        RowWeights = r + (3 * rowStride);
-    }
-
-    private static float* Aligned(float[] pinned)
-    {
-        nuint address = (nuint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinned));
-        return (float*)((address + (Alignment - 1)) & ~(nuint)(Alignment - 1));
-    }
+    /// <summary><paramref name="count"/> floats rounded up to whole cache lines.</summary>
+    private static nuint Lines(int count) => ((nuint)count + (LineFloats - 1)) / LineFloats * LineFloats;
 }

@@ -2,6 +2,7 @@ using System;
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using System.Threading;
+using SoftmaxCE.Internals;
 
 namespace SoftmaxCE.Kernels;
 
@@ -9,7 +10,12 @@ namespace SoftmaxCE.Kernels;
 /// <remarks>Each task writes only its own outputs, so results never depend on which thread ran which task.</remarks>
 internal interface IParallelWork
 {
-    void Run(int task);
+    /// <summary>
+    /// Runs task <paramref name="task"/> on the thread numbered <paramref name="worker"/> (0 the calling thread, below
+    /// the call's <see cref="ParallelRunner.Degree"/>): a task may use that worker's share of the caller's scratch, since a
+    /// worker runs one task at a time.
+    /// </summary>
+    void Run(int task, int worker);
 }
 
 /// <summary>
@@ -56,7 +62,7 @@ internal static class ParallelRunner
         {
             for (int t = 0; t < tasks; t++)
             {
-                work.Run(t);
+                work.Run(t, 0);
             }
 
             return;
@@ -67,7 +73,7 @@ internal static class ParallelRunner
 
     private struct NoWork : IParallelWork
     {
-        public readonly void Run(int task)
+        public readonly void Run(int task, int worker)
         {
         }
     }
@@ -96,6 +102,7 @@ internal static class ParallelRunner
         private TWork _work;
         private int _tasks;
         private int _next;
+        private int _nextWorker;
         private int _state = Closed;
         private Exception? _failure;
 
@@ -112,6 +119,7 @@ internal static class ParallelRunner
             run._work = work;
             run._tasks = tasks;
             run._next = 0;
+            run._nextWorker = 0;
             run._failure = null;
             run._done.Reset();
 
@@ -125,7 +133,7 @@ internal static class ParallelRunner
             Exception? own = null;
             try
             {
-                run.Work();
+                run.Work(0);
             }
             catch (Exception e)
             {
@@ -162,7 +170,7 @@ internal static class ParallelRunner
 
             try
             {
-                Work();
+                Work(Interlocked.Increment(ref _nextWorker));
             }
             catch (Exception e)
             {
@@ -171,7 +179,10 @@ internal static class ParallelRunner
             }
             finally
             {
-                // The last worker out of a closed run wakes the caller.
+                // This thread's share is done: its scratch above the cap goes back before the caller is released, so
+                // that once the call returns no thread holds more than the cap. The last worker out of a closed run
+                // wakes the caller.
+                ThreadScratch.ReleaseRowBuffers();
                 if (Interlocked.Decrement(ref _state) == Closed)
                 {
                     _done.Set();
@@ -216,7 +227,7 @@ internal static class ParallelRunner
             }
         }
 
-        private void Work()
+        private void Work(int worker)
         {
             while (true)
             {
@@ -226,7 +237,7 @@ internal static class ParallelRunner
                     return;
                 }
 
-                _work.Run(t);
+                _work.Run(t, worker);
             }
         }
     }

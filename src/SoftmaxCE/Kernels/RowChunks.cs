@@ -1,6 +1,7 @@
 using System;
 using System.Numerics;
 using System.Runtime.InteropServices;
+using SoftmaxCE.Internals;
 
 namespace SoftmaxCE.Kernels;
 
@@ -57,14 +58,22 @@ internal static class RowChunks
         int degree = (long)rows * call.Classes < ParallelMinElements ? 1 : ParallelRunner.Degree(maxDegreeOfParallelism, chunks);
         if (degree <= 1)
         {
-            RowTotals total = default;
-            for (int c = 0; c < chunks; c++)
+            try
             {
-                int first = c * rowsPerChunk;
-                total.Add(WidthDispatch.Run<T, TCall>(call, width, first, Math.Min(rowsPerChunk, rows - first)));
-            }
+                RowTotals total = default;
+                for (int c = 0; c < chunks; c++)
+                {
+                    int first = c * rowsPerChunk;
+                    total.Add(WidthDispatch.Run<T, TCall>(call, width, first, Math.Min(rowsPerChunk, rows - first)));
+                }
 
-            return total;
+                return total;
+            }
+            finally
+            {
+                // The call's rows are done: scratch above the cap goes back (the runner does the same on each worker).
+                ThreadScratch.ReleaseRowBuffers();
+            }
         }
 
         // Each chunk's sums are kept apart and added in chunk order, whichever thread ran it. They live on the stack, or
@@ -85,6 +94,7 @@ internal static class RowChunks
         }
         finally
         {
+            ThreadScratch.ReleaseRowBuffers();
             if (sums != onStack)
             {
                 NativeMemory.Free(sums);
@@ -100,7 +110,7 @@ internal static class RowChunks
         where T : unmanaged, IFloatingPointIeee754<T>
         where TCall : struct, IWidthCall<T>
     {
-        public void Run(int task)
+        public void Run(int task, int worker)
         {
             int first = task * rowsPerChunk;
             sums[task] = WidthDispatch.Run<T, TCall>(call, width, first, Math.Min(rowsPerChunk, call.Rows - first));

@@ -1,6 +1,7 @@
 using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using SoftmaxCE.Internals;
 
 namespace SoftmaxCE.Kernels;
 
@@ -56,11 +57,8 @@ internal unsafe interface IWriteStrategy<T>
 /// <summary>The calling thread's 8 KiB for a chunk of soft-capped logits between the statistics pass's two loops (it stays in L1).</summary>
 internal static unsafe class MappedChunk
 {
-    [ThreadStatic]
-    private static SoftmaxCE.MatrixMultiply.ScratchBuffer? t_chunk;
-
     /// <summary>8 KiB, 64-byte aligned, allocated once per thread.</summary>
-    public static void* Get() => (t_chunk ??= new SoftmaxCE.MatrixMultiply.ScratchBuffer()).Get(8192);
+    public static void* Get() => ThreadScratch.SoftcapChunk.Get(8192);
 }
 
 /// <summary>A row's statistics: its outcome, and what a write strategy needs besides.</summary>

@@ -2,6 +2,7 @@ using System;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using SoftmaxCE.Internals;
 using SoftmaxCE.Kernels;
 
 namespace SoftmaxCE.MatrixMultiply;
@@ -38,8 +39,10 @@ internal readonly unsafe struct MatrixView<T>(T* data, nint rowStride, nint colu
 /// bitwise the same for any number of threads, and even for every vector width (each lane sums in the same order).
 /// </para>
 /// <para>
-/// Each thread packs into its own <see cref="ThreadScratch.Packing"/> buffer:
-/// <c>(RowBlock + ColumnBlock) * DepthBlock</c> elements (1.1 MiB of floats, 2.2 MiB of doubles).
+/// Each thread of a product packs into its own slot of the calling thread's <see cref="ThreadScratch.Packing"/> buffer:
+/// at most <c>(RowBlock + ColumnBlock) * DepthBlock</c> elements (1.1 MiB of floats, 2.2 MiB of doubles), less for small
+/// products. The buffer belongs to the calling thread, so pool threads keep nothing; the fused linear head gives it back
+/// above <see cref="ScratchBuffer.RetainedBytes"/> when it returns.
 /// </para>
 /// </remarks>
 internal static unsafe class Gemm
@@ -56,10 +59,17 @@ internal static unsafe class Gemm
     /// <summary>Below this many multiply-adds a product stays on the calling thread.</summary>
     private const long ParallelMinMultiplyAdds = 1L << 21;
 
-    /// <summary>The scratch bytes a thread's packing needs for <typeparamref name="T"/>.</summary>
-    public static nuint PackingBytes<T>()
+    /// <summary>
+    /// The scratch bytes one thread's packing needs for a product of <paramref name="m"/> rows, tiles
+    /// <paramref name="stripeWidth"/> columns wide and depth <paramref name="k"/>: a packed B stripe and a packed A block
+    /// (rounded up to the micro-kernel's <paramref name="mr"/> rows), a whole number of cache lines.
+    /// </summary>
+    public static nuint PackingBytes<T>(int m, int stripeWidth, int k, int mr)
         where T : unmanaged
-        => (nuint)((RowBlock + ColumnBlock) * DepthBlock * sizeof(T));
+    {
+        long elements = (long)(stripeWidth + RoundUp(Math.Min(RowBlock, m), mr)) * Math.Min(DepthBlock, k);
+        return (nuint)(((elements * sizeof(T)) + 63) / 64 * 64);
+    }
 
     /// <summary><c>C[m, n] (+)= A[m, k] * B[n, k]^T</c>, all row-major (the logits of a row block: hidden * weight^T).</summary>
     public static void MultiplyTransposedB<T>(int m, int n, int k, T* a, nint lda, T* b, nint ldb, T* c, nint ldc, bool accumulate, int degree)
@@ -136,24 +146,31 @@ internal static unsafe class Gemm
         int groups = degree <= 1 ? 1 : Math.Clamp((4 * degree) / stripes, 1, rowBlocks);
         int groupRows = ((rowBlocks + groups - 1) / groups) * RowBlock;
         groups = (m + groupRows - 1) / groupRows;
-        var work = new GemmTiles<TOps, TVec, T>(m, n, k, a, b, c, ldc, accumulate, stripeWidth, stripes, groupRows);
-        ParallelRunner.Run(work, stripes * groups, degree);
+        int tasks = stripes * groups;
+        nuint slotBytes = PackingBytes<T>(m, stripeWidth, k, MicroKernel<TOps, TVec, T>.Rows);
+        byte* packing = (byte*)ThreadScratch.Packing.Get((nuint)ParallelRunner.Degree(degree, tasks) * slotBytes);
+        var work = new GemmTiles<TOps, TVec, T>(m, n, k, a, b, c, ldc, accumulate, stripeWidth, stripes, groupRows, packing, slotBytes);
+        ParallelRunner.Run(work, tasks, degree);
     }
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
-    /// <summary>One tile of C: rows <c>[i0, i1)</c>, columns <c>[j0, j1)</c> (at most <see cref="ColumnBlock"/> wide).</summary>
+    /// <summary>
+    /// One tile of C: rows <c>[i0, i1)</c>, columns <c>[j0, j1)</c> (at most <see cref="ColumnBlock"/> wide), packing into
+    /// <paramref name="packedB"/> (<see cref="PackingBytes{T}"/> for the tile's product).
+    /// </summary>
     [SkipLocalsInit]
-    internal static void Tile<TOps, TVec, T>(int i0, int i1, int j0, int j1, int k, MatrixView<T> a, MatrixView<T> b, T* c, nint ldc, bool accumulate)
+    internal static void Tile<TOps, TVec, T>(int i0, int i1, int j0, int j1, int k, MatrixView<T> a, MatrixView<T> b, T* c, nint ldc, bool accumulate, T* packedB)
         where TOps : ISimdOps<TVec, T>
         where TVec : unmanaged
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         const int mr = MicroKernel<TOps, TVec, T>.Rows;
         int nr = MicroKernel<TOps, TVec, T>.Columns;
-        T* packedB = (T*)ThreadScratch.Packing.Get(PackingBytes<T>());
-        T* packedA = packedB + (ColumnBlock * DepthBlock);
         int width = j1 - j0;
+
+        // The packed B stripe holds whole panels of nr columns, Math.Min(DepthBlock, k) steps deep; the A block follows it.
+        T* packedA = packedB + ((nint)RoundUp(width, nr) * Math.Min(DepthBlock, k));
         for (int p0 = 0; p0 < k; p0 += DepthBlock)
         {
             int depth = Math.Min(DepthBlock, k - p0);
@@ -313,17 +330,18 @@ internal static unsafe class Gemm
 
 /// <summary>The tiles of one product, numbered stripe-major, for <see cref="ParallelRunner"/>.</summary>
 internal readonly unsafe struct GemmTiles<TOps, TVec, T>(
-    int m, int n, int k, MatrixView<T> a, MatrixView<T> b, T* c, nint ldc, bool accumulate, int stripeWidth, int stripes, int groupRows) : IParallelWork
+    int m, int n, int k, MatrixView<T> a, MatrixView<T> b, T* c, nint ldc, bool accumulate, int stripeWidth, int stripes, int groupRows, byte* packing, nuint slotBytes) : IParallelWork
     where TOps : ISimdOps<TVec, T>
     where TVec : unmanaged
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public void Run(int task)
+    public void Run(int task, int worker)
     {
         int stripe = task % stripes;
         int group = task / stripes;
         int i0 = group * groupRows;
         int j0 = stripe * stripeWidth;
-        Gemm.Tile<TOps, TVec, T>(i0, Math.Min(m, i0 + groupRows), j0, Math.Min(n, j0 + stripeWidth), k, a, b, c, ldc, accumulate);
+        T* packed = (T*)(packing + ((nuint)worker * slotBytes));
+        Gemm.Tile<TOps, TVec, T>(i0, Math.Min(m, i0 + groupRows), j0, Math.Min(n, j0 + stripeWidth), k, a, b, c, ldc, accumulate, packed);
     }
 }

@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using SoftmaxCE.Internals;
 using SoftmaxCE.Kernels;
 
 namespace SoftmaxCE.MatrixMultiply;
@@ -62,8 +63,9 @@ internal unsafe struct HeadProblem<T>
 /// </para>
 /// <para>
 /// Working set, on the calling thread: <c>BlockRows * (2 * hiddenSize + ChunkClasses)</c> elements and a few doubles a
-/// row; each thread of the matrix products adds its packing buffer (<see cref="Gemm.PackingBytes{T}"/>). For floats at
-/// <c>hiddenSize = 4096</c> that is 10 MiB plus 1.1 MiB per thread, whatever the number of rows and classes.
+/// row, and a packing slot for each thread of the matrix products (<see cref="Gemm.PackingBytes{T}"/>). For floats at
+/// <c>hiddenSize = 4096</c> that is 10 MiB plus 1.1 MiB per thread, whatever the number of rows and classes. It lives for
+/// the call: the thread keeps at most <see cref="ScratchBuffer.RetainedBytes"/> of each (the blocks, the packing) after it.
 /// </para>
 /// <para>
 /// Deterministic: the blocks, chunks and every sum's order depend only on the shapes, never on the number of threads
@@ -93,6 +95,20 @@ internal static unsafe class LinearHead
 
     /// <summary>Runs the call and returns the sum of its row losses (before the division by <see cref="HeadProblem{T}.Divisor"/>).</summary>
     public static double Run<T>(in HeadProblem<T> p)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        try
+        {
+            return RunBlocks(p);
+        }
+        finally
+        {
+            // The blocks and the packing of a large call are the call's own: the thread keeps at most the cap of each.
+            ThreadScratch.ReleaseMatrixBuffers();
+        }
+    }
+
+    private static double RunBlocks<T>(in HeadProblem<T> p)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int h = p.HiddenSize;
@@ -339,7 +355,7 @@ internal static unsafe class LogitTransform<TOps, TVec, T>
 internal readonly unsafe struct StatisticsWork<T>(HeadProblem<T> p, BlockScratch<T> s, int count, int v0, int width) : IParallelWork
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public void Run(int task)
+    public void Run(int task, int worker)
     {
         switch (p.Width)
         {
@@ -450,7 +466,7 @@ internal readonly unsafe struct StatisticsWork<T>(HeadProblem<T> p, BlockScratch
 internal readonly unsafe struct GradientWork<T>(HeadProblem<T> p, BlockScratch<T> s, int count, int v0, int width) : IParallelWork
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public void Run(int task)
+    public void Run(int task, int worker)
     {
         switch (p.Width)
         {

@@ -951,7 +951,7 @@ public static unsafe partial class SoftmaxCrossEntropy
             }
             else
             {
-                var builder = new LabelBackwardBuilder<T>(w, classes, options.IgnoreIndex, settings, ClassWeightSum(classWeights, classes));
+                var builder = new LabelBackwardBuilder<T>(w, classes, options.IgnoreIndex, settings, TermSum(classWeights, classes));
                 RunGathered<T, LabelBackwardBuilder<T>, LabelBackwardCall<T>>(b, layout, builder, options.MaxDegreeOfParallelism);
             }
         }
@@ -964,24 +964,6 @@ public static unsafe partial class SoftmaxCrossEntropy
         {
             Validation.Length(inputs.RowUpstream.Length, rows, "rowUpstreamGradients", "one upstream gradient per row");
         }
-    }
-
-    /// <summary><c>sum_k w_k</c> (<c>C</c> unweighted), the smoothing term's sum, as the span overload of the label backward forms it.</summary>
-    private static double ClassWeightSum<T>(ReadOnlySpan<T> classWeights, int classes)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (classWeights.IsEmpty)
-        {
-            return classes;
-        }
-
-        double sum = 0;
-        foreach (T w in classWeights)
-        {
-            sum += double.CreateTruncating(w);
-        }
-
-        return sum;
     }
 
     /// <summary>The span overload of the backward from saved statistics that <paramref name="inputs"/> call for, on row-major rows.</summary>

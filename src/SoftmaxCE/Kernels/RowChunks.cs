@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.ExceptionServices;
 using System.Threading;
@@ -53,6 +54,9 @@ internal static class RowChunks
         SimdWidth width = WidthDispatch.Current;
         int rows = call.Rows;
         int rowsPerChunk = RowsPerChunk(call.Classes);
+        Debug.Assert(
+            call.Classes > ShortRowsLanes.MaxClasses || rowsPerChunk % 16 == 0,
+            "rows the short-row block kernel serves come in chunks of whole 16-row blocks, whole W-row blocks at every width");
         int chunks = (int)(((long)rows + rowsPerChunk - 1) / rowsPerChunk);
         int degree = Degree(maxDegreeOfParallelism, chunks, (long)rows * call.Classes);
         if (degree <= 1)
@@ -61,6 +65,7 @@ internal static class RowChunks
             for (int c = 0; c < chunks; c++)
             {
                 int first = c * rowsPerChunk;
+                Debug.Assert(first < rows, "a chunk starts inside the call");
                 total.Add(WidthDispatch.Run<T, TCall>(call, width, first, Math.Min(rowsPerChunk, rows - first)));
             }
 
@@ -193,6 +198,7 @@ internal static class RowChunks
                 }
 
                 int first = c * _rowsPerChunk;
+                Debug.Assert(first < rows, "a chunk starts inside the call");
                 _sums[c] = WidthDispatch.Run<T, TCall>(_call, _width, first, Math.Min(_rowsPerChunk, rows - first));
             }
         }

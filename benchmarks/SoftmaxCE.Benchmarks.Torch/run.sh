@@ -14,8 +14,12 @@
 # Results go to BenchmarkDotNet.Artifacts/ next to this script (override with --artifacts DIR).
 # --no-build runs the last build as is (e.g. while the library's sources are mid-edit and don't compile).
 # TORCH_RUNTIME_SCRIPT overrides the runtime script's path. Exit code: non-zero on any failure.
+# RUN_TIMEOUT bounds the run in seconds (default none: a full run takes hours); whatever the run starts (BenchmarkDotNet
+# runs each benchmark in a child process) ends with it, and when this script exits or is interrupted
+# (scripts/bounded-run.sh).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/../../scripts/bounded-run.sh"
 warm=${TORCH_WARM:-0}
 build=1
 args=()
@@ -51,7 +55,8 @@ fi
 
 cd "$here"
 # SOFTMAXCE_TORCH_RUNTIME / SOFTMAXCE_CHILD_LD_LIBRARY_PATH let the app hand child processes the caller's
-# LD_LIBRARY_PATH again (system tools fail to start against the private libc).
-"${env_cmd[@]}" SOFTMAXCE_TORCH_RUNTIME="$rt" SOFTMAXCE_CHILD_LD_LIBRARY_PATH="${LD_LIBRARY_PATH-}" \
+# LD_LIBRARY_PATH again (system tools fail to start against the private libc). setsid and timeout start before env
+# sets it.
+bounded_run "${RUN_TIMEOUT:-0}" "${env_cmd[@]}" SOFTMAXCE_TORCH_RUNTIME="$rt" SOFTMAXCE_CHILD_LD_LIBRARY_PATH="${LD_LIBRARY_PATH-}" \
   LD_LIBRARY_PATH="$rt/x/usr/lib/x86_64-linux-gnu" DOTNET_ROOT="$rt/dotnet-root" \
   "$rt/dotnet-root/dotnet" "$dll" "${args[@]}"

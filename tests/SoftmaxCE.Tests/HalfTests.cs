@@ -529,9 +529,11 @@ public sealed class HalfTests
     [Fact]
     public void F16cRoutines_AreInUse_WhereTheCpuHasThem()
     {
-        // On x64 Linux/Windows with AVX2 enabled and F16C (CPUID 1, ECX bit 29), the machine-code routines must be in use;
-        // otherwise the conversion tests below would test the arithmetic path twice.
-        bool expected = System.Runtime.Intrinsics.X86.Avx2.IsSupported
+        // In a 64-bit x64 process on Linux/Windows with AVX2 enabled and F16C (CPUID 1, ECX bit 29), the machine-code routines
+        // must be in use; otherwise the conversion tests below would test the arithmetic path twice.
+        bool expected = Environment.Is64BitProcess
+            && System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64
+            && System.Runtime.Intrinsics.X86.Avx2.IsSupported
             && (OperatingSystem.IsLinux() || OperatingSystem.IsWindows())
             && (System.Runtime.Intrinsics.X86.X86Base.CpuId(1, 0).Ecx & (1 << 29)) != 0;
         Assert.Equal(expected, SoftmaxCE.Kernels.F16cRoutines.IsAvailable);

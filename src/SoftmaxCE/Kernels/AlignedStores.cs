@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 
@@ -23,6 +24,7 @@ internal static unsafe class AlignedStores
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         nuint vectorBytes = (nuint)(TOps.Count * sizeof(T));
+        Debug.Assert(BitOperations.IsPow2(vectorBytes), "the alignment mask needs a vector of a power of two bytes");
         nuint address = (nuint)destination;
         if (vectorBytes == (nuint)sizeof(T) || address % (nuint)sizeof(T) != 0)
         {

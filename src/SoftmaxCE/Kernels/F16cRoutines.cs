@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics.X86;
 
@@ -12,17 +13,22 @@ namespace SoftmaxCE.Kernels;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Used only where it is known to be right: x64 Linux or Windows, a CPU that reports F16C, and AVX2 enabled in the runtime
-/// (so <c>DOTNET_EnableAVX2=0</c> also turns these off, and the tests run the vector-arithmetic conversions then). Anything
-/// that fails on the way (no executable memory under a W^X policy, an unknown OS) leaves <see cref="IsAvailable"/> false
-/// and the library on <see cref="HalfConversion"/>'s arithmetic path; the results are bitwise the same (NaN stays NaN).
+/// Used only where it is known to be right: a 64-bit x64 process (a 32-bit process on the same CPU also reports AVX2, but
+/// would run 64-bit code with the wrong calling convention) on Linux or Windows, a CPU that reports F16C, and AVX2 enabled
+/// in the runtime (so <c>DOTNET_EnableAVX2=0</c> also turns these off, and the tests run the vector-arithmetic conversions
+/// then). The setup runs on first use and catches everything: anything that fails on the way (no executable memory under
+/// a W^X policy, a missing system library, an unknown OS) leaves <see cref="IsAvailable"/> false and the library on
+/// <see cref="HalfConversion"/>'s arithmetic path, never a type-initialisation failure on every later Half call; both give
+/// the same bits for every number, and NaN stays NaN.
 /// </para>
 /// <para>
 /// The memory is mapped writable, filled, then made read-and-execute: never writable and executable at once. The loops use
 /// only registers that are volatile in both the System V and the Windows x64 calling conventions (rax, r9-r11, ymm0-ymm1),
 /// each starts with three moves from its ABI's argument registers, and ends with <c>vzeroupper</c>. They are called through
 /// unmanaged function pointers without a GC transition, which is allowed because they never call back, block or allocate,
-/// and each call is kept short (<see cref="CallElements"/> values, well under a microsecond).
+/// and each call is kept short (<see cref="CallElements"/> values, well under a microsecond). The machine code reads and
+/// writes whole steps of 16 values; <see cref="Routines"/> runs it only on counts of at least 16 (the last step overlapping
+/// the one before) and shorter counts in arithmetic, so no count reaches outside the caller's buffers.
 /// </para>
 /// </remarks>
 internal static unsafe partial class F16cRoutines
@@ -30,75 +36,79 @@ internal static unsafe partial class F16cRoutines
     /// <summary>Values per call: short enough that a GC never waits long for a call without a GC transition.</summary>
     public const int CallElements = 8192;
 
-    private static readonly delegate* unmanaged[SuppressGCTransition]<ushort*, float*, nint, void> s_widen;
-    private static readonly delegate* unmanaged[SuppressGCTransition]<float*, ushort*, nint, void> s_narrow;
-
-    static F16cRoutines()
-    {
-        if (!HasF16c() || AppContext.TryGetSwitch("SoftmaxCE.DisableF16C", out bool disabled) && disabled)
-        {
-            return;
-        }
-
-        try
-        {
-            byte[] prologue = OperatingSystem.IsWindows() ? WindowsArguments : SystemVArguments;
-            int size = (2 * prologue.Length) + WidenLoop.Length + NarrowLoop.Length;
-            byte* code = ExecutableMemory.Allocate(size);
-            if (code == null)
-            {
-                return;
-            }
-
-            Span<byte> text = new(code, size);
-            prologue.CopyTo(text);
-            WidenLoop.CopyTo(text[prologue.Length..]);
-            int narrowAt = prologue.Length + WidenLoop.Length;
-            prologue.CopyTo(text[narrowAt..]);
-            NarrowLoop.CopyTo(text[(narrowAt + prologue.Length)..]);
-            if (!ExecutableMemory.MakeExecutable(code, size))
-            {
-                return;
-            }
-
-            s_widen = (delegate* unmanaged[SuppressGCTransition]<ushort*, float*, nint, void>)code;
-            s_narrow = (delegate* unmanaged[SuppressGCTransition]<float*, ushort*, nint, void>)(code + narrowAt);
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or PlatformNotSupportedException)
-        {
-            // No way to get executable memory here: the arithmetic conversions serve.
-        }
-    }
+    /// <summary>Values per step of the machine-code loops.</summary>
+    private const int Step = 16;
 
     /// <summary>Whether the F16C routines are in use in this process.</summary>
-    public static bool IsAvailable => s_widen != null;
+    public static bool IsAvailable => Installed.Routines.IsAvailable;
 
-    /// <summary>Widens <paramref name="count"/> (at least 16) Half values; the last 16 may overlap the ones before.</summary>
-    public static void Widen(ushort* source, float* destination, int count) => Run(s_widen, source, destination, count);
+    /// <summary>Widens <paramref name="count"/> Half values (any count; below 16 in arithmetic).</summary>
+    public static void Widen(ushort* source, float* destination, int count) => Installed.Routines.Widen(source, destination, count);
 
-    /// <summary>Narrows <paramref name="count"/> (at least 16) floats, rounding to nearest even; the last 16 may overlap.</summary>
-    public static void Narrow(float* source, ushort* destination, int count) => Run(s_narrow, source, destination, count);
+    /// <summary>Narrows <paramref name="count"/> floats, rounding to nearest even (any count; below 16 in arithmetic).</summary>
+    public static void Narrow(float* source, ushort* destination, int count) => Installed.Routines.Narrow(source, destination, count);
 
-    /// <summary>Runs a 16-values-a-step routine over <paramref name="count"/> values, in calls of at most <see cref="CallElements"/>.</summary>
-    private static void Run<TFrom, TTo>(delegate* unmanaged[SuppressGCTransition]<TFrom*, TTo*, nint, void> routine, TFrom* source, TTo* destination, int count)
-        where TFrom : unmanaged
-        where TTo : unmanaged
+    /// <summary>
+    /// Places the routines in executable memory, or returns routines that convert in arithmetic where they cannot be used
+    /// or anything fails (no exception leaves this method). <paramref name="fault"/> makes a step fail, for the tests.
+    /// </summary>
+    internal static Routines SetUp(SetupFault fault)
     {
-        int whole = count & ~15;
-        for (int at = 0; at < whole; at += CallElements)
+        try
         {
-            routine(source + at, destination + at, Math.Min(CallElements, whole - at));
+            return IsSupported() && !(AppContext.TryGetSwitch("SoftmaxCE.DisableF16C", out bool disabled) && disabled)
+                ? Install(fault)
+                : default;
         }
-
-        if (whole != count)
+        catch (Exception)
         {
-            routine(source + count - 16, destination + count - 16, 16);
+            // Any failure of this optional speed-up leaves the arithmetic conversions, which give the same bits.
+            return default;
         }
     }
 
-    private static bool HasF16c()
+    private static Routines Install(SetupFault fault)
     {
-        if (!Avx2.IsSupported || !(OperatingSystem.IsLinux() || OperatingSystem.IsWindows()))
+        ReadOnlySpan<byte> prologue = OperatingSystem.IsWindows() ? WindowsArguments : SystemVArguments;
+        int narrowAt = prologue.Length + WidenLoop.Length;
+        int size = narrowAt + prologue.Length + NarrowLoop.Length;
+        byte* code = fault == SetupFault.Allocation ? null : ExecutableMemory.Allocate(size);
+        if (code == null)
+        {
+            return default;
+        }
+
+        bool executable = false;
+        try
+        {
+            // The injected exception is the one a wrong size would raise: a copy into too short a span.
+            Span<byte> text = new(code, fault == SetupFault.Exception ? 1 : size);
+            prologue.CopyTo(text);
+            WidenLoop.CopyTo(text[prologue.Length..]);
+            prologue.CopyTo(text[narrowAt..]);
+            NarrowLoop.CopyTo(text[(narrowAt + prologue.Length)..]);
+            executable = fault != SetupFault.Protection && ExecutableMemory.MakeExecutable(code, size);
+            return executable ? new Routines(code, code + narrowAt) : default;
+        }
+        finally
+        {
+            if (!executable)
+            {
+                ExecutableMemory.Free(code, size);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A 64-bit x64 process on Linux or Windows, with AVX2 enabled in the runtime and F16C on the CPU: the only place the
+    /// machine code's encoding, calling conventions and instructions are all right.
+    /// </summary>
+    private static bool IsSupported()
+    {
+        if (!Environment.Is64BitProcess
+            || RuntimeInformation.ProcessArchitecture != Architecture.X64
+            || !Avx2.IsSupported
+            || !(OperatingSystem.IsLinux() || OperatingSystem.IsWindows()))
         {
             return false;
         }
@@ -108,12 +118,103 @@ internal static unsafe partial class F16cRoutines
         return (ecx & (1 << 29)) != 0;
     }
 
+    /// <summary>A step of <see cref="SetUp"/> made to fail, for the tests of the fallback.</summary>
+    internal enum SetupFault
+    {
+        None,
+
+        /// <summary>No memory (mmap or VirtualAlloc fails).</summary>
+        Allocation,
+
+        /// <summary>The memory cannot be made executable (mprotect or VirtualProtect fails, as under a W^X policy).</summary>
+        Protection,
+
+        /// <summary>An exception while the code is written.</summary>
+        Exception,
+    }
+
+    /// <summary>The process's routines, set up on first use; <see cref="SetUp"/> throws nothing, so neither does this initialiser.</summary>
+    private static class Installed
+    {
+        public static readonly Routines Routines = SetUp(SetupFault.None);
+    }
+
+    /// <summary>The two entry points, or none (the default): then every count converts in arithmetic.</summary>
+    internal readonly struct Routines
+    {
+        private readonly delegate* unmanaged[SuppressGCTransition]<ushort*, float*, nint, void> _widen;
+        private readonly delegate* unmanaged[SuppressGCTransition]<float*, ushort*, nint, void> _narrow;
+
+        public Routines(byte* widen, byte* narrow)
+        {
+            _widen = (delegate* unmanaged[SuppressGCTransition]<ushort*, float*, nint, void>)widen;
+            _narrow = (delegate* unmanaged[SuppressGCTransition]<float*, ushort*, nint, void>)narrow;
+        }
+
+        public bool IsAvailable => _widen != null;
+
+        /// <summary>Widens <paramref name="count"/> Half values: by F16C from 16 on, the last step overlapping the one before.</summary>
+        public void Widen(ushort* source, float* destination, int count)
+        {
+            Debug.Assert(count >= 0, "a negative count");
+            if (_widen == null || count < Step)
+            {
+                if (count > 0)
+                {
+                    HalfConversion.WidenArithmetic(new ReadOnlySpan<Half>(source, count), new Span<float>(destination, count));
+                }
+
+                return;
+            }
+
+            Run(_widen, source, destination, count);
+        }
+
+        /// <summary>Narrows <paramref name="count"/> floats: by F16C from 16 on, the last step overlapping the one before.</summary>
+        public void Narrow(float* source, ushort* destination, int count)
+        {
+            Debug.Assert(count >= 0, "a negative count");
+            if (_narrow == null || count < Step)
+            {
+                if (count > 0)
+                {
+                    HalfConversion.NarrowArithmetic(new ReadOnlySpan<float>(source, count), new Span<Half>(destination, count));
+                }
+
+                return;
+            }
+
+            Run(_narrow, source, destination, count);
+        }
+
+        /// <summary>
+        /// Runs a 16-values-a-step routine over <paramref name="count"/> (at least 16) values, in calls of at most
+        /// <see cref="CallElements"/>; the tail is one more step ending at the last value.
+        /// </summary>
+        private static void Run<TFrom, TTo>(delegate* unmanaged[SuppressGCTransition]<TFrom*, TTo*, nint, void> routine, TFrom* source, TTo* destination, int count)
+            where TFrom : unmanaged
+            where TTo : unmanaged
+        {
+            Debug.Assert(count >= Step, "the tail step starts 16 values before the end");
+            int whole = count & ~(Step - 1);
+            for (int at = 0; at < whole; at += CallElements)
+            {
+                routine(source + at, destination + at, Math.Min(CallElements, whole - at));
+            }
+
+            if (whole != count)
+            {
+                routine(source + count - Step, destination + count - Step, Step);
+            }
+        }
+    }
+
     // The arguments (source, destination, count) into r9, r10, r11.
     // System V: mov r9, rdi; mov r10, rsi; mov r11, rdx.
-    private static readonly byte[] SystemVArguments = [0x49, 0x89, 0xF9, 0x49, 0x89, 0xF2, 0x49, 0x89, 0xD3];
+    private static ReadOnlySpan<byte> SystemVArguments => [0x49, 0x89, 0xF9, 0x49, 0x89, 0xF2, 0x49, 0x89, 0xD3];
 
     // Windows x64: mov r9, rcx; mov r10, rdx; mov r11, r8.
-    private static readonly byte[] WindowsArguments = [0x49, 0x89, 0xC9, 0x49, 0x89, 0xD2, 0x4D, 0x89, 0xC3];
+    private static ReadOnlySpan<byte> WindowsArguments => [0x49, 0x89, 0xC9, 0x49, 0x89, 0xD2, 0x4D, 0x89, 0xC3];
 
     // count is a positive multiple of 16:
     //       xor eax, eax
@@ -126,7 +227,7 @@ internal static unsafe partial class F16cRoutines
     //       jb L
     //       vzeroupper
     //       ret
-    private static readonly byte[] WidenLoop =
+    private static ReadOnlySpan<byte> WidenLoop =>
     [
         0x31, 0xC0,
         0xC4, 0xC2, 0x7D, 0x13, 0x04, 0x41,
@@ -154,7 +255,7 @@ internal static unsafe partial class F16cRoutines
     //       jb L
     //       vzeroupper
     //       ret
-    private static readonly byte[] NarrowLoop =
+    private static ReadOnlySpan<byte> NarrowLoop =>
     [
         0x31, 0xC0,
         0xC4, 0xC1, 0x7C, 0x10, 0x04, 0x81,
@@ -181,6 +282,7 @@ internal static unsafe partial class F16cRoutines
         private const uint MemCommitReserve = 0x3000;
         private const uint PageReadWrite = 0x04;
         private const uint PageExecuteRead = 0x20;
+        private const uint MemRelease = 0x8000;
 
         public static byte* Allocate(int size)
         {
@@ -203,16 +305,33 @@ internal static unsafe partial class F16cRoutines
             return Mprotect(code, (nuint)size, ProtRead | ProtExec) == 0;
         }
 
+        public static void Free(byte* code, int size)
+        {
+            if (OperatingSystem.IsWindows())
+            {
+                _ = VirtualFree(code, 0, MemRelease);
+                return;
+            }
+
+            _ = Munmap(code, (nuint)size);
+        }
+
         [LibraryImport("libc", EntryPoint = "mmap")]
         private static partial void* Mmap(void* address, nuint length, int protection, int flags, int fd, nint offset);
 
         [LibraryImport("libc", EntryPoint = "mprotect")]
         private static partial int Mprotect(void* address, nuint length, int protection);
 
+        [LibraryImport("libc", EntryPoint = "munmap")]
+        private static partial int Munmap(void* address, nuint length);
+
         [LibraryImport("kernel32.dll", EntryPoint = "VirtualAlloc")]
         private static partial void* VirtualAlloc(void* address, nuint size, uint allocationType, uint protection);
 
         [LibraryImport("kernel32.dll", EntryPoint = "VirtualProtect")]
         private static partial int VirtualProtect(void* address, nuint size, uint protection, out uint oldProtection);
+
+        [LibraryImport("kernel32.dll", EntryPoint = "VirtualFree")]
+        private static partial int VirtualFree(void* address, nuint size, uint freeType);
     }
 }

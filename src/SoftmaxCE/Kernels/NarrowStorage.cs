@@ -237,7 +237,8 @@ internal readonly unsafe struct HalfConversion : IStorageConversion<Half>
     {
         Vector512<float> magnitude = ((h & Vector512.Create(0x7FFFu)) << 13).AsSingle() * Vector512.Create(Magic).AsSingle();
         Vector512<uint> infNan = Vector512.GreaterThanOrEqual(magnitude, Vector512.Create(WasInfNan).AsSingle()).AsUInt32() & Vector512.Create(255u << 23);
-        return (magnitude.AsUInt32() | infNan | ((h & Vector512.Create(0x8000u)) << 16)).AsSingle();
+        Vector512<uint> quiet = Vector512.GreaterThan(h & Vector512.Create(0x7FFFu), Vector512.Create(0x7C00u)) & Vector512.Create(1u << 22);
+        return (magnitude.AsUInt32() | infNan | quiet | ((h & Vector512.Create(0x8000u)) << 16)).AsSingle();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -245,7 +246,8 @@ internal readonly unsafe struct HalfConversion : IStorageConversion<Half>
     {
         Vector256<float> magnitude = ((h & Vector256.Create(0x7FFFu)) << 13).AsSingle() * Vector256.Create(Magic).AsSingle();
         Vector256<uint> infNan = Vector256.GreaterThanOrEqual(magnitude, Vector256.Create(WasInfNan).AsSingle()).AsUInt32() & Vector256.Create(255u << 23);
-        return (magnitude.AsUInt32() | infNan | ((h & Vector256.Create(0x8000u)) << 16)).AsSingle();
+        Vector256<uint> quiet = Vector256.GreaterThan(h & Vector256.Create(0x7FFFu), Vector256.Create(0x7C00u)) & Vector256.Create(1u << 22);
+        return (magnitude.AsUInt32() | infNan | quiet | ((h & Vector256.Create(0x8000u)) << 16)).AsSingle();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -253,7 +255,8 @@ internal readonly unsafe struct HalfConversion : IStorageConversion<Half>
     {
         Vector128<float> magnitude = ((h & Vector128.Create(0x7FFFu)) << 13).AsSingle() * Vector128.Create(Magic).AsSingle();
         Vector128<uint> infNan = Vector128.GreaterThanOrEqual(magnitude, Vector128.Create(WasInfNan).AsSingle()).AsUInt32() & Vector128.Create(255u << 23);
-        return (magnitude.AsUInt32() | infNan | ((h & Vector128.Create(0x8000u)) << 16)).AsSingle();
+        Vector128<uint> quiet = Vector128.GreaterThan(h & Vector128.Create(0x7FFFu), Vector128.Create(0x7C00u)) & Vector128.Create(1u << 22);
+        return (magnitude.AsUInt32() | infNan | quiet | ((h & Vector128.Create(0x8000u)) << 16)).AsSingle();
     }
 
     /// <summary>Half bits in the low 16 bits of each lane.</summary>

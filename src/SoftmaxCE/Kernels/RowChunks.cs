@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using SoftmaxCE.Internals;
@@ -54,6 +55,9 @@ internal static class RowChunks
         SimdWidth width = WidthDispatch.Current;
         int rows = call.Rows;
         int rowsPerChunk = RowsPerChunk(call.Classes);
+        Debug.Assert(
+            call.Classes > ShortRowsLanes.MaxClasses || rowsPerChunk % 16 == 0,
+            "rows the short-row block kernel serves come in chunks of whole 16-row blocks, whole W-row blocks at every width");
         int chunks = (int)(((long)rows + rowsPerChunk - 1) / rowsPerChunk);
         int degree = (long)rows * call.Classes < ParallelMinElements ? 1 : ParallelRunner.Degree(maxDegreeOfParallelism, chunks);
         if (degree <= 1)
@@ -64,6 +68,7 @@ internal static class RowChunks
                 for (int c = 0; c < chunks; c++)
                 {
                     int first = c * rowsPerChunk;
+                    Debug.Assert(first < rows, "a chunk starts inside the call");
                     total.Add(WidthDispatch.Run<T, TCall>(call, width, first, Math.Min(rowsPerChunk, rows - first)));
                 }
 
@@ -113,6 +118,7 @@ internal static class RowChunks
         public void Run(int task, int worker)
         {
             int first = task * rowsPerChunk;
+            Debug.Assert(first < call.Rows, "a chunk starts inside the call");
             sums[task] = WidthDispatch.Run<T, TCall>(call, width, first, Math.Min(rowsPerChunk, call.Rows - first));
         }
     }

@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -159,6 +160,7 @@ internal static unsafe class RowLoop<TOps, TVec, T>
         {
             first = ShortRowsTransposed<TOps, TVec, T>.Run<TTerm, TMode, TPlanner, TFeatures>(
                 ref totals, buffers.Logits, buffers.Output, outputs.RowLosses, outputs.Predictions, buffers.Rows, classes, term, planner, map);
+            Debug.Assert(first <= buffers.Rows && first % TOps.Count == 0, "the block kernel does whole blocks of W rows, inside the call");
         }
 
         if (classes <= TOps.Count)
@@ -192,6 +194,7 @@ internal static unsafe class RowLoop<TOps, TVec, T>
         // Copied to locals: stores through the row pointers could otherwise make the JIT reload them from the struct.
         T* logits = buffers.Logits, output = buffers.Output;
         int rows = buffers.Rows, classes = buffers.Classes;
+        Debug.Assert(classes > TOps.Count, "a long row is longer than a vector: each chunk's overlapping last vector starts inside the row");
         ChunkStats* chunks = stackalloc ChunkStats[RowStatistics<TOps, TVec, T>.MaxChunks];
         nuint chunkLength = RowStatistics<TOps, TVec, T>.ChunkLength(classes);
         nuint c = (nuint)classes;
@@ -241,8 +244,10 @@ internal static unsafe class RowLoop<TOps, TVec, T>
 
         // Rows whose vector-wide load stays inside the buffers run in place; the last few run on a padded copy.
         int direct = length >= TOps.Count ? (int)((length - TOps.Count) / classes) + 1 : 0;
+        Debug.Assert(classes >= 1 && classes <= TOps.Count, "a short row fits one vector");
         for (int r = first; r < direct; r++)
         {
+            Debug.Assert(((long)r * classes) + TOps.Count <= length, "a row run in place loads and stores a whole vector inside the buffers");
             nuint offset = (nuint)r * c;
             ShortRow<TTerm, TMode, TPlanner, TFeatures>(ref totals, r, logits + offset, output + offset, term.AtRow(offset), planner, inRow, outputs, map);
         }
@@ -251,6 +256,9 @@ internal static unsafe class RowLoop<TOps, TVec, T>
         if (direct < rows)
         {
             int tailLength = (rows - direct) * classes;
+            Debug.Assert(
+                tailLength - classes + TOps.Count <= PaddedLength,
+                "the last rows run on the padded copy, whose last row loads and stores a whole vector inside it");
             nuint tailOffset = (nuint)direct * c;
             T* y = stackalloc T[PaddedLength];
             T* o = stackalloc T[PaddedLength];

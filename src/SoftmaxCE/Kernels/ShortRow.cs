@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 
@@ -26,6 +27,7 @@ internal static unsafe class ShortRow<TOps, TVec, T>
         where TMode : struct, IOutputMode
         where TFeatures : struct, IRowFeatures
     {
+        Debug.Assert(plan.Label < TOps.Count, "the label is a lane of the row's one vector");
         TVec yv = TOps.Load(y);
         TVec capped = map.Apply<TOps, TVec, TFeatures>(yv);
         TVec masked = TOps.Select(inRow, capped, TOps.Create(T.NegativeInfinity));

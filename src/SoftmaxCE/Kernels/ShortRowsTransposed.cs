@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics.X86;
@@ -54,6 +55,9 @@ internal static unsafe class ShortRowsTransposed<TOps, TVec, T>
         int squares = (classes + w - 1) / w;
         nuint c = (nuint)classes;
         long length = (long)rows * classes;
+        Debug.Assert(
+            classes >= 2 && classes <= MaxClasses && squares * w * w <= BlockElements,
+            "a block's squares of W x W fit the stack block");
         T* block = stackalloc T[BlockElements];
         LaneLabels labels = planner.Lanes;
         RowPlan common = planner.Common;
@@ -63,6 +67,7 @@ internal static unsafe class ShortRowsTransposed<TOps, TVec, T>
         // The last row of a block reads squares * W elements from its start.
         for (; ((long)(r0 + w - 1) * classes) + (squares * w) <= length; r0 += w)
         {
+            Debug.Assert(r0 + w <= rows, "a block of W rows lies inside the call's rows (one chunk's: no other thread writes them)");
             T* y = logits + ((nuint)r0 * c);
             T* o = output + ((nuint)r0 * c);
             if (writes && Sse.IsSupported && o != y)

@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 
@@ -59,6 +60,7 @@ internal readonly unsafe struct StoreAndRescale<T, TMode> : IWriteStrategy<T>
         double coefficient = numerator * plan.Scale / outcome.SumExp;
         TVec termScale = TOps.Create(T.CreateTruncating(-plan.TermCoefficient * plan.Scale));
         double labelStep = plan.LabelCoefficient * plan.Scale;
+        Debug.Assert(plan.Label < 0 || (nuint)plan.Label < classes, "the label is a class of the row");
         if (keepCapped)
         {
             TVec rowMaxV = TOps.Create(T.CreateTruncating(outcome.Max));
@@ -86,6 +88,9 @@ internal readonly unsafe struct StoreAndRescale<T, TMode> : IWriteStrategy<T>
             for (nuint start = 0; start < classes; c++)
             {
                 nuint length = classes - start >= chunkLength + count ? chunkLength : classes - start;
+                Debug.Assert(
+                    length >= count && c < RowStatistics<TOps, TVec, T>.MaxChunks,
+                    "the statistics pass's chunks: at least a vector each, at most MaxChunks");
                 // A chunk of only -inf (sum 0) gets 0, not exp(0 - max) * 0 (NaN when that overflows), unless the
                 // row is NaN: then every element is NaN.
                 bool empty = chunks[c].SumExp == 0 && outcome.SumExp != 0 && !double.IsNaN(outcome.SumExp);
@@ -134,6 +139,7 @@ internal readonly unsafe struct StoreAndRescale<T, TMode> : IWriteStrategy<T>
         where TSplit : struct, IFactorSplit
     {
         nuint count = (nuint)TOps.Count;
+        Debug.Assert(length >= count, "the overlapping last vector starts inside the row");
         nuint full = length - (length % count);
         TVec tail = full != length ? TOps.Load(output + length - count) : TOps.Zero;
         for (nuint i = 0; i < full; i += count)
@@ -184,6 +190,7 @@ internal readonly unsafe struct StoreAndRescale<T, TMode> : IWriteStrategy<T>
         // vector, aligned vectors, an overlapping last vector. The first and the last are loaded before anything is
         // stored, so that in place no element is scaled twice; each element's arithmetic is the same either way.
         nuint lead = AlignedStores.Lead<TOps, TVec, T>(output);
+        Debug.Assert(length >= count && lead < count, "the unaligned first vector and the overlapping last vector lie inside the chunk");
         nuint end = lead + ((length - lead) / count * count);
         TVec head = lead != 0 ? TOps.Load(output) : TOps.Zero;
         TVec tail = end != length ? TOps.Load(output + length - count) : TOps.Zero;

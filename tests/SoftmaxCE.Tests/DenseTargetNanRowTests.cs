@@ -42,13 +42,13 @@ public static class DenseTargetNanRowData
     }
 
     /// <summary>
-    /// The same for the tensor overloads, the long rows 2000 classes: the class-axis kernel sums a position's 32000
+    /// The same for the tensor overloads, the long rows 1000 classes: the class-axis kernel sums a position's 32000
     /// exponentials in one float per lane, whose rounding reaches the gradient tolerance.
     /// </summary>
     public static TheoryData<int> TensorClasses()
     {
         var data = new TheoryData<int>();
-        foreach (int c in new[] { 1, 2, 8, 16, 17, 33, 100, 108, 128, 129, 257, 2000 })
+        foreach (int c in new[] { 1, 2, 8, 16, 17, 33, 100, 108, 128, 129, 257, 1000 })
         {
             data.Add(c);
         }
@@ -126,7 +126,8 @@ public abstract class DenseTargetNanRowTests<T>
         const int Outer = 2, Inner = 19;
         int positions = Outer * Inner;
         int variant = 0;
-        foreach (Config config in Configs.Where(c => !c.RowWeights))
+        // (The tensor overloads take no row weights; long rows skip the class weights, for time.)
+        foreach (Config config in Configs.Where(c => !c.RowWeights && (classes <= 257 || !c.ClassWeights)))
         {
             foreach (NoDistribution kind in Enum.GetValues<NoDistribution>())
             {

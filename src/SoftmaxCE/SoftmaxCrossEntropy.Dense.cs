@@ -21,8 +21,10 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.</param>
     /// <returns>
     /// The loss. Row <c>i</c> costs <c>-sum_k w_k T'_ik log P_ik</c> with <c>T' = (1 - eps) T + eps / C</c>; a term with
-    /// <c>T'_ik = 0</c> adds exactly 0, even on a masked class (<c>0 * log 0 := 0</c>). <see cref="Reduction.Mean"/>
-    /// divides the sum by the number of rows (with or without weights, as PyTorch does); an empty batch gives NaN.
+    /// <c>T'_ik = 0</c> adds exactly 0, even on a masked class (<c>0 * log 0 := 0</c>), but a row with a NaN logit, or with
+    /// every logit negative infinity, has no distribution and a NaN loss whatever its targets (all zero too), as in PyTorch.
+    /// <see cref="Reduction.Mean"/> divides the sum by the number of rows (with or without weights, as PyTorch does); an
+    /// empty batch gives NaN.
     /// </returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; the options hold an
     /// undefined reduction or a label smoothing outside [0, 1].</exception>

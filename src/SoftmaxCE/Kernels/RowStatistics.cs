@@ -320,11 +320,22 @@ internal static unsafe class RowStatistics<TOps, TVec, T>
         return int.CreateTruncating(lowest);
     }
 
-    /// <summary>The row's loss without its z-loss part, from the log-sum-exp and the chunks' target sums.</summary>
+    /// <summary>
+    /// The row's loss without its z-loss part, from the log-sum-exp and the chunks' target sums: NaN for a row with no
+    /// distribution (a NaN logit, or every logit -inf: the log-sum-exp is NaN or -inf), whatever its targets.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double RowLoss<TTerm>(in RowPlan plan, double lse, double labelLogit, ChunkStats* chunks, int chunkCount)
         where TTerm : struct, ITargetTerm<TTerm, T>
     {
+        // Dense targets that are 0 on every class the NaN or -inf reaches drop each term as 0 * inf := 0 (a masked class
+        // with no target adds nothing), and so would the whole row: its loss must be NaN as its gradient is (0 / 0), as
+        // the rows-across-lanes kernel gives it, and as PyTorch's sum of 0 * NaN is.
+        if (!(lse > double.NegativeInfinity))
+        {
+            return double.NaN;
+        }
+
         double loss = plan.Label >= 0 ? plan.LabelCoefficient * (lse - labelLogit) : 0;
         if (TTerm.IsActive)
         {

@@ -227,17 +227,7 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
         // sum max + log(sum) keeps only a few bits of log(sum), and the subtraction would expose the rounding.
         TVec logSum = LaneOps.Log<TVec, T>(sum);
         TVec lse = TOps.Add(max, logSum);
-        TVec labelDistance = TOps.Subtract(shift, labelLogit);
-        TVec loss = TOps.Multiply(labelCoefficient, TOps.Add(logSum, labelDistance));
-
-        // shift - y_label beyond T's range (logits near T's largest value, of opposite signs), where a times it may be
-        // finite (a = (1 - eps) w, 0 with eps = 1): the difference scaled by 2^-32 (exactly) and the power of two moved
-        // onto a. With an infinite logit the scaled form is infinite too and gives what the plain one gives.
-        T down = T.CreateTruncating(TermDistance.Scale);
-        TVec scaledDistance = TOps.Subtract(TOps.Multiply(shift, TOps.Create(down)), TOps.Multiply(labelLogit, TOps.Create(down)));
-        TVec scaledLoss = TOps.MultiplyAdd(
-            TOps.Multiply(labelCoefficient, TOps.Create(T.CreateTruncating(TermDistance.Unscale))), scaledDistance, TOps.Multiply(labelCoefficient, logSum));
-        loss = TOps.Select(TOps.Equals(labelDistance, TOps.Create(T.PositiveInfinity)), scaledLoss, loss);
+        TVec loss = TOps.Multiply(labelCoefficient, TOps.Add(logSum, TOps.Subtract(shift, labelLogit)));
         T termCoefficient = T.CreateTruncating(common.TermCoefficient);
         if (TTerm.IsActive)
         {
@@ -260,14 +250,27 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
 
         loss = LaneOps.ZeroUnless<TOps, TVec, T>(counted, loss);
         zPart = LaneOps.ZeroUnless<TOps, TVec, T>(counted, zPart);
-        if (rowLosses != null)
+        RowTotals totals;
+
+        // A row's loss that is not finite in T: beyond T's range (logits near its largest value: shift - y_label, the
+        // distances, LSE^2), or a row with no distribution. Those lanes are computed again in double from the same per-row
+        // quantities, as the row kernels compute every row, so that the call's loss (summed in double, rounded once) is
+        // finite wherever the exact one is, whichever kernel took the rows. Rare: otherwise one compare per block.
+        if (TOps.IndexOf(TOps.Equals(TOps.Multiply(loss, TOps.Zero), TOps.Zero), T.Zero) >= 0)
         {
-            TOps.Store(loss, rowLosses);
+            totals = LossesInDouble<TTerm>(loss, zPart, labelCoefficient, logSum, max, shift, labelLogit, termSum, distance, common, rowLosses);
+        }
+        else
+        {
+            if (rowLosses != null)
+            {
+                TOps.Store(loss, rowLosses);
+            }
+
+            totals.Loss = LaneOps.SumToDouble<TVec, T>(loss);
+            totals.ZLoss = common.ZLoss != 0 ? LaneOps.SumToDouble<TVec, T>(zPart) : 0;
         }
 
-        RowTotals totals;
-        totals.Loss = LaneOps.SumToDouble<TVec, T>(loss);
-        totals.ZLoss = common.ZLoss != 0 ? LaneOps.SumToDouble<TVec, T>(zPart) : 0;
         totals.Correct = TFeatures.Argmax ? Predictions(argmax, rows, predictions) : 0;
 
         if (TMode.WritesScaledExp)
@@ -421,6 +424,74 @@ internal static unsafe class ShortRowsAcrossLanes<TOps, TVec, T>
             index = TOps.Add(index, one);
             TOps.Store(LaneOps.ZeroUnless<TOps, TVec, T>(counted, r), result + (k * resultStride));
         }
+    }
+
+    /// <summary>
+    /// <see cref="Block"/>'s row losses and their sums for a block where some lane's loss is not finite in T: those lanes
+    /// in double, <c>a (log(sum) + (shift - y_label)) + b (sum_k u_k log(sum) + sum_k u_k (shift - y_k)) + z LSE^2</c>
+    /// from the lane's own quantities (NaN for a row with no distribution, +inf only where the loss is beyond double's
+    /// range or truly infinite), the others as T computed them. Each row loss lands in <paramref name="rowLosses"/> rounded
+    /// once to T.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static RowTotals LossesInDouble<TTerm>(
+        TVec loss, TVec zPart, TVec labelCoefficient, TVec logSum, TVec max, TVec shift, TVec labelLogit, TVec termSum, TVec distance, RowPlan common, T* rowLosses)
+        where TTerm : struct, ITargetTerm<TTerm, T>
+    {
+        int count = TOps.Count;
+        T* l = stackalloc T[count];
+        T* z = stackalloc T[count];
+        T* a = stackalloc T[count];
+        T* s = stackalloc T[count];
+        T* m = stackalloc T[count];
+        T* h = stackalloc T[count];
+        T* y = stackalloc T[count];
+        T* u = stackalloc T[count];
+        T* d = stackalloc T[count];
+        TOps.Store(loss, l);
+        TOps.Store(zPart, z);
+        TOps.Store(labelCoefficient, a);
+        TOps.Store(logSum, s);
+        TOps.Store(max, m);
+        TOps.Store(shift, h);
+        TOps.Store(labelLogit, y);
+        TOps.Store(termSum, u);
+        TOps.Store(distance, d);
+        RowTotals totals = default;
+        for (int lane = 0; lane < count; lane++)
+        {
+            double rowLoss = double.CreateTruncating(l[lane]);
+            double rowZ = double.CreateTruncating(z[lane]);
+
+            // An uncounted row is 0 in both (and finite): only the lanes T could not hold are computed again.
+            if (!T.IsFinite(l[lane]))
+            {
+                double logOfSum = double.CreateTruncating(s[lane]);
+                rowLoss = double.CreateTruncating(a[lane]) * (logOfSum + (double.CreateTruncating(h[lane]) - double.CreateTruncating(y[lane])));
+                if (TTerm.IsActive)
+                {
+                    double uSum = double.CreateTruncating(u[lane]);
+                    rowLoss += common.TermCoefficient * ((uSum == 0 ? 0 : uSum * logOfSum) + (TermDistance.Unscale * double.CreateTruncating(d[lane])));
+                }
+
+                if (common.ZLoss != 0)
+                {
+                    double lse = double.CreateTruncating(m[lane]) + logOfSum;
+                    rowZ = double.IsNegativeInfinity(lse) ? double.NaN : common.ZLoss * lse * lse;
+                    rowLoss += rowZ;
+                }
+            }
+
+            if (rowLosses != null)
+            {
+                rowLosses[lane] = T.CreateTruncating(rowLoss);
+            }
+
+            totals.Loss += rowLoss;
+            totals.ZLoss += rowZ;
+        }
+
+        return totals;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -29,8 +29,8 @@ short=(--job short)
 # A linear-head step takes seconds per call: one warm-up and three measured calls, each a single invocation.
 long=(--launchCount 1 --warmupCount 1 --iterationCount 3 --invocationCount 1 --unrollFactor 1)
 
-# The steps, in order: "results file|program|BenchmarkDotNet filter|job|environment". The program is main (the benchmark
-# project in the solution) or torch (the libtorch one); the job is short or long (above).
+# The steps, in order: "results file|program|BenchmarkDotNet filter|job|environment|more arguments". The program is main
+# (the benchmark project in the solution) or torch (the libtorch one); the job is short or long (above).
 steps=(
   "FusedLossAndGradientBenchmarks.md|main|Benchmarks.FusedLossAndGradientBenchmarks.*|short|"
   "ParallelScalingBenchmarks.md|main|Benchmarks.ParallelScalingBenchmarks.*|short|"
@@ -56,8 +56,8 @@ steps=(
   "ShardedBenchmarks.md|main|Benchmarks.ShardedBenchmarks.*|short|"
   "HalfLossAndGradientBenchmarks.md|main|Benchmarks.HalfLossAndGradientBenchmarks.*|short|"
   "MatrixMultiplyBenchmarks.md|main|Benchmarks.MatrixMultiplyBenchmarks.*|short|"
-  "TorchPeerBenchmarks.md|torch|SoftmaxCE.Benchmarks.Torch.TorchPeerBenchmarks.*|short|"
-  "TorchPeerBenchmarks-warm.md|torch|SoftmaxCE.Benchmarks.Torch.TorchPeerBenchmarks.*|short|TORCH_WARM=1"
+  "TorchPeerBenchmarks.md|torch|SoftmaxCE.Benchmarks.Torch.TorchPeerBenchmarks.*|short||--anyCategories 1Thread"
+  "TorchPeerBenchmarks-warm.md|torch|SoftmaxCE.Benchmarks.Torch.TorchPeerBenchmarks.*|short|TORCH_WARM=1|--anyCategories 1Thread"
   "TorchClassAxisBenchmarks.md|torch|SoftmaxCE.Benchmarks.Torch.TorchClassAxisBenchmarks.*|short|"
   "LinearHeadPeerBenchmarks.md|torch|SoftmaxCE.Benchmarks.Torch.LinearHeadPeerBenchmarks.*|long|"
   "LinearHeadPeerAllCoresBenchmarks.md|torch|SoftmaxCE.Benchmarks.Torch.LinearHeadPeerAllCoresBenchmarks.*|long|"
@@ -72,8 +72,8 @@ below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 
 # command STEP: the command line of a step, as the lead would type it (the artifacts directory added by run_step).
 command_of() {
-  local file program filter job env
-  IFS='|' read -r file program filter job env <<<"$1"
+  local file program filter job env more
+  IFS='|' read -r file program filter job env more <<<"$1"
   local -a cmd
   case "$program" in
     main) cmd=("${main[@]}" --filter "$filter") ;;
@@ -81,6 +81,8 @@ command_of() {
     memory) echo "${torch[*]} --linear-memory ours|torch N H V, for each N H V in: $(printf '(%s) ' "${memory_shapes[@]}")"; return ;;
   esac
   if [ "$job" = long ]; then cmd+=("${long[@]}"); else cmd+=("${short[@]}"); fi
+  # shellcheck disable=SC2206 # the extra arguments are words
+  cmd+=($more)
   printf '%s' "${env:+$env }"
   printf "%q " "${cmd[@]}"
   echo
@@ -141,8 +143,8 @@ memory_step() {
 }
 
 run_step() {
-  local step=$1 file program filter job env dir report
-  IFS='|' read -r file program filter job env <<<"$step"
+  local step=$1 file program filter job env more dir report
+  IFS='|' read -r file program filter job env more <<<"$step"
   dir="$artifacts/${file%.md}"
   rm -rf "$dir"
   mkdir -p "$dir"
@@ -157,6 +159,8 @@ run_step() {
   if [ "$program" = main ]; then cmd=("${main[@]}"); else cmd=("${torch[@]}"); fi
   cmd+=(--filter "$filter" --artifacts "$dir")
   if [ "$job" = long ]; then cmd+=("${long[@]}"); else cmd+=("${short[@]}"); fi
+  # shellcheck disable=SC2206 # the extra arguments are words
+  cmd+=($more)
   env ${env:+"$env"} "${cmd[@]}" || return 1
   report=$(find "$dir" -name '*-report-github.md' | head -n 2)
   if [ "$(wc -l <<<"$report")" -ne 1 ] || [ -z "$report" ]; then

@@ -69,12 +69,17 @@ cell() {
 # ns FILE METHOD SHAPE [PARAM=VALUE]: the ns/elem cell of that row.
 ns() { cell "$1" "$2" "$3" ns/elem "${4:-}"; }
 
-# seconds FILE METHOD SHAPE: the Mean cell of a row whose times are in seconds (the linear head's runs), as a number.
+# seconds FILE METHOD SHAPE: the Mean cell of a row of the linear head's runs, in seconds (BenchmarkDotNet writes the
+# whole table in s or in ms, whichever suits its values).
 seconds() {
   awk -F'|' -v method="$2" -v shape="$3" '
     function clean(s) { gsub(/\*/, "", s); gsub(/^ +| +$/, "", s); return s }
     /^\| *Method/ { for (i = 2; i < NF; i++) { if (clean($i) == "Mean") col = i; if (clean($i) == "Shape") scol = i } next }
-    col && clean($2) == method && clean($scol) == shape { v = clean($col); if (v !~ / s$/) exit 1; sub(/ s$/, "", v); print v; found = 1; exit }
+    col && clean($2) == method && clean($scol) == shape {
+      v = clean($col); gsub(/,/, "", v)
+      if (v ~ / ms$/) { sub(/ ms$/, "", v); v = v / 1000 } else if (v ~ / s$/) { sub(/ s$/, "", v) } else exit 1
+      print v; found = 1; exit
+    }
     END { if (!found) exit 1 }
   ' "$results/$1" || { echo "$1 $2 $3 (seconds)" >>"$failures"; echo 0; }
 }

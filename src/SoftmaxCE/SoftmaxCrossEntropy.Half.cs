@@ -402,11 +402,11 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// of classes, so shards and merged sums over more than 65504 classes overflow Half to infinity.
     /// </remarks>
     private static void ShardStatisticsHalf(
-        ReadOnlySpan<Half> shardLogits, ReadOnlySpan<int> labels, Span<Half> rowMax, Span<Half> rowSumExp, Span<Half> labelLogits, int shardClasses, int classOffset, int rows,
+        ReadOnlySpan<Half> logits, ReadOnlySpan<int> labels, Span<Half> rowMax, Span<Half> rowSumExp, Span<Half> labelLogits, int shardClasses, int classOffset, int rows,
         in CrossEntropyOptions options)
     {
         LogitMap<float> map = MapOf<float>(options);
-        fixed (Half* y = shardLogits)
+        fixed (Half* y = logits)
         fixed (Half* m = rowMax)
         fixed (Half* s = rowSumExp)
         {
@@ -424,17 +424,17 @@ public static unsafe partial class SoftmaxCrossEntropy
             int label = labels[i];
             int local = label - classOffset;
             bool inShard = !(hasIgnore && label == ignore) && (uint)local < (uint)shardClasses;
-            labelLogits[i] = inShard ? (Half)MapScalar((float)shardLogits[(i * shardClasses) + local], map) : Half.Zero;
+            labelLogits[i] = inShard ? (Half)MapScalar((float)logits[(i * shardClasses) + local], map) : Half.Zero;
         }
     }
 
     /// <summary>The shard's gradient from Half statistics, computed in float and rounded once; returns the shard's unreduced loss sum.</summary>
     private static double ShardLossAndGradientHalf(
-        ReadOnlySpan<Half> shardLogits, ReadOnlySpan<int> labels, ReadOnlySpan<Half> rowMax, ReadOnlySpan<Half> rowSumExp, Span<Half> shardGradient, int shardClasses,
+        ReadOnlySpan<Half> logits, ReadOnlySpan<int> labels, ReadOnlySpan<Half> rowMax, ReadOnlySpan<Half> rowSumExp, Span<Half> gradient, int shardClasses,
         int classOffset, int classes, int rows, in CrossEntropyOptions options, ReadOnlySpan<Half> classWeights, double denominator, double weightSum)
     {
-        fixed (Half* y = shardLogits)
-        fixed (Half* g = shardGradient)
+        fixed (Half* y = logits)
+        fixed (Half* g = gradient)
         fixed (Half* m = rowMax)
         fixed (Half* s = rowSumExp)
         fixed (int* lab = labels)

@@ -19,7 +19,7 @@ namespace SoftmaxCE;
 // Each overload checks what is particular to tensors (rank, shapes, row-major layout), then calls the span overload of
 // the same name over the flattened memory, which checks the rest (labels, options, class weights, overlap) before
 // anything is written: a call that throws leaves every output as it was. A transposed, sliced or broadcast view is
-// refused with an ArgumentException naming the argument, never misread. Labels (and RowLosses' losses) are one per
+// refused with an ArgumentException naming the argument, never misread. Labels (and row losses) are one per
 // row: shaped as the leading dimensions of the logits, one-dimensional, or a span over the flattened leading dimensions.
 //
 // The Tensor<T> overloads exist for type inference: C# does not infer T through the implicit conversion from Tensor<T>
@@ -246,7 +246,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row:
     /// shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous.</param>
-    /// <param name="losses">Receives one loss per row, as
+    /// <param name="rowLosses">Receives one loss per row, as
     /// <see cref="RowLosses{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes
     /// them: shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous. It may not overlap any input.</param>
     /// <param name="options">Ignored label and label smoothing; <see cref="CrossEntropyOptions.Reduction"/> is not used.</param>
@@ -257,12 +257,12 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
     /// the options are out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
-    /// <paramref name="labels"/> or <paramref name="losses"/> has the wrong shape; <paramref name="classWeights"/> has the
-    /// wrong length; <paramref name="losses"/> overlaps an input; a tensor is not contiguous in row-major order or has more
+    /// <paramref name="labels"/> or <paramref name="rowLosses"/> has the wrong shape; <paramref name="classWeights"/> has the
+    /// wrong length; <paramref name="rowLosses"/> overlaps an input; a tensor is not contiguous in row-major order or has more
     /// than <see cref="int.MaxValue"/> elements.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static void RowLosses<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static void RowLosses<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> rowLosses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
@@ -270,8 +270,8 @@ public static unsafe partial class SoftmaxCrossEntropy
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
         TensorShapes.RowShape(labels.Lengths, logits.Lengths, layout, nameof(labels));
         ReadOnlySpan<int> l = TensorShapes.Flatten(labels, nameof(labels));
-        TensorShapes.RowShape(losses.Lengths, logits.Lengths, layout, nameof(losses));
-        Span<T> r = TensorShapes.Flatten(losses, nameof(losses));
+        TensorShapes.RowShape(rowLosses.Lengths, logits.Lengths, layout, nameof(rowLosses));
+        Span<T> r = TensorShapes.Flatten(rowLosses, nameof(rowLosses));
         if (layout.IsRowMajor)
         {
             RowLosses(y, l, r, classes, options, classWeights);
@@ -287,7 +287,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row,
     /// the leading dimensions of <paramref name="logits"/> flattened in row-major order.</param>
-    /// <param name="losses">Receives one loss per row, in the order of <paramref name="labels"/>, as
+    /// <param name="rowLosses">Receives one loss per row, in the order of <paramref name="labels"/>, as
     /// <see cref="RowLosses{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes
     /// them. It may not overlap any input.</param>
     /// <param name="options">Ignored label and label smoothing; <see cref="CrossEntropyOptions.Reduction"/> is not used.</param>
@@ -299,11 +299,11 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// the options are out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0, is not
     /// contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements; <paramref name="labels"/> or
-    /// <paramref name="losses"/> does not hold one element per row; <paramref name="classWeights"/> has the wrong length;
-    /// <paramref name="losses"/> overlaps an input.</exception>
+    /// <paramref name="rowLosses"/> does not hold one element per row; <paramref name="classWeights"/> has the wrong length;
+    /// <paramref name="rowLosses"/> overlaps an input.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static void RowLosses<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, Span<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static void RowLosses<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, Span<T> rowLosses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
@@ -311,30 +311,30 @@ public static unsafe partial class SoftmaxCrossEntropy
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
         if (layout.IsRowMajor)
         {
-            RowLosses(y, labels, losses, classes, options, classWeights);
+            RowLosses(y, labels, rowLosses, classes, options, classWeights);
         }
         else
         {
-            StridedRowLosses(y, labels, losses, layout, options, classWeights);
+            StridedRowLosses(y, labels, rowLosses, layout, options, classWeights);
         }
     }
 
     /// <inheritdoc cref="RowLosses{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void RowLosses<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static void RowLosses<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> rowLosses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        RowLosses(logits.AsReadOnlyTensorSpan(), labels, losses, options, classWeights, classAxis);
+        RowLosses(logits.AsReadOnlyTensorSpan(), labels, rowLosses, options, classWeights, classAxis);
     }
 
     /// <inheritdoc cref="RowLosses{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, Span{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void RowLosses<T>(Tensor<T> logits, ReadOnlySpan<int> labels, Span<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static void RowLosses<T>(Tensor<T> logits, ReadOnlySpan<int> labels, Span<T> rowLosses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        RowLosses(logits.AsReadOnlyTensorSpan(), labels, losses, options, classWeights, classAxis);
+        RowLosses(logits.AsReadOnlyTensorSpan(), labels, rowLosses, options, classWeights, classAxis);
     }
 
     // ---------------------------------------------------------------- Backward
@@ -1201,16 +1201,16 @@ public static unsafe partial class SoftmaxCrossEntropy
         return T.CreateTruncating(totals.Loss / divisor);
     }
 
-    private static void StridedRowLosses<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> losses, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
+    private static void StridedRowLosses<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> rowLosses, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int rows = ValidateLabels(logits, labels, layout.Classes, options, classWeights, default);
-        Validation.Length(losses.Length, rows, nameof(losses), "one loss per row");
-        Validation.NoOverlap<T, T>(losses, logits, allowSame: false, nameof(losses), nameof(logits));
-        Validation.NoOverlap<T, int>(losses, labels, allowSame: false, nameof(losses), nameof(labels));
-        Validation.NoOverlap<T, T>(losses, classWeights, allowSame: false, nameof(losses), nameof(classWeights));
+        Validation.Length(rowLosses.Length, rows, nameof(rowLosses), "one loss per row");
+        Validation.NoOverlap<T, T>(rowLosses, logits, allowSame: false, nameof(rowLosses), nameof(logits));
+        Validation.NoOverlap<T, int>(rowLosses, labels, allowSame: false, nameof(rowLosses), nameof(labels));
+        Validation.NoOverlap<T, T>(rowLosses, classWeights, allowSame: false, nameof(rowLosses), nameof(classWeights));
         Validation.Labels(labels, layout.Classes, options.IgnoreIndex, classWeights);
-        RunStridedLabels<T, NoOutput>(logits, default, losses, labels, layout, options, classWeights, 1);
+        RunStridedLabels<T, NoOutput>(logits, default, rowLosses, labels, layout, options, classWeights, 1);
     }
 
     private static T StridedLabelLossAndGradient<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> gradient, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)

@@ -104,7 +104,7 @@ public abstract class ParallelTests<T>
         SoftmaxCrossEntropy.RowLosses<T>(logits, labels, r.RowLosses, classes, options, weights);
         r.LossAndGradient = SoftmaxCrossEntropy.LossAndGradient<T>(logits, labels, r.Gradient, classes, options, weights);
         r.DenseLoss = SoftmaxCrossEntropy.LossAndGradient<T>(logits, targets, r.DenseGradient, classes, options, weights);
-        r.Metrics = SoftmaxCrossEntropy.LossWithMetrics<T>(logits, labels, classes, options, weights, r.Predictions);
+        r.Metrics = SoftmaxCrossEntropy.LossWithMetrics<T>(logits, labels, classes, options, weights, predictions: r.Predictions);
         return r;
     }
 

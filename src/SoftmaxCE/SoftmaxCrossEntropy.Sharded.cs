@@ -24,7 +24,7 @@ namespace SoftmaxCE;
 // <see cref="MergeShardStatistics{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T})"/>, in any order (the label logits,
 // if wanted, with a plain sum);</description></item>
 // <item><description>every shard computes its gradient and its share of the loss with
-// <see cref="ShardLossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, int, int, CrossEntropyOptions, ReadOnlySpan{T})"/>;
+// <see cref="ShardLossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, int, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>;
 // the shares add up (a sum all-reduce of one number) to the loss of
 // <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
 // on the whole logits, and the shards' gradients, put side by side, are its gradient.</description></item>
@@ -200,11 +200,14 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="options">Every option, with the meaning it has for the unsharded loss; the same on every shard.</param>
     /// <param name="classWeights">Empty (unweighted), or the global weights, one per class (length <paramref name="classes"/>,
     /// indexed by global class); the same on every shard.</param>
+    /// <param name="rowWeights">Empty, or one finite, non-negative weight per row that multiplies the row's loss share (z-loss
+    /// included) and its gradient, as for the unsharded loss; the same on every shard. The mean's denominator does not change.</param>
     /// <returns>
     /// The shard's share of the loss; the shares of all the shards add up to the unsharded loss. Row <c>i</c> with label
     /// <c>l</c> and <c>LSE_i = m_i + ln s_i</c> contributes <c>(1 - eps) w_l (LSE_i - y_il)</c> from the shard that holds
     /// <c>l</c>, <c>(eps / C) sum_k w_k (LSE_i - y_ik)</c> over the shard's own classes <c>k</c> from every shard, and
-    /// <c>z LSE_i^2</c> from the shard at <paramref name="classOffset"/> 0 only; ignored rows contribute 0. Each share is
+    /// <c>z LSE_i^2</c> from the shard at <paramref name="classOffset"/> 0 only, each times the row weight <c>r_i</c> (1 without
+    /// row weights); ignored rows contribute 0. Each share is
     /// divided by the same denominator as the unsharded loss (<see cref="Reduction.Mean"/>: the sum of <c>w_l</c> over the rows
     /// not ignored, computed from the global labels and weights, or <see cref="CrossEntropyOptions.Denominator"/>;
     /// <see cref="Reduction.Sum"/>: 1). When every row is ignored the mean is 0/0: NaN, as in the unsharded loss.
@@ -220,7 +223,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <remarks>
     /// <para>
     /// The gradient of row <c>i</c> at global class <c>k</c> is
-    /// <c>(P_ik (w_l (1 - eps) + (eps / C) sum_j w_j + 2 z LSE_i) - (1 - eps) w_l [k == l] - (eps / C) w_k) / D</c> with
+    /// <c>r_i (P_ik (w_l (1 - eps) + (eps / C) sum_j w_j + 2 z LSE_i) - (1 - eps) w_l [k == l] - (eps / C) w_k) / D</c> with
     /// <c>P_ik = exp(y_ik - m_i) / s_i</c>; <c>y</c> is the final (scaled, capped) logit, and the gradient is multiplied by the
     /// logit scale and by the cap's derivative <c>1 - tanh^2</c>. Ignored rows get zeros.
     /// </para>
@@ -241,11 +244,13 @@ public static unsafe partial class SoftmaxCrossEntropy
         int classOffset,
         int classes,
         CrossEntropyOptions options = default,
-        ReadOnlySpan<T> classWeights = default)
+        ReadOnlySpan<T> classWeights = default,
+        ReadOnlySpan<T> rowWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int rows = ValidateShard(logits, labels, shardClasses, classOffset, classes, options);
         Validation.ClassWeights(classWeights.Length, classes);
+        Validation.RowWeights(rowWeights, rows);
         Validation.Length(rowMax.Length, rows, nameof(rowMax), "one maximum per row");
         Validation.Length(rowSumExp.Length, rows, nameof(rowSumExp), "one sum of exponentials per row");
         Validation.Length(gradient.Length, logits.Length, nameof(gradient), "one gradient element per shard logit");
@@ -254,6 +259,7 @@ public static unsafe partial class SoftmaxCrossEntropy
         ShardNoOverlap<T, T>(gradient, rowMax, nameof(gradient), nameof(rowMax));
         ShardNoOverlap<T, T>(gradient, rowSumExp, nameof(gradient), nameof(rowSumExp));
         ShardNoOverlap<T, T>(gradient, classWeights, nameof(gradient), nameof(classWeights));
+        ShardNoOverlap<T, T>(gradient, rowWeights, nameof(gradient), nameof(rowWeights));
         double labelWeightSum = Validation.Labels(labels, classes, options.IgnoreIndex, classWeights).Denominator;
 
         double denominator = options.Reduction == Reduction.Sum ? 1 : options.Denominator ?? labelWeightSum;
@@ -270,7 +276,7 @@ public static unsafe partial class SoftmaxCrossEntropy
         if (typeof(T) == typeof(Half))
         {
             double loss = ShardLossAndGradientHalf(
-                AsHalfIn(logits), labels, AsHalfIn(rowMax), AsHalfIn(rowSumExp), AsHalfOut(gradient), shardClasses, classOffset, classes, rows, options, AsHalfIn(classWeights), denominator, weightSum);
+                AsHalfIn(logits), labels, AsHalfIn(rowMax), AsHalfIn(rowSumExp), AsHalfOut(gradient), shardClasses, classOffset, classes, rows, options, AsHalfIn(classWeights), AsHalfIn(rowWeights), denominator, weightSum);
             return T.CreateTruncating(loss / denominator);
         }
 
@@ -281,9 +287,10 @@ public static unsafe partial class SoftmaxCrossEntropy
         fixed (T* s = rowSumExp)
         fixed (int* lab = labels)
         fixed (T* w = classWeights)
+        fixed (T* r = rowWeights)
         {
             var settings = CallSettings.From(options, 1 / denominator, argmax: false);
-            var call = new ShardGradientCall<T>(y, g, m, s, lab, w, rows, shardClasses, classOffset, classes, options.IgnoreIndex, settings, weightSum);
+            var call = new ShardGradientCall<T>(y, g, m, s, lab, w, r, rows, shardClasses, classOffset, classes, options.IgnoreIndex, settings, weightSum);
             totals = RowChunks.Run<T, ShardGradientCall<T>>(call, options.MaxDegreeOfParallelism);
         }
 

@@ -421,3 +421,61 @@ public abstract class RowWeightOverloadTests<T>
 public sealed class RowWeightOverloadTestsSingle : RowWeightOverloadTests<float>;
 
 public sealed class RowWeightOverloadTestsDouble : RowWeightOverloadTests<double>;
+
+/// <summary>
+/// Half storage with row weights: the results are the float method's on the widened inputs, each rounded once to Half.
+/// </summary>
+public sealed class RowWeightHalfTests
+{
+    private static Half[] Narrow(float[] x) => [.. x.Select(v => (Half)v)];
+
+    private static float[] Widen(Half[] x) => [.. x.Select(v => (float)v)];
+
+    [Fact]
+    public void ShardLossAndGradient_Half_WithRowWeights_IsTheFloatResultRoundedOnce()
+    {
+        const int Rows = 11, Shard = 9, Offset = 0, Total = 20;
+        var rng = new Random(10);
+        Half[] logits = Narrow(Data<float>.Logits(rng, Rows * Shard));
+        int[] labels = [.. Enumerable.Range(0, Rows).Select(i => i % 4 == 1 ? -100 : rng.Next(Total))];
+        Half[] rowMax = Narrow([.. Enumerable.Range(0, Rows).Select(_ => 3.5f + (float)rng.NextDouble())]);
+        Half[] rowSumExp = Narrow([.. Enumerable.Range(0, Rows).Select(_ => 2f + (5 * (float)rng.NextDouble()))]);
+        Half[] classWeights = Narrow(Data<float>.Weights(rng, Total));
+        Half[] rowWeights = Narrow([.. Enumerable.Range(0, Rows).Select(i => i % 3 == 0 ? 0f : 0.5f + (float)rng.NextDouble())]);
+        var options = new CrossEntropyOptions { IgnoreIndex = -100, LabelSmoothing = 0.1, ZLoss = 1e-3 };
+
+        var halfGradient = new Half[logits.Length];
+        Half halfLoss = SoftmaxCrossEntropy.ShardLossAndGradient<Half>(logits, labels, rowMax, rowSumExp, halfGradient, Shard, Offset, Total, options, classWeights, rowWeights);
+        var floatGradient = new float[logits.Length];
+        float floatLoss = SoftmaxCrossEntropy.ShardLossAndGradient<float>(
+            Widen(logits), labels, Widen(rowMax), Widen(rowSumExp), floatGradient, Shard, Offset, Total, options, Widen(classWeights), Widen(rowWeights));
+
+        Check.Bitwise<Half>(halfGradient, Narrow(floatGradient), "Half gradient against the float gradient rounded once");
+        ((float)halfLoss).Should().BeApproximately(floatLoss, Math.Abs(floatLoss) * 1e-3f);
+        var unweighted = new Half[logits.Length];
+        SoftmaxCrossEntropy.ShardLossAndGradient<Half>(logits, labels, rowMax, rowSumExp, unweighted, Shard, Offset, Total, options, classWeights);
+        unweighted.Should().NotEqual(halfGradient, "the row weights change the gradient");
+    }
+
+    [Fact]
+    public void LossAndGradient_HalfTensor_WithRowWeights_IsTheFloatResultRoundedOnce()
+    {
+        const int Classes = 40;
+        nint[] shape = [3, 5, Classes];
+        nint[] positions = [3, 5];
+        var rng = new Random(11);
+        Half[] logits = Narrow(Data<float>.Logits(rng, 15 * Classes));
+        int[] labels = [.. Enumerable.Range(0, 15).Select(_ => rng.Next(Classes))];
+        Half[] rowWeights = Narrow([.. Enumerable.Range(0, 15).Select(i => i % 4 == 0 ? 0f : 0.5f + (float)rng.NextDouble())]);
+        var options = new CrossEntropyOptions { LabelSmoothing = 0.1, ZLoss = 1e-3 };
+
+        var halfGradient = new Half[logits.Length];
+        SoftmaxCrossEntropy.LossAndGradient(
+            new ReadOnlyTensorSpan<Half>(logits, shape), new ReadOnlyTensorSpan<int>(labels, positions), new TensorSpan<Half>(halfGradient, shape), options,
+            default, new ReadOnlyTensorSpan<Half>(rowWeights, positions));
+        var floatGradient = new float[logits.Length];
+        SoftmaxCrossEntropy.LossAndGradient<float>(Widen(logits), labels, floatGradient, Classes, options, default, Widen(rowWeights));
+
+        Check.Bitwise<Half>(halfGradient, Narrow(floatGradient), "Half gradient against the float gradient rounded once");
+    }
+}

@@ -52,5 +52,5 @@ public unsafe class LanguageModelFeatureBenchmarks : LabelBuffers<float>
     /// <summary>With the correct count and each row's prediction.</summary>
     [Benchmark]
     public float WithAccuracy() => SoftmaxCrossEntropy.LossAndGradientWithMetrics(
-        Logits, Labels, Gradient, Shape.Classes, Plain, default, new Span<int>(_predictions, Shape.Rows)).Loss;
+        Logits, Labels, Gradient, Shape.Classes, Plain, predictions: new Span<int>(_predictions, Shape.Rows)).Loss;
 }

@@ -42,7 +42,7 @@ public unsafe class LogSoftmaxBenchmarks : NativeBuffers
 
     /// <summary>SoftmaxCE.</summary>
     [Benchmark]
-    public void SoftmaxCE() => SoftmaxCrossEntropy.LogSoftmax(Logits, LogProbabilities, Shape.Classes, maxDegreeOfParallelism: 1);
+    public void SoftmaxCE() => SoftmaxCrossEntropy.LogSoftmax(Logits, LogProbabilities, Shape.Classes, new CrossEntropyOptions { MaxDegreeOfParallelism = 1 });
 
     /// <summary>The row-by-row TensorPrimitives composition (Max, Subtract, Exp to a scratch row, Sum, Subtract).</summary>
     [Benchmark]

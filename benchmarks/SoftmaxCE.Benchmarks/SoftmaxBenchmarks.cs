@@ -40,7 +40,7 @@ public unsafe class SoftmaxBenchmarks : NativeBuffers
 
     /// <summary>SoftmaxCE.</summary>
     [Benchmark]
-    public void SoftmaxCE() => SoftmaxCrossEntropy.Softmax(Logits, Probabilities, Shape.Classes, maxDegreeOfParallelism: 1);
+    public void SoftmaxCE() => SoftmaxCrossEntropy.Softmax(Logits, Probabilities, Shape.Classes, new CrossEntropyOptions { MaxDegreeOfParallelism = 1 });
 
     /// <summary>The row-by-row TensorPrimitives composition (Max, Subtract, Exp, Sum, Multiply).</summary>
     [Benchmark]

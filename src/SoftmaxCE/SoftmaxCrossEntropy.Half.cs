@@ -402,11 +402,11 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// of classes, so shards and merged sums over more than 65504 classes overflow Half to infinity.
     /// </remarks>
     private static void ShardStatisticsHalf(
-        ReadOnlySpan<Half> shardLogits, ReadOnlySpan<int> labels, Span<Half> rowMax, Span<Half> rowSumExp, Span<Half> labelLogits, int shardClasses, int classOffset, int rows,
+        ReadOnlySpan<Half> logits, ReadOnlySpan<int> labels, Span<Half> rowMax, Span<Half> rowSumExp, Span<Half> labelLogits, int shardClasses, int classOffset, int rows,
         in CrossEntropyOptions options)
     {
         LogitMap<float> map = MapOf<float>(options);
-        fixed (Half* y = shardLogits)
+        fixed (Half* y = logits)
         fixed (Half* m = rowMax)
         fixed (Half* s = rowSumExp)
         {
@@ -424,26 +424,30 @@ public static unsafe partial class SoftmaxCrossEntropy
             int label = labels[i];
             int local = label - classOffset;
             bool inShard = !(hasIgnore && label == ignore) && (uint)local < (uint)shardClasses;
-            labelLogits[i] = inShard ? (Half)MapScalar((float)shardLogits[(i * shardClasses) + local], map) : Half.Zero;
+            labelLogits[i] = inShard ? (Half)MapScalar((float)logits[(i * shardClasses) + local], map) : Half.Zero;
         }
     }
 
     /// <summary>The shard's gradient from Half statistics, computed in float and rounded once; returns the shard's unreduced loss sum.</summary>
     private static double ShardLossAndGradientHalf(
-        ReadOnlySpan<Half> shardLogits, ReadOnlySpan<int> labels, ReadOnlySpan<Half> rowMax, ReadOnlySpan<Half> rowSumExp, Span<Half> shardGradient, int shardClasses,
-        int classOffset, int classes, int rows, in CrossEntropyOptions options, ReadOnlySpan<Half> classWeights, double denominator, double weightSum)
+        ReadOnlySpan<Half> logits, ReadOnlySpan<int> labels, ReadOnlySpan<Half> rowMax, ReadOnlySpan<Half> rowSumExp, Span<Half> gradient, int shardClasses,
+        int classOffset, int classes, int rows, in CrossEntropyOptions options, ReadOnlySpan<Half> classWeights, ReadOnlySpan<Half> rowWeights, double denominator,
+        double weightSum)
     {
-        fixed (Half* y = shardLogits)
-        fixed (Half* g = shardGradient)
+        fixed (Half* y = logits)
+        fixed (Half* g = gradient)
         fixed (Half* m = rowMax)
         fixed (Half* s = rowSumExp)
         fixed (int* lab = labels)
+        fixed (Half* r = rowWeights)
         {
             NarrowBuffers<Half> b = default;
             b.Logits = y;
             b.Output = g;
             b.RowUpstream = m;
-            b.RowWeights = s;
+            b.LogSumExp = s;
+            b.ReadsLogSumExp = true;
+            b.RowWeights = r;
             b.Labels = lab;
             b.ClassWeights = ChunkScratch.ClassWeights<Half, HalfConversion>(classWeights);
             var settings = CallSettings.From(options, 1 / denominator, argmax: false);
@@ -458,13 +462,13 @@ public static unsafe partial class SoftmaxCrossEntropy
         public ShardStatisticsCall<float> Build(in FloatChunk chunk) => new(chunk.Logits, chunk.RowLosses, chunk.LogSumExp, chunk.Rows, shardClasses, map);
     }
 
-    /// <summary>The chunk's two row-input slots (upstream, row weights) carry the row maximum and the sum of exponentials in.</summary>
+    /// <summary>The chunk's upstream and log-sum-exp slots (both read) carry the row maximum and the sum of exponentials in.</summary>
     private readonly struct ShardGradientBuilder(int shardClasses, int classOffset, int classes, int? ignoreIndex, CallSettings settings, double weightSum)
         : IFloatCallBuilder<ShardGradientCall<float>>
     {
         public ShardGradientCall<float> Build(in FloatChunk chunk) => new(
-            chunk.Logits, chunk.Output, chunk.RowUpstream, chunk.RowWeights, chunk.Labels, chunk.ClassWeights, chunk.Rows, shardClasses, classOffset, classes,
-            ignoreIndex, settings, weightSum);
+            chunk.Logits, chunk.Output, chunk.RowUpstream, chunk.LogSumExp, chunk.Labels, chunk.ClassWeights, chunk.RowWeights, chunk.Rows, shardClasses,
+            classOffset, classes, ignoreIndex, settings, weightSum);
     }
 
     private readonly struct SoftmaxBuilder<TMode>(int classes, LogitMap<float> map) : IFloatCallBuilder<SoftmaxCall<float, TMode>>

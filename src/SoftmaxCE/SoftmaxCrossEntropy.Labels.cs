@@ -50,7 +50,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
     /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.</param>
-    /// <param name="losses">Receives one loss per row: <c>w_l (LSE_i - y_il)</c>, with smoothing as in
+    /// <param name="rowLosses">Receives one loss per row: <c>w_l (LSE_i - y_il)</c>, with smoothing as in
     /// <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>; 0 for an ignored row.
     /// It may not overlap any input.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
@@ -62,20 +62,20 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; a label is outside
     /// <c>[0, classes)</c> and not the ignored value; the label smoothing is outside [0, 1].</exception>
     /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>;
-    /// <paramref name="labels"/>, <paramref name="losses"/> or <paramref name="classWeights"/> has the wrong length;
-    /// <paramref name="losses"/> overlaps an input.</exception>
+    /// <paramref name="labels"/>, <paramref name="rowLosses"/> or <paramref name="classWeights"/> has the wrong length;
+    /// <paramref name="rowLosses"/> overlaps an input.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static void RowLosses<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> losses, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default)
+    public static void RowLosses<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> rowLosses, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int rows = ValidateLabels(logits, labels, classes, options, classWeights, rowWeights);
-        Validation.Length(losses.Length, rows, nameof(losses), "one loss per row");
-        Validation.NoOverlap<T, T>(losses, logits, allowSame: false, nameof(losses), nameof(logits));
-        Validation.NoOverlap<T, int>(losses, labels, allowSame: false, nameof(losses), nameof(labels));
-        Validation.NoOverlap<T, T>(losses, classWeights, allowSame: false, nameof(losses), nameof(classWeights));
-        Validation.NoOverlap<T, T>(losses, rowWeights, allowSame: false, nameof(losses), nameof(rowWeights));
+        Validation.Length(rowLosses.Length, rows, nameof(rowLosses), "one loss per row");
+        Validation.NoOverlap<T, T>(rowLosses, logits, allowSame: false, nameof(rowLosses), nameof(logits));
+        Validation.NoOverlap<T, int>(rowLosses, labels, allowSame: false, nameof(rowLosses), nameof(labels));
+        Validation.NoOverlap<T, T>(rowLosses, classWeights, allowSame: false, nameof(rowLosses), nameof(classWeights));
+        Validation.NoOverlap<T, T>(rowLosses, rowWeights, allowSame: false, nameof(rowLosses), nameof(rowWeights));
         Validation.Labels(labels, classes, options.IgnoreIndex, classWeights);
-        RunLabels<T, NoOutput>(logits, default, losses, default, default, labels, classes, rows, options, classWeights, rowWeights, 1, argmax: false);
+        RunLabels<T, NoOutput>(logits, default, rowLosses, default, default, labels, classes, rows, options, classWeights, rowWeights, 1, argmax: false);
     }
 
     /// <summary>
@@ -191,7 +191,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentException">As for <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>,
     /// and <paramref name="predictions"/> has neither length 0 nor one element per row.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static CrossEntropyMetrics<T> LossAndGradientWithMetrics<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> gradient, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, Span<int> predictions = default, ReadOnlySpan<T> rowWeights = default)
+    public static CrossEntropyMetrics<T> LossAndGradientWithMetrics<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> gradient, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default, Span<int> predictions = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int rows = ValidateLabels(logits, labels, classes, options, classWeights, rowWeights);
@@ -225,7 +225,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentException">As for <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>,
     /// and <paramref name="predictions"/> has neither length 0 nor one element per row.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static CrossEntropyMetrics<T> LossWithMetrics<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, Span<int> predictions = default, ReadOnlySpan<T> rowWeights = default)
+    public static CrossEntropyMetrics<T> LossWithMetrics<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default, Span<int> predictions = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int rows = ValidateLabels(logits, labels, classes, options, classWeights, rowWeights);

@@ -24,7 +24,7 @@ namespace SoftmaxCE;
 // <see cref="MergeShardStatistics{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T})"/>, in any order (the label logits,
 // if wanted, with a plain sum);</description></item>
 // <item><description>every shard computes its gradient and its share of the loss with
-// <see cref="ShardLossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, int, int, CrossEntropyOptions, ReadOnlySpan{T})"/>;
+// <see cref="ShardLossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, int, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>;
 // the shares add up (a sum all-reduce of one number) to the loss of
 // <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
 // on the whole logits, and the shards' gradients, put side by side, are its gradient.</description></item>
@@ -43,7 +43,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// that maximum, and the logit of the row's label when the label falls in the shard.
     /// </summary>
     /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-    /// <param name="shardLogits">The shard's logits, <c>rows * shardClasses</c> elements, row-major: row <c>i</c> holds the
+    /// <param name="logits">The shard's logits, <c>rows * shardClasses</c> elements, row-major: row <c>i</c> holds the
     /// global classes <c>[classOffset, classOffset + shardClasses)</c> of the global row <c>i</c>.</param>
     /// <param name="labels">One global class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.
     /// A label outside this shard is normal.</param>
@@ -59,7 +59,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> or <paramref name="shardClasses"/> is not positive;
     /// <paramref name="classOffset"/> is negative or the shard ends past <paramref name="classes"/>; a label is outside
     /// <c>[0, classes)</c> and not the ignored value; an option is out of range.</exception>
-    /// <exception cref="ArgumentException">The length of <paramref name="shardLogits"/> is not a multiple of
+    /// <exception cref="ArgumentException">The length of <paramref name="logits"/> is not a multiple of
     /// <paramref name="shardClasses"/>; <paramref name="labels"/>, <paramref name="rowMax"/>, <paramref name="rowSumExp"/> or
     /// <paramref name="labelLogits"/> does not have one element per row; an output overlaps an input or another output.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
@@ -77,7 +77,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// </para>
     /// </remarks>
     public static void ShardStatistics<T>(
-        ReadOnlySpan<T> shardLogits,
+        ReadOnlySpan<T> logits,
         ReadOnlySpan<int> labels,
         Span<T> rowMax,
         Span<T> rowSumExp,
@@ -88,28 +88,28 @@ public static unsafe partial class SoftmaxCrossEntropy
         CrossEntropyOptions options = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int rows = ValidateShard(shardLogits, labels, shardClasses, classOffset, classes, options);
+        int rows = ValidateShard(logits, labels, shardClasses, classOffset, classes, options);
         Validation.Length(rowMax.Length, rows, nameof(rowMax), "one maximum per row");
         Validation.Length(rowSumExp.Length, rows, nameof(rowSumExp), "one sum of exponentials per row");
         Validation.Length(labelLogits.Length, rows, nameof(labelLogits), "one label logit per row");
-        ShardNoOverlap<T, T>(rowMax, shardLogits, nameof(rowMax), nameof(shardLogits));
+        ShardNoOverlap<T, T>(rowMax, logits, nameof(rowMax), nameof(logits));
         ShardNoOverlap<T, int>(rowMax, labels, nameof(rowMax), nameof(labels));
-        ShardNoOverlap<T, T>(rowSumExp, shardLogits, nameof(rowSumExp), nameof(shardLogits));
+        ShardNoOverlap<T, T>(rowSumExp, logits, nameof(rowSumExp), nameof(logits));
         ShardNoOverlap<T, int>(rowSumExp, labels, nameof(rowSumExp), nameof(labels));
         ShardNoOverlap<T, T>(rowSumExp, rowMax, nameof(rowSumExp), nameof(rowMax));
-        ShardNoOverlap<T, T>(labelLogits, shardLogits, nameof(labelLogits), nameof(shardLogits));
+        ShardNoOverlap<T, T>(labelLogits, logits, nameof(labelLogits), nameof(logits));
         ShardNoOverlap<T, int>(labelLogits, labels, nameof(labelLogits), nameof(labels));
         ShardNoOverlap<T, T>(labelLogits, rowMax, nameof(labelLogits), nameof(rowMax));
         ShardNoOverlap<T, T>(labelLogits, rowSumExp, nameof(labelLogits), nameof(rowSumExp));
         Validation.Labels<T>(labels, classes, options.IgnoreIndex, default);
         if (typeof(T) == typeof(Half))
         {
-            ShardStatisticsHalf(AsHalfIn(shardLogits), labels, AsHalfOut(rowMax), AsHalfOut(rowSumExp), AsHalfOut(labelLogits), shardClasses, classOffset, rows, options);
+            ShardStatisticsHalf(AsHalfIn(logits), labels, AsHalfOut(rowMax), AsHalfOut(rowSumExp), AsHalfOut(labelLogits), shardClasses, classOffset, rows, options);
             return;
         }
 
         LogitMap<T> map = MapOf<T>(options);
-        fixed (T* y = shardLogits)
+        fixed (T* y = logits)
         fixed (T* m = rowMax)
         fixed (T* s = rowSumExp)
         {
@@ -124,7 +124,7 @@ public static unsafe partial class SoftmaxCrossEntropy
             int label = labels[i];
             int local = label - classOffset;
             bool inShard = !(hasIgnore && label == ignore) && (uint)local < (uint)shardClasses;
-            labelLogits[i] = inShard ? T.CreateTruncating(MapScalar(shardLogits[(i * shardClasses) + local], map)) : T.Zero;
+            labelLogits[i] = inShard ? T.CreateTruncating(MapScalar(logits[(i * shardClasses) + local], map)) : T.Zero;
         }
     }
 
@@ -183,28 +183,31 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// that loss, given the statistics of every shard merged.
     /// </summary>
     /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-    /// <param name="shardLogits">The shard's logits, <c>rows * shardClasses</c> elements, row-major: row <c>i</c> holds the
+    /// <param name="logits">The shard's logits, <c>rows * shardClasses</c> elements, row-major: row <c>i</c> holds the
     /// global classes <c>[classOffset, classOffset + shardClasses)</c> of the global row <c>i</c>.</param>
     /// <param name="labels">One global class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>;
     /// the same on every shard. A label outside this shard is normal.</param>
     /// <param name="rowMax">Each row's maximum over all the shards, merged with
     /// <see cref="MergeShardStatistics{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, Span{T})"/>; one per row.</param>
     /// <param name="rowSumExp">Each row's sum of exponentials over all the shards, relative to <paramref name="rowMax"/>; one per row.</param>
-    /// <param name="shardGradient">Receives <c>dLoss/dShardLogits</c>, the shard's columns of the gradient that
+    /// <param name="gradient">Receives <c>dLoss/dLogits</c>, the shard's columns of the gradient that
     /// <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
-    /// writes for the whole logits; the same length as <paramref name="shardLogits"/>. It may be the very same memory as
-    /// <paramref name="shardLogits"/> (in place), but may not overlap it otherwise, nor any other input.</param>
+    /// writes for the whole logits; the same length as <paramref name="logits"/>. It may be the very same memory as
+    /// <paramref name="logits"/> (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="shardClasses">The number of classes in the shard, the length of a shard row.</param>
     /// <param name="classOffset">The global index of the shard's first class. The shard at offset 0 counts the z-loss.</param>
     /// <param name="classes">The global number of classes <c>C</c>.</param>
     /// <param name="options">Every option, with the meaning it has for the unsharded loss; the same on every shard.</param>
     /// <param name="classWeights">Empty (unweighted), or the global weights, one per class (length <paramref name="classes"/>,
     /// indexed by global class); the same on every shard.</param>
+    /// <param name="rowWeights">Empty, or one finite, non-negative weight per row that multiplies the row's loss share (z-loss
+    /// included) and its gradient, as for the unsharded loss; the same on every shard. The mean's denominator does not change.</param>
     /// <returns>
     /// The shard's share of the loss; the shares of all the shards add up to the unsharded loss. Row <c>i</c> with label
     /// <c>l</c> and <c>LSE_i = m_i + ln s_i</c> contributes <c>(1 - eps) w_l (LSE_i - y_il)</c> from the shard that holds
     /// <c>l</c>, <c>(eps / C) sum_k w_k (LSE_i - y_ik)</c> over the shard's own classes <c>k</c> from every shard, and
-    /// <c>z LSE_i^2</c> from the shard at <paramref name="classOffset"/> 0 only; ignored rows contribute 0. Each share is
+    /// <c>z LSE_i^2</c> from the shard at <paramref name="classOffset"/> 0 only, each times the row weight <c>r_i</c> (1 without
+    /// row weights); ignored rows contribute 0. Each share is
     /// divided by the same denominator as the unsharded loss (<see cref="Reduction.Mean"/>: the sum of <c>w_l</c> over the rows
     /// not ignored, computed from the global labels and weights, or <see cref="CrossEntropyOptions.Denominator"/>;
     /// <see cref="Reduction.Sum"/>: 1). When every row is ignored the mean is 0/0: NaN, as in the unsharded loss.
@@ -212,15 +215,15 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> or <paramref name="shardClasses"/> is not positive;
     /// <paramref name="classOffset"/> is negative or the shard ends past <paramref name="classes"/>; a label is outside
     /// <c>[0, classes)</c> and not the ignored value; an option is out of range.</exception>
-    /// <exception cref="ArgumentException">The length of <paramref name="shardLogits"/> is not a multiple of
+    /// <exception cref="ArgumentException">The length of <paramref name="logits"/> is not a multiple of
     /// <paramref name="shardClasses"/>; <paramref name="labels"/>, <paramref name="rowMax"/> or <paramref name="rowSumExp"/> does
-    /// not have one element per row; <paramref name="shardGradient"/> or <paramref name="classWeights"/> has the wrong length;
-    /// <paramref name="shardGradient"/> overlaps an input other than as the very same memory as the logits.</exception>
+    /// not have one element per row; <paramref name="gradient"/> or <paramref name="classWeights"/> has the wrong length;
+    /// <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
     /// <remarks>
     /// <para>
     /// The gradient of row <c>i</c> at global class <c>k</c> is
-    /// <c>(P_ik (w_l (1 - eps) + (eps / C) sum_j w_j + 2 z LSE_i) - (1 - eps) w_l [k == l] - (eps / C) w_k) / D</c> with
+    /// <c>r_i (P_ik (w_l (1 - eps) + (eps / C) sum_j w_j + 2 z LSE_i) - (1 - eps) w_l [k == l] - (eps / C) w_k) / D</c> with
     /// <c>P_ik = exp(y_ik - m_i) / s_i</c>; <c>y</c> is the final (scaled, capped) logit, and the gradient is multiplied by the
     /// logit scale and by the cap's derivative <c>1 - tanh^2</c>. Ignored rows get zeros.
     /// </para>
@@ -232,28 +235,31 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// </para>
     /// </remarks>
     public static T ShardLossAndGradient<T>(
-        ReadOnlySpan<T> shardLogits,
+        ReadOnlySpan<T> logits,
         ReadOnlySpan<int> labels,
         ReadOnlySpan<T> rowMax,
         ReadOnlySpan<T> rowSumExp,
-        Span<T> shardGradient,
+        Span<T> gradient,
         int shardClasses,
         int classOffset,
         int classes,
         CrossEntropyOptions options = default,
-        ReadOnlySpan<T> classWeights = default)
+        ReadOnlySpan<T> classWeights = default,
+        ReadOnlySpan<T> rowWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int rows = ValidateShard(shardLogits, labels, shardClasses, classOffset, classes, options);
+        int rows = ValidateShard(logits, labels, shardClasses, classOffset, classes, options);
         Validation.ClassWeights(classWeights.Length, classes);
+        Validation.RowWeights(rowWeights, rows);
         Validation.Length(rowMax.Length, rows, nameof(rowMax), "one maximum per row");
         Validation.Length(rowSumExp.Length, rows, nameof(rowSumExp), "one sum of exponentials per row");
-        Validation.Length(shardGradient.Length, shardLogits.Length, nameof(shardGradient), "one gradient element per shard logit");
-        Validation.NoOverlap<T, T>(shardGradient, shardLogits, allowSame: true, nameof(shardGradient), nameof(shardLogits));
-        ShardNoOverlap<T, int>(shardGradient, labels, nameof(shardGradient), nameof(labels));
-        ShardNoOverlap<T, T>(shardGradient, rowMax, nameof(shardGradient), nameof(rowMax));
-        ShardNoOverlap<T, T>(shardGradient, rowSumExp, nameof(shardGradient), nameof(rowSumExp));
-        ShardNoOverlap<T, T>(shardGradient, classWeights, nameof(shardGradient), nameof(classWeights));
+        Validation.Length(gradient.Length, logits.Length, nameof(gradient), "one gradient element per shard logit");
+        Validation.NoOverlap<T, T>(gradient, logits, allowSame: true, nameof(gradient), nameof(logits));
+        ShardNoOverlap<T, int>(gradient, labels, nameof(gradient), nameof(labels));
+        ShardNoOverlap<T, T>(gradient, rowMax, nameof(gradient), nameof(rowMax));
+        ShardNoOverlap<T, T>(gradient, rowSumExp, nameof(gradient), nameof(rowSumExp));
+        ShardNoOverlap<T, T>(gradient, classWeights, nameof(gradient), nameof(classWeights));
+        ShardNoOverlap<T, T>(gradient, rowWeights, nameof(gradient), nameof(rowWeights));
         double labelWeightSum = Validation.Labels(labels, classes, options.IgnoreIndex, classWeights).Denominator;
 
         double denominator = options.Reduction == Reduction.Sum ? 1 : options.Denominator ?? labelWeightSum;
@@ -270,20 +276,21 @@ public static unsafe partial class SoftmaxCrossEntropy
         if (typeof(T) == typeof(Half))
         {
             double loss = ShardLossAndGradientHalf(
-                AsHalfIn(shardLogits), labels, AsHalfIn(rowMax), AsHalfIn(rowSumExp), AsHalfOut(shardGradient), shardClasses, classOffset, classes, rows, options, AsHalfIn(classWeights), denominator, weightSum);
+                AsHalfIn(logits), labels, AsHalfIn(rowMax), AsHalfIn(rowSumExp), AsHalfOut(gradient), shardClasses, classOffset, classes, rows, options, AsHalfIn(classWeights), AsHalfIn(rowWeights), denominator, weightSum);
             return T.CreateTruncating(loss / denominator);
         }
 
         RowTotals totals;
-        fixed (T* y = shardLogits)
-        fixed (T* g = shardGradient)
+        fixed (T* y = logits)
+        fixed (T* g = gradient)
         fixed (T* m = rowMax)
         fixed (T* s = rowSumExp)
         fixed (int* lab = labels)
         fixed (T* w = classWeights)
+        fixed (T* r = rowWeights)
         {
             var settings = CallSettings.From(options, 1 / denominator, argmax: false);
-            var call = new ShardGradientCall<T>(y, g, m, s, lab, w, rows, shardClasses, classOffset, classes, options.IgnoreIndex, settings, weightSum);
+            var call = new ShardGradientCall<T>(y, g, m, s, lab, w, r, rows, shardClasses, classOffset, classes, options.IgnoreIndex, settings, weightSum);
             totals = RowChunks.Run<T, ShardGradientCall<T>>(call, options.MaxDegreeOfParallelism);
         }
 
@@ -306,7 +313,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     private static double Rescale(double sum, double from, double to) => from == to ? sum : sum * Math.Exp(from - to);
 
     /// <summary>Checks the element type, the shard's place among the classes, the options and the labels' length; returns the number of rows.</summary>
-    private static int ValidateShard<T>(ReadOnlySpan<T> shardLogits, ReadOnlySpan<int> labels, int shardClasses, int classOffset, int classes, in CrossEntropyOptions options)
+    private static int ValidateShard<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, int shardClasses, int classOffset, int classes, in CrossEntropyOptions options)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validation.ElementTypeOrHalf<T>();
@@ -325,12 +332,12 @@ public static unsafe partial class SoftmaxCrossEntropy
             ThrowHelper.ShardOutsideClasses(classOffset, shardClasses, classes);
         }
 
-        if (shardLogits.Length % shardClasses != 0)
+        if (logits.Length % shardClasses != 0)
         {
-            ThrowHelper.ShardLogitsNotMultiple(shardLogits.Length, shardClasses);
+            ThrowHelper.ShardLogitsNotMultiple(logits.Length, shardClasses);
         }
 
-        int rows = shardLogits.Length / shardClasses;
+        int rows = logits.Length / shardClasses;
         Validation.Options(options);
         Validation.Length(labels.Length, rows, nameof(labels), "one label per row");
         return rows;

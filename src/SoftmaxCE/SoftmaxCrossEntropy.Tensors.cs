@@ -18,7 +18,7 @@ namespace SoftmaxCE;
 // Each overload checks what is particular to tensors (rank, shapes, row-major layout), then calls the span overload of
 // the same name over the flattened memory, which checks the rest (labels, options, class weights, overlap) before
 // anything is written: a call that throws leaves every output as it was. A transposed, sliced or broadcast view is
-// refused with an ArgumentException naming the argument, never misread. Labels (and RowLosses' losses) are one per
+// refused with an ArgumentException naming the argument, never misread. Labels (and row losses) are one per
 // row: shaped as the leading dimensions of the logits, one-dimensional, or a span over the flattened leading dimensions.
 //
 // The Tensor<T> overloads exist for type inference: C# does not infer T through the implicit conversion from Tensor<T>
@@ -131,6 +131,11 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous.</param>
     /// <param name="options">Reduction, ignored label and label smoothing; the default is PyTorch's default.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty (<c>default</c>), or one finite, non-negative weight per row (position), shaped as the
+    /// logits without the class axis, or one-dimensional; contiguous. It multiplies the row's loss (z-loss included) and its
+    /// gradient. The mean's denominator does not change; pass <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.
+    /// With the classes on another axis than the last, row weights make the call gather the logits (and targets) into a
+    /// pooled row-major copy first.</param>
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
@@ -143,7 +148,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
@@ -151,7 +156,8 @@ public static unsafe partial class SoftmaxCrossEntropy
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
         TensorShapes.RowShape(labels.Lengths, logits.Lengths, layout, nameof(labels));
         ReadOnlySpan<int> l = TensorShapes.Flatten(labels, nameof(labels));
-        return layout.IsRowMajor ? Loss(y, l, classes, options, classWeights) : StridedLabelLoss(y, l, layout, options, classWeights);
+        ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
+        return layout.IsRowMajor ? Loss(y, l, classes, options, classWeights, w) : StridedLabelLoss(y, l, layout, options, classWeights, w);
     }
 
     /// <summary>The cross-entropy loss of logits against class-index labels, reduced over every leading dimension.</summary>
@@ -161,6 +167,10 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// the leading dimensions of <paramref name="logits"/> flattened in row-major order.</param>
     /// <param name="options">Reduction, ignored label and label smoothing; the default is PyTorch's default.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty, or one finite, non-negative weight per row, in the order of <paramref name="labels"/>:
+    /// it multiplies the row's loss (z-loss included) and its gradient. The mean's denominator does not change; pass
+    /// <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean. With the classes on another axis than the last, row
+    /// weights make the call gather the logits (and targets) into a pooled row-major copy first.</param>
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
@@ -173,13 +183,13 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// not hold one label per row; <paramref name="classWeights"/> has the wrong length.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
         int classes = layout.Classes;
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
-        return layout.IsRowMajor ? Loss(y, labels, classes, options, classWeights) : StridedLabelLoss(y, labels, layout, options, classWeights);
+        return layout.IsRowMajor ? Loss(y, labels, classes, options, classWeights, rowWeights) : StridedLabelLoss(y, labels, layout, options, classWeights, rowWeights);
     }
 
     /// <summary>The cross-entropy loss of logits against dense target rows, reduced over every leading dimension.</summary>
@@ -189,6 +199,11 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// row (one-hot, smoothed, soft), though rows need not sum to 1.</param>
     /// <param name="options">Reduction and label smoothing; <see cref="CrossEntropyOptions.IgnoreIndex"/> does not apply to dense targets.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty (<c>default</c>), or one finite, non-negative weight per row (position), shaped as the
+    /// logits without the class axis, or one-dimensional; contiguous. It multiplies the row's loss (z-loss included) and its
+    /// gradient. The mean's denominator does not change; pass <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.
+    /// With the classes on another axis than the last, row weights make the call gather the logits (and targets) into a
+    /// pooled row-major copy first.</param>
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
@@ -200,7 +215,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
@@ -208,34 +223,35 @@ public static unsafe partial class SoftmaxCrossEntropy
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
         TensorShapes.SameShape(targets.Lengths, logits.Lengths, nameof(targets));
         ReadOnlySpan<T> t = TensorShapes.Flatten(targets, nameof(targets));
-        return layout.IsRowMajor ? Loss(y, t, classes, options, classWeights) : StridedDenseLoss(y, t, layout, options, classWeights);
+        ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
+        return layout.IsRowMajor ? Loss(y, t, classes, options, classWeights, w) : StridedDenseLoss(y, t, layout, options, classWeights, w);
     }
 
-    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
+    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, CrossEntropyOptions, ReadOnlySpan{T}, in ReadOnlyTensorSpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static T Loss<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static T Loss<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        return Loss(logits.AsReadOnlyTensorSpan(), labels, options, classWeights, classAxis);
+        return Loss(logits.AsReadOnlyTensorSpan(), labels, options, classWeights, rowWeights, classAxis);
     }
 
-    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
+    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static T Loss<T>(Tensor<T> logits, ReadOnlySpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static T Loss<T>(Tensor<T> logits, ReadOnlySpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        return Loss(logits.AsReadOnlyTensorSpan(), labels, options, classWeights, classAxis);
+        return Loss(logits.AsReadOnlyTensorSpan(), labels, options, classWeights, rowWeights, classAxis);
     }
 
-    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
+    /// <inheritdoc cref="Loss{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, in ReadOnlyTensorSpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static T Loss<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static T Loss<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        return Loss(logits.AsReadOnlyTensorSpan(), targets, options, classWeights, classAxis);
+        return Loss(logits.AsReadOnlyTensorSpan(), targets, options, classWeights, rowWeights, classAxis);
     }
 
     // ---------------------------------------------------------------- RowLosses
@@ -245,23 +261,28 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row:
     /// shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous.</param>
-    /// <param name="losses">Receives one loss per row, as
+    /// <param name="rowLosses">Receives one loss per row, as
     /// <see cref="RowLosses{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes
     /// them: shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous. It may not overlap any input.</param>
     /// <param name="options">Ignored label and label smoothing; <see cref="CrossEntropyOptions.Reduction"/> is not used.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty (<c>default</c>), or one finite, non-negative weight per row (position), shaped as the
+    /// logits without the class axis, or one-dimensional; contiguous. It multiplies the row's loss (z-loss included) and its
+    /// gradient. The mean's denominator does not change; pass <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.
+    /// With the classes on another axis than the last, row weights make the call gather the logits (and targets) into a
+    /// pooled row-major copy first.</param>
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
     /// the options are out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
-    /// <paramref name="labels"/> or <paramref name="losses"/> has the wrong shape; <paramref name="classWeights"/> has the
-    /// wrong length; <paramref name="losses"/> overlaps an input; a tensor is not contiguous in row-major order or has more
+    /// <paramref name="labels"/> or <paramref name="rowLosses"/> has the wrong shape; <paramref name="classWeights"/> has the
+    /// wrong length; <paramref name="rowLosses"/> overlaps an input; a tensor is not contiguous in row-major order or has more
     /// than <see cref="int.MaxValue"/> elements.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static void RowLosses<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static void RowLosses<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> rowLosses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
@@ -269,15 +290,16 @@ public static unsafe partial class SoftmaxCrossEntropy
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
         TensorShapes.RowShape(labels.Lengths, logits.Lengths, layout, nameof(labels));
         ReadOnlySpan<int> l = TensorShapes.Flatten(labels, nameof(labels));
-        TensorShapes.RowShape(losses.Lengths, logits.Lengths, layout, nameof(losses));
-        Span<T> r = TensorShapes.Flatten(losses, nameof(losses));
+        TensorShapes.RowShape(rowLosses.Lengths, logits.Lengths, layout, nameof(rowLosses));
+        Span<T> r = TensorShapes.Flatten(rowLosses, nameof(rowLosses));
+        ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
         if (layout.IsRowMajor)
         {
-            RowLosses(y, l, r, classes, options, classWeights);
+            RowLosses(y, l, r, classes, options, classWeights, w);
         }
         else
         {
-            StridedRowLosses(y, l, r, layout, options, classWeights);
+            StridedRowLosses(y, l, r, layout, options, classWeights, w);
         }
     }
 
@@ -286,11 +308,15 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row,
     /// the leading dimensions of <paramref name="logits"/> flattened in row-major order.</param>
-    /// <param name="losses">Receives one loss per row, in the order of <paramref name="labels"/>, as
+    /// <param name="rowLosses">Receives one loss per row, in the order of <paramref name="labels"/>, as
     /// <see cref="RowLosses{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes
     /// them. It may not overlap any input.</param>
     /// <param name="options">Ignored label and label smoothing; <see cref="CrossEntropyOptions.Reduction"/> is not used.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty, or one finite, non-negative weight per row, in the order of <paramref name="labels"/>:
+    /// it multiplies the row's loss (z-loss included) and its gradient. The mean's denominator does not change; pass
+    /// <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean. With the classes on another axis than the last, row
+    /// weights make the call gather the logits (and targets) into a pooled row-major copy first.</param>
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
@@ -298,11 +324,11 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// the options are out of range.</exception>
     /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0, is not
     /// contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements; <paramref name="labels"/> or
-    /// <paramref name="losses"/> does not hold one element per row; <paramref name="classWeights"/> has the wrong length;
-    /// <paramref name="losses"/> overlaps an input.</exception>
+    /// <paramref name="rowLosses"/> does not hold one element per row; <paramref name="classWeights"/> has the wrong length;
+    /// <paramref name="rowLosses"/> overlaps an input.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static void RowLosses<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, Span<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static void RowLosses<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, Span<T> rowLosses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
@@ -310,30 +336,30 @@ public static unsafe partial class SoftmaxCrossEntropy
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
         if (layout.IsRowMajor)
         {
-            RowLosses(y, labels, losses, classes, options, classWeights);
+            RowLosses(y, labels, rowLosses, classes, options, classWeights, rowWeights);
         }
         else
         {
-            StridedRowLosses(y, labels, losses, layout, options, classWeights);
+            StridedRowLosses(y, labels, rowLosses, layout, options, classWeights, rowWeights);
         }
     }
 
-    /// <inheritdoc cref="RowLosses{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
+    /// <inheritdoc cref="RowLosses{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, in ReadOnlyTensorSpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void RowLosses<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static void RowLosses<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> rowLosses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        RowLosses(logits.AsReadOnlyTensorSpan(), labels, losses, options, classWeights, classAxis);
+        RowLosses(logits.AsReadOnlyTensorSpan(), labels, rowLosses, options, classWeights, rowWeights, classAxis);
     }
 
-    /// <inheritdoc cref="RowLosses{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, Span{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
+    /// <inheritdoc cref="RowLosses{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, Span{T}, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void RowLosses<T>(Tensor<T> logits, ReadOnlySpan<int> labels, Span<T> losses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static void RowLosses<T>(Tensor<T> logits, ReadOnlySpan<int> labels, Span<T> rowLosses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        RowLosses(logits.AsReadOnlyTensorSpan(), labels, losses, options, classWeights, classAxis);
+        RowLosses(logits.AsReadOnlyTensorSpan(), labels, rowLosses, options, classWeights, rowWeights, classAxis);
     }
 
     // ---------------------------------------------------------------- Backward
@@ -349,6 +375,11 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty (<c>default</c>), or one finite, non-negative weight per row (position), shaped as the
+    /// logits without the class axis, or one-dimensional; contiguous. It multiplies the row's loss (z-loss included) and its
+    /// gradient. The mean's denominator does not change; pass <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.
+    /// With the classes on another axis than the last, row weights make the call gather the logits (and targets) into a
+    /// pooled row-major copy first.</param>
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
@@ -360,9 +391,9 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => LossAndGradient(logits, labels, gradient, options, classWeights, classAxis);
+        => LossAndGradient(logits, labels, gradient, options, classWeights, rowWeights, classAxis);
 
     /// <summary>The gradient of the reduced cross-entropy loss with respect to the logits, for class-index labels.</summary>
     /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
@@ -375,6 +406,10 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty, or one finite, non-negative weight per row, in the order of <paramref name="labels"/>:
+    /// it multiplies the row's loss (z-loss included) and its gradient. The mean's denominator does not change; pass
+    /// <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean. With the classes on another axis than the last, row
+    /// weights make the call gather the logits (and targets) into a pooled row-major copy first.</param>
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
@@ -387,9 +422,9 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <see cref="int.MaxValue"/> elements.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => LossAndGradient(logits, labels, gradient, options, classWeights, classAxis);
+        => LossAndGradient(logits, labels, gradient, options, classWeights, rowWeights, classAxis);
 
     /// <summary>The gradient of the reduced cross-entropy loss with respect to the logits, for dense target rows.</summary>
     /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
@@ -401,6 +436,11 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// (in place), but may not overlap it otherwise, nor the targets or weights.</param>
     /// <param name="options">Reduction and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty (<c>default</c>), or one finite, non-negative weight per row (position), shaped as the
+    /// logits without the class axis, or one-dimensional; contiguous. It multiplies the row's loss (z-loss included) and its
+    /// gradient. The mean's denominator does not change; pass <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.
+    /// With the classes on another axis than the last, row weights make the call gather the logits (and targets) into a
+    /// pooled row-major copy first.</param>
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
@@ -411,27 +451,27 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => LossAndGradient(logits, targets, gradient, options, classWeights, classAxis);
+        => LossAndGradient(logits, targets, gradient, options, classWeights, rowWeights, classAxis);
 
-    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
+    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, in ReadOnlyTensorSpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void Backward<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static void Backward<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => LossAndGradient(logits, labels, gradient, options, classWeights, classAxis);
+        => LossAndGradient(logits, labels, gradient, options, classWeights, rowWeights, classAxis);
 
-    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
+    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void Backward<T>(Tensor<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static void Backward<T>(Tensor<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => LossAndGradient(logits, labels, gradient, options, classWeights, classAxis);
+        => LossAndGradient(logits, labels, gradient, options, classWeights, rowWeights, classAxis);
 
-    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
+    /// <inheritdoc cref="Backward{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, in ReadOnlyTensorSpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static void Backward<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static void Backward<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => LossAndGradient(logits, targets, gradient, options, classWeights, classAxis);
+        => LossAndGradient(logits, targets, gradient, options, classWeights, rowWeights, classAxis);
 
     // ---------------------------------------------------------------- LossAndGradient
 
@@ -449,6 +489,11 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty (<c>default</c>), or one finite, non-negative weight per row (position), shaped as the
+    /// logits without the class axis, or one-dimensional; contiguous. It multiplies the row's loss (z-loss included) and its
+    /// gradient. The mean's denominator does not change; pass <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.
+    /// With the classes on another axis than the last, row weights make the call gather the logits (and targets) into a
+    /// pooled row-major copy first.</param>
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
@@ -462,7 +507,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
@@ -472,7 +517,8 @@ public static unsafe partial class SoftmaxCrossEntropy
         ReadOnlySpan<int> l = TensorShapes.Flatten(labels, nameof(labels));
         TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
         Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
-        return layout.IsRowMajor ? LossAndGradient(y, l, g, classes, options, classWeights) : StridedLabelLossAndGradient(y, l, g, layout, options, classWeights);
+        ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
+        return layout.IsRowMajor ? LossAndGradient(y, l, g, classes, options, classWeights, w) : StridedLabelLossAndGradient(y, l, g, layout, options, classWeights, w);
     }
 
     /// <summary>
@@ -489,6 +535,10 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="options">Reduction, ignored label and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty, or one finite, non-negative weight per row, in the order of <paramref name="labels"/>:
+    /// it multiplies the row's loss (z-loss included) and its gradient. The mean's denominator does not change; pass
+    /// <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean. With the classes on another axis than the last, row
+    /// weights make the call gather the logits (and targets) into a pooled row-major copy first.</param>
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
@@ -503,7 +553,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <see cref="int.MaxValue"/> elements.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
@@ -511,7 +561,7 @@ public static unsafe partial class SoftmaxCrossEntropy
         ReadOnlySpan<T> y = TensorShapes.Flatten(logits, nameof(logits));
         TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
         Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
-        return layout.IsRowMajor ? LossAndGradient(y, labels, g, classes, options, classWeights) : StridedLabelLossAndGradient(y, labels, g, layout, options, classWeights);
+        return layout.IsRowMajor ? LossAndGradient(y, labels, g, classes, options, classWeights, rowWeights) : StridedLabelLossAndGradient(y, labels, g, layout, options, classWeights, rowWeights);
     }
 
     /// <summary>
@@ -527,6 +577,11 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// (in place), but may not overlap it otherwise, nor the targets or weights.</param>
     /// <param name="options">Reduction and label smoothing.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
+    /// <param name="rowWeights">Empty (<c>default</c>), or one finite, non-negative weight per row (position), shaped as the
+    /// logits without the class axis, or one-dimensional; contiguous. It multiplies the row's loss (z-loss included) and its
+    /// gradient. The mean's denominator does not change; pass <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.
+    /// With the classes on another axis than the last, row weights make the call gather the logits (and targets) into a
+    /// pooled row-major copy first.</param>
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
@@ -539,7 +594,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ClassLayout layout = TensorShapes.Layout(logits.Lengths, classAxis, nameof(logits));
@@ -549,34 +604,35 @@ public static unsafe partial class SoftmaxCrossEntropy
         ReadOnlySpan<T> t = TensorShapes.Flatten(targets, nameof(targets));
         TensorShapes.SameShape(gradient.Lengths, logits.Lengths, nameof(gradient));
         Span<T> g = TensorShapes.Flatten(gradient, nameof(gradient));
-        return layout.IsRowMajor ? LossAndGradient(y, t, g, classes, options, classWeights) : StridedDenseLossAndGradient(y, t, g, layout, options, classWeights);
+        ReadOnlySpan<T> w = TensorShapes.OptionalRows(rowWeights, logits.Lengths, layout, nameof(rowWeights));
+        return layout.IsRowMajor ? LossAndGradient(y, t, g, classes, options, classWeights, w) : StridedDenseLossAndGradient(y, t, g, layout, options, classWeights, w);
     }
 
-    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
+    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, in ReadOnlyTensorSpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static T LossAndGradient<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static T LossAndGradient<T>(Tensor<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        return LossAndGradient(logits.AsReadOnlyTensorSpan(), labels, gradient, options, classWeights, classAxis);
+        return LossAndGradient(logits.AsReadOnlyTensorSpan(), labels, gradient, options, classWeights, rowWeights, classAxis);
     }
 
-    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
+    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, ReadOnlySpan{int}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static T LossAndGradient<T>(Tensor<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static T LossAndGradient<T>(Tensor<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        return LossAndGradient(logits.AsReadOnlyTensorSpan(), labels, gradient, options, classWeights, classAxis);
+        return LossAndGradient(logits.AsReadOnlyTensorSpan(), labels, gradient, options, classWeights, rowWeights, classAxis);
     }
 
-    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, int)"/>
+    /// <inheritdoc cref="LossAndGradient{T}(in ReadOnlyTensorSpan{T}, in ReadOnlyTensorSpan{T}, in TensorSpan{T}, CrossEntropyOptions, ReadOnlySpan{T}, in ReadOnlyTensorSpan{T}, int)"/>
     /// <exception cref="ArgumentNullException"><paramref name="logits"/> is <see langword="null"/>.</exception>
-    public static T LossAndGradient<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, int classAxis = -1)
+    public static T LossAndGradient<T>(Tensor<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(logits);
-        return LossAndGradient(logits.AsReadOnlyTensorSpan(), targets, gradient, options, classWeights, classAxis);
+        return LossAndGradient(logits.AsReadOnlyTensorSpan(), targets, gradient, options, classWeights, rowWeights, classAxis);
     }
 
     /// <summary>
@@ -1231,9 +1287,15 @@ public static unsafe partial class SoftmaxCrossEntropy
         }
     }
 
-    private static T StridedLabelLoss<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
+    private static T StridedLabelLoss<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, ReadOnlySpan<T> rowWeights)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        Validation.ElementType<T>();
+        if (!rowWeights.IsEmpty)
+        {
+            return OnGatheredRows(logits, new GatheredInputs<T>(labels, default, false), default, GatheredOutput.Loss, layout, options, classWeights, rowWeights);
+        }
+
         ValidateLabels(logits, labels, layout.Classes, options, classWeights, default);
         LabelCounts counts = Validation.Labels(labels, layout.Classes, options.IgnoreIndex, classWeights);
         double divisor = Divisor(options, counts.Denominator);
@@ -1241,21 +1303,35 @@ public static unsafe partial class SoftmaxCrossEntropy
         return T.CreateTruncating(totals.Loss / divisor);
     }
 
-    private static void StridedRowLosses<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> losses, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
+    private static void StridedRowLosses<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> rowLosses, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, ReadOnlySpan<T> rowWeights)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        Validation.ElementType<T>();
+        if (!rowWeights.IsEmpty)
+        {
+            OnGatheredRows(logits, new GatheredInputs<T>(labels, default, false), rowLosses, GatheredOutput.RowLosses, layout, options, classWeights, rowWeights);
+            return;
+        }
+
         int rows = ValidateLabels(logits, labels, layout.Classes, options, classWeights, default);
-        Validation.Length(losses.Length, rows, nameof(losses), "one loss per row");
-        Validation.NoOverlap<T, T>(losses, logits, allowSame: false, nameof(losses), nameof(logits));
-        Validation.NoOverlap<T, int>(losses, labels, allowSame: false, nameof(losses), nameof(labels));
-        Validation.NoOverlap<T, T>(losses, classWeights, allowSame: false, nameof(losses), nameof(classWeights));
+        Validation.Length(rowLosses.Length, rows, nameof(rowLosses), "one loss per row");
+        Validation.NoOverlap<T, T>(rowLosses, logits, allowSame: false, nameof(rowLosses), nameof(logits));
+        Validation.NoOverlap<T, int>(rowLosses, labels, allowSame: false, nameof(rowLosses), nameof(labels));
+        Validation.NoOverlap<T, T>(rowLosses, classWeights, allowSame: false, nameof(rowLosses), nameof(classWeights));
         Validation.Labels(labels, layout.Classes, options.IgnoreIndex, classWeights);
-        RunStridedLabels<T, NoOutput>(logits, default, losses, labels, layout, options, classWeights, 1);
+        RunStridedLabels<T, NoOutput>(logits, default, rowLosses, labels, layout, options, classWeights, 1);
     }
 
-    private static T StridedLabelLossAndGradient<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> gradient, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
+    private static T StridedLabelLossAndGradient<T>(
+        ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> gradient, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, ReadOnlySpan<T> rowWeights)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        Validation.ElementType<T>();
+        if (!rowWeights.IsEmpty)
+        {
+            return OnGatheredRows(logits, new GatheredInputs<T>(labels, default, false), gradient, GatheredOutput.Gradient, layout, options, classWeights, rowWeights);
+        }
+
         ValidateLabels(logits, labels, layout.Classes, options, classWeights, default);
         ValidateGradient<T>(logits, gradient, classWeights, default);
         Validation.NoOverlap<T, int>(gradient, labels, allowSame: false, nameof(gradient), nameof(labels));
@@ -1265,24 +1341,136 @@ public static unsafe partial class SoftmaxCrossEntropy
         return T.CreateTruncating(totals.Loss / divisor);
     }
 
-    private static T StridedDenseLoss<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
+    private static T StridedDenseLoss<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, ReadOnlySpan<T> rowWeights)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        Validation.ElementType<T>();
+        if (!rowWeights.IsEmpty)
+        {
+            return OnGatheredRows(logits, new GatheredInputs<T>(default, targets, true), default, GatheredOutput.Loss, layout, options, classWeights, rowWeights);
+        }
+
         int rows = ValidateDense(logits, targets, layout.Classes, options, classWeights, default);
         double divisor = Divisor(options, rows);
         RowTotals totals = RunStridedDense<T, NoOutput>(logits, default, targets, layout, options, classWeights, 1);
         return T.CreateTruncating(totals.Loss / divisor);
     }
 
-    private static T StridedDenseLossAndGradient<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, Span<T> gradient, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights)
+    private static T StridedDenseLossAndGradient<T>(
+        ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, Span<T> gradient, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, ReadOnlySpan<T> rowWeights)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        Validation.ElementType<T>();
+        if (!rowWeights.IsEmpty)
+        {
+            return OnGatheredRows(logits, new GatheredInputs<T>(default, targets, true), gradient, GatheredOutput.Gradient, layout, options, classWeights, rowWeights);
+        }
+
         int rows = ValidateDense(logits, targets, layout.Classes, options, classWeights, default);
         ValidateGradient<T>(logits, gradient, classWeights, default);
         Validation.NoOverlap<T, T>(gradient, targets, allowSame: false, nameof(gradient), nameof(targets));
         double divisor = Divisor(options, rows);
         RowTotals totals = RunStridedDense<T, ScaledExpOutput>(logits, gradient, targets, layout, options, classWeights, 1 / divisor);
         return T.CreateTruncating(totals.Loss / divisor);
+    }
+
+    /// <summary>What a call on gathered rows computes: the reduced loss, the row losses, or the loss and its gradient.</summary>
+    private enum GatheredOutput
+    {
+        Loss,
+        RowLosses,
+        Gradient,
+    }
+
+    /// <summary>The targets of a call on gathered rows: class-index labels (in position order already) or dense targets.</summary>
+    private readonly ref struct GatheredInputs<T>(ReadOnlySpan<int> labels, ReadOnlySpan<T> targets, bool dense)
+    {
+        public ReadOnlySpan<int> Labels { get; } = labels;
+
+        public ReadOnlySpan<T> Targets { get; } = targets;
+
+        public bool Dense { get; } = dense;
+    }
+
+    /// <summary>
+    /// The classes on another axis with row weights, which the strided kernels do not read: the logits (and dense targets)
+    /// are gathered into pooled row-major copies, the span overload runs on those (and checks every argument before
+    /// anything is written), and the gradient is scattered back. Returns the loss (0 for the row losses).
+    /// </summary>
+    private static T OnGatheredRows<T>(
+        ReadOnlySpan<T> logits, in GatheredInputs<T> inputs, Span<T> output, GatheredOutput kind, in ClassLayout layout, in CrossEntropyOptions options,
+        ReadOnlySpan<T> classWeights, ReadOnlySpan<T> rowWeights)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        // The span overload checks its outputs against the gathered copies: check them against the tensors here.
+        if (kind == GatheredOutput.Gradient)
+        {
+            ValidateGradient<T>(logits, output, classWeights, rowWeights);
+            if (inputs.Dense)
+            {
+                Validation.NoOverlap<T, T>(output, inputs.Targets, allowSame: false, "gradient", "targets");
+            }
+            else
+            {
+                Validation.NoOverlap<T, int>(output, inputs.Labels, allowSame: false, "gradient", "labels");
+            }
+        }
+        else if (kind == GatheredOutput.RowLosses)
+        {
+            Validation.NoOverlap<T, T>(output, logits, allowSame: false, "rowLosses", nameof(logits));
+        }
+
+        if (inputs.Dense)
+        {
+            Validation.Length(inputs.Targets.Length, logits.Length, "targets", "one target per logit");
+        }
+
+        int n = logits.Length, classes = layout.Classes;
+        T[] rows = Gathered(logits, layout);
+        T[]? targetRows = inputs.Dense ? Gathered(inputs.Targets, layout) : null;
+        T[]? gradientRows = kind == GatheredOutput.Gradient ? ArrayPool<T>.Shared.Rent(Math.Max(n, 1)) : null;
+        try
+        {
+            ReadOnlySpan<T> y = rows.AsSpan(0, n);
+            ReadOnlySpan<T> t = targetRows.AsSpan(0, targetRows is null ? 0 : n);
+            Span<T> g = gradientRows.AsSpan(0, gradientRows is null ? 0 : n);
+            T loss = T.Zero;
+            switch (kind, inputs.Dense)
+            {
+                case (GatheredOutput.Loss, false):
+                    loss = Loss(y, inputs.Labels, classes, options, classWeights, rowWeights);
+                    break;
+                case (GatheredOutput.Loss, true):
+                    loss = Loss(y, t, classes, options, classWeights, rowWeights);
+                    break;
+                case (GatheredOutput.RowLosses, _):
+                    RowLosses(y, inputs.Labels, output, classes, options, classWeights, rowWeights);
+                    break;
+                case (GatheredOutput.Gradient, false):
+                    loss = LossAndGradient(y, inputs.Labels, g, classes, options, classWeights, rowWeights);
+                    Scatter<T>(g, output, layout);
+                    break;
+                default:
+                    loss = LossAndGradient(y, t, g, classes, options, classWeights, rowWeights);
+                    Scatter<T>(g, output, layout);
+                    break;
+            }
+
+            return loss;
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(rows);
+            if (targetRows is not null)
+            {
+                ArrayPool<T>.Shared.Return(targetRows);
+            }
+
+            if (gradientRows is not null)
+            {
+                ArrayPool<T>.Shared.Return(gradientRows);
+            }
+        }
     }
 
     private static RowTotals RunStridedLabels<T, TMode>(ReadOnlySpan<T> logits, Span<T> output, Span<T> rowLosses, ReadOnlySpan<int> labels, in ClassLayout layout, in CrossEntropyOptions options, ReadOnlySpan<T> classWeights, double scale)

@@ -5,9 +5,6 @@ using SoftmaxCE.Kernels;
 
 namespace SoftmaxCE;
 
-    // RS0027 wants the overload with optional parameters to have the most parameters: the int overload has as many,
-    // and stays only so that code written against it keeps compiling (an int never converts to the options).
-#pragma warning disable RS0027
 /// <summary>
 /// Softmax, log-softmax and the softmax cross-entropy loss with its gradient, over row-major
 /// <c>[rows, classes]</c> logits, with the semantics of PyTorch's <c>torch.nn.functional.cross_entropy</c>.
@@ -72,28 +69,7 @@ public static unsafe partial class SoftmaxCrossEntropy
             RowChunks.Run<T, SoftmaxCall<T, ProbabilityOutput>>(call, options.MaxDegreeOfParallelism);
         }
     }
-#pragma warning restore RS0027
 
-    /// <inheritdoc cref="Softmax{T}(ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions)"/>
-    /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
-    /// <param name="probabilities">Receives the probabilities; the same length as <paramref name="logits"/>.
-    /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
-    /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads the call may use: 0 for all cores, 1 for the calling thread only.
-    /// The results are bitwise the same for any value. (Kept for compatibility: the same as
-    /// <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/>.)</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive, or
-    /// <paramref name="maxDegreeOfParallelism"/> is negative.</exception>
-    public static void Softmax<T>(ReadOnlySpan<T> logits, Span<T> probabilities, int classes, int maxDegreeOfParallelism)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        Validation.MaxDegreeOfParallelism(maxDegreeOfParallelism, nameof(maxDegreeOfParallelism));
-        Softmax(logits, probabilities, classes, new CrossEntropyOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism });
-    }
-
-    // RS0027 wants the overload with optional parameters to have the most parameters: the int overload has as many,
-    // and stays only so that code written against it keeps compiling (an int never converts to the options).
-#pragma warning disable RS0027
     /// <summary>Computes the log-softmax of each row: <c>log P_k = y'_k - LSE(y')</c>, with <c>LSE(y') = m + ln sum_k exp(y'_k - m)</c>
     /// and <c>y'</c> the scaled, soft-capped logits.</summary>
     /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
@@ -129,24 +105,6 @@ public static unsafe partial class SoftmaxCrossEntropy
             var call = new SoftmaxCall<T, LogProbabilityOutput>(y, p, rows, classes, MapOf<T>(options));
             RowChunks.Run<T, SoftmaxCall<T, LogProbabilityOutput>>(call, options.MaxDegreeOfParallelism);
         }
-    }
-#pragma warning restore RS0027
-
-    /// <inheritdoc cref="LogSoftmax{T}(ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions)"/>
-    /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
-    /// <param name="logProbabilities">Receives the log-probabilities; the same length as <paramref name="logits"/>.
-    /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
-    /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
-    /// <param name="maxDegreeOfParallelism">The most threads the call may use: 0 for all cores, 1 for the calling thread only.
-    /// The results are bitwise the same for any value. (Kept for compatibility: the same as
-    /// <see cref="CrossEntropyOptions.MaxDegreeOfParallelism"/>.)</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive, or
-    /// <paramref name="maxDegreeOfParallelism"/> is negative.</exception>
-    public static void LogSoftmax<T>(ReadOnlySpan<T> logits, Span<T> logProbabilities, int classes, int maxDegreeOfParallelism)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        Validation.MaxDegreeOfParallelism(maxDegreeOfParallelism, nameof(maxDegreeOfParallelism));
-        LogSoftmax(logits, logProbabilities, classes, new CrossEntropyOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism });
     }
 
     /// <summary>The logit map (scale and soft-cap) of validated options.</summary>

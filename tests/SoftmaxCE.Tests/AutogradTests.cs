@@ -449,21 +449,6 @@ public abstract class AutogradTests<T>
     }
 
     [Fact]
-    public void SoftmaxOverloads_IntAndOptions_AgreeBitwise()
-    {
-        const int Classes = 300;
-        T[] logits = Data<T>.Logits(new Random(8), 64 * Classes);
-        var a = new T[logits.Length];
-        var b = new T[logits.Length];
-        SoftmaxCrossEntropy.Softmax<T>(logits, a, Classes, 1);
-        SoftmaxCrossEntropy.Softmax<T>(logits, b, Classes, options: new() { MaxDegreeOfParallelism = 2 });
-        Check.Bitwise<T>(a, b, "softmax, int overload vs options");
-        SoftmaxCrossEntropy.LogSoftmax<T>(logits, a, Classes, maxDegreeOfParallelism: 2);
-        SoftmaxCrossEntropy.LogSoftmax<T>(logits, b, Classes);
-        Check.Bitwise<T>(a, b, "log-softmax, int overload vs default options");
-    }
-
-    [Fact]
     public void Backward_IsBitwiseTheSameForAnyThreadCount()
     {
         const int Classes = 3000, Rows = 64;

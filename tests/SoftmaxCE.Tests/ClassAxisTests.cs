@@ -348,7 +348,7 @@ public abstract class ClassAxisTests<T>
         Assert.Equal("gradient", e2.ParamName);
         var e3 = Assert.Throws<ArgumentException>(() =>
             SoftmaxCrossEntropy.RowLosses(logits, new ReadOnlyTensorSpan<int>(labels, [2, 4, 5]), new TensorSpan<T>(losses, [2, 3, 4]), classAxis: 1));
-        Assert.Equal("losses", e3.ParamName);
+        Assert.Equal("rowLosses", e3.ParamName);
         var e4 = Assert.Throws<ArgumentException>(() =>
             SoftmaxCrossEntropy.Loss(logits, new ReadOnlyTensorSpan<T>(new T[length], [2, 4, 3, 5]), classAxis: 1));
         Assert.Equal("targets", e4.ParamName);

@@ -125,7 +125,7 @@ public sealed class FoundByPropertyTests
             CrossEntropyMetrics<float> metrics;
             using (ForcedWidth.Force(width))
             {
-                metrics = SoftmaxCrossEntropy.LossWithMetrics<float>(logits, new int[Rows], classes, default, default, default, weighted ? rowWeights : default);
+                metrics = SoftmaxCrossEntropy.LossWithMetrics<float>(logits, new int[Rows], classes, default, default, weighted ? rowWeights : default);
             }
 
             Assert.True(float.IsNaN(metrics.Loss), $"C = {classes}, width {width}: loss {metrics.Loss}, expected NaN");
@@ -172,7 +172,7 @@ public sealed class FoundByPropertyTests
             var predictions = new int[Rows];
             using (ForcedWidth.Force(width))
             {
-                SoftmaxCrossEntropy.LossWithMetrics<float>(logits, new int[Rows], classes, default, default, predictions);
+                SoftmaxCrossEntropy.LossWithMetrics<float>(logits, new int[Rows], classes, default, default, predictions: predictions);
             }
 
             Assert.True(predictions.All(p => p >= 0 && p < classes), $"C = {classes}, width {width}, NaN at {nanAt} in every third row: predictions {string.Join(", ", predictions)}");
@@ -206,7 +206,7 @@ public sealed class FoundByPropertyTests
             var predictions = new int[Rows];
             using (ForcedWidth.Force(width))
             {
-                SoftmaxCrossEntropy.LossWithMetrics<float>(logits, new int[Rows], classes, default, default, predictions, weighted ? rowWeights : default);
+                SoftmaxCrossEntropy.LossWithMetrics<float>(logits, new int[Rows], classes, default, default, weighted ? rowWeights : default, predictions);
             }
 
             Assert.True(predictions.SequenceEqual(infinityAt), $"C = {classes}, width {width}, row weights {weighted}: predictions {string.Join(", ", predictions)}, expected {string.Join(", ", infinityAt)}");
@@ -343,7 +343,7 @@ public sealed class FoundByPropertyTests
         var predictions = new int[Rows];
         using (ForcedWidth.Force(width))
         {
-            SoftmaxCrossEntropy.LossWithMetrics<float>(logits, new int[Rows], 1, default, default, predictions);
+            SoftmaxCrossEntropy.LossWithMetrics<float>(logits, new int[Rows], 1, default, default, predictions: predictions);
         }
 
         Assert.True(predictions.All(p => p == 0), $"width {width}: predictions {string.Join(", ", predictions)}");
@@ -376,8 +376,8 @@ public sealed class FoundByPropertyTests
             var withGradient = new int[Rows];
             using (ForcedWidth.Force(width))
             {
-                SoftmaxCrossEntropy.LossWithMetrics<float>(logits, labels, classes, default, default, predictions);
-                SoftmaxCrossEntropy.LossAndGradientWithMetrics<float>(logits, labels, gradient, classes, default, default, withGradient);
+                SoftmaxCrossEntropy.LossWithMetrics<float>(logits, labels, classes, default, default, predictions: predictions);
+                SoftmaxCrossEntropy.LossAndGradientWithMetrics<float>(logits, labels, gradient, classes, default, default, predictions: withGradient);
             }
 
             foreach (int p in new[] { predictions[row], withGradient[row] })

@@ -138,20 +138,20 @@ public abstract class GoldenClassAxisTests<T>
             if (g.IsNone)
             {
                 var rowLosses = new T[g.Positions];
-                SoftmaxCrossEntropy.RowLosses(logits, l, new TensorSpan<T>(rowLosses, positions), options, weights, classAxis);
+                SoftmaxCrossEntropy.RowLosses(logits, l, new TensorSpan<T>(rowLosses, positions), options, weights, classAxis: classAxis);
                 Check.Close<T>(rowLosses, g.Loss, Magnitudes(g.Loss), Rel, Abs, 1, $"{g}: row losses");
             }
 
-            loss = SoftmaxCrossEntropy.Loss(logits, l, options, weights, classAxis);
-            fused = SoftmaxCrossEntropy.LossAndGradient(logits, l, new TensorSpan<T>(gradient, shape), options, weights, classAxis);
-            SoftmaxCrossEntropy.Backward<T>(new TensorSpan<T>(backward, shape), l, new TensorSpan<T>(backward, shape), options, weights, classAxis);
+            loss = SoftmaxCrossEntropy.Loss(logits, l, options, weights, classAxis: classAxis);
+            fused = SoftmaxCrossEntropy.LossAndGradient(logits, l, new TensorSpan<T>(gradient, shape), options, weights, classAxis: classAxis);
+            SoftmaxCrossEntropy.Backward<T>(new TensorSpan<T>(backward, shape), l, new TensorSpan<T>(backward, shape), options, weights, classAxis: classAxis);
         }
         else
         {
             var t = new ReadOnlyTensorSpan<T>(Data<T>.FromDouble(g.Targets!), shape);
-            loss = SoftmaxCrossEntropy.Loss(logits, t, options, weights, classAxis);
-            fused = SoftmaxCrossEntropy.LossAndGradient(logits, t, new TensorSpan<T>(gradient, shape), options, weights, classAxis);
-            SoftmaxCrossEntropy.Backward<T>(new TensorSpan<T>(backward, shape), t, new TensorSpan<T>(backward, shape), options, weights, classAxis);
+            loss = SoftmaxCrossEntropy.Loss(logits, t, options, weights, classAxis: classAxis);
+            fused = SoftmaxCrossEntropy.LossAndGradient(logits, t, new TensorSpan<T>(gradient, shape), options, weights, classAxis: classAxis);
+            SoftmaxCrossEntropy.Backward<T>(new TensorSpan<T>(backward, shape), t, new TensorSpan<T>(backward, shape), options, weights, classAxis: classAxis);
         }
 
         // For "none" the reduced loss the library gives is the sum of the position losses.

@@ -62,7 +62,7 @@ public abstract class MetricsTests<T>
         T plain;
         using (ForcedWidth.Force(width))
         {
-            metrics = SoftmaxCrossEntropy.LossAndGradientWithMetrics<T>(logits, labels, gradient, classes, options, default, predictions);
+            metrics = SoftmaxCrossEntropy.LossAndGradientWithMetrics<T>(logits, labels, gradient, classes, options, default, predictions: predictions);
             plain = SoftmaxCrossEntropy.LossAndGradient<T>(logits, labels, plainGradient, classes, options);
         }
 
@@ -96,7 +96,7 @@ public abstract class MetricsTests<T>
         const int Rows = 100, Classes = 1000;
         T[] logits = Data<T>.Logits(rng, Rows * Classes);
         int[] labels = Enumerable.Range(0, Rows).Select(r => r % 2 == 0 ? Argmax(logits, r, Classes) : rng.Next(Classes)).ToArray();
-        CrossEntropyMetrics<T> withPredictions = SoftmaxCrossEntropy.LossWithMetrics<T>(logits, labels, Classes, default, default, new int[Rows]);
+        CrossEntropyMetrics<T> withPredictions = SoftmaxCrossEntropy.LossWithMetrics<T>(logits, labels, Classes, default, default, predictions: new int[Rows]);
         CrossEntropyMetrics<T> without = SoftmaxCrossEntropy.LossWithMetrics<T>(logits, labels, Classes);
         without.Should().Be(withPredictions);
         // Even rows are right by construction; an odd row is right when its random label happens to be the argmax.
@@ -113,7 +113,7 @@ public abstract class MetricsTests<T>
         T[] logits = Data<T>.Logits(new Random(2), 30);
         var gradient = new T[30];
         var predictions = new[] { 9, 9 };
-        Action act = () => SoftmaxCrossEntropy.LossAndGradientWithMetrics<T>(logits, new[] { 1, 2, 3 }, gradient, 10, default, default, predictions);
+        Action act = () => SoftmaxCrossEntropy.LossAndGradientWithMetrics<T>(logits, new[] { 1, 2, 3 }, gradient, 10, default, default, predictions: predictions);
         act.Should().Throw<ArgumentException>().Which.ParamName.Should().Be("predictions");
         predictions.Should().Equal(9, 9);
         gradient.Should().AllSatisfy(g => g.Should().Be(T.Zero));

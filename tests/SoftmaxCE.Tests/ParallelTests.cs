@@ -81,8 +81,8 @@ public abstract class ParallelTests<T>
 
         Action loss = () => SoftmaxCrossEntropy.LossAndGradient<T>(logits, new[] { 1, 2 }, gradient, 10, options);
         loss.Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("options");
-        Action softmax = () => SoftmaxCrossEntropy.Softmax<T>(logits, gradient, 10, maxDegreeOfParallelism: -2);
-        softmax.Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("maxDegreeOfParallelism");
+        Action softmax = () => SoftmaxCrossEntropy.Softmax<T>(logits, gradient, 10, new CrossEntropyOptions { MaxDegreeOfParallelism = -2 });
+        softmax.Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("options");
         gradient.Should().AllSatisfy(g => g.Should().Be(T.CreateTruncating(7)));
     }
 
@@ -98,13 +98,13 @@ public abstract class ParallelTests<T>
             RowLosses = new T[rows],
             Predictions = new int[rows],
         };
-        SoftmaxCrossEntropy.Softmax<T>(logits, r.Softmax, classes, options.MaxDegreeOfParallelism);
-        SoftmaxCrossEntropy.LogSoftmax<T>(logits, r.LogSoftmax, classes, options.MaxDegreeOfParallelism);
+        SoftmaxCrossEntropy.Softmax<T>(logits, r.Softmax, classes, options);
+        SoftmaxCrossEntropy.LogSoftmax<T>(logits, r.LogSoftmax, classes, options);
         r.Loss = SoftmaxCrossEntropy.Loss<T>(logits, labels, classes, options, weights);
         SoftmaxCrossEntropy.RowLosses<T>(logits, labels, r.RowLosses, classes, options, weights);
         r.LossAndGradient = SoftmaxCrossEntropy.LossAndGradient<T>(logits, labels, r.Gradient, classes, options, weights);
         r.DenseLoss = SoftmaxCrossEntropy.LossAndGradient<T>(logits, targets, r.DenseGradient, classes, options, weights);
-        r.Metrics = SoftmaxCrossEntropy.LossWithMetrics<T>(logits, labels, classes, options, weights, r.Predictions);
+        r.Metrics = SoftmaxCrossEntropy.LossWithMetrics<T>(logits, labels, classes, options, weights, predictions: r.Predictions);
         return r;
     }
 

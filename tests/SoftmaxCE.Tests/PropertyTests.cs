@@ -109,7 +109,7 @@ public abstract class PropertyTests<T>
             }
             else
             {
-                metrics = SoftmaxCrossEntropy.LossAndGradientWithMetrics<T>(buffer, labels, output, c.Classes, c.Options, weights, predictions, rowWeights);
+                metrics = SoftmaxCrossEntropy.LossAndGradientWithMetrics<T>(buffer, labels, output, c.Classes, c.Options, weights, rowWeights, predictions);
                 loss = metrics.Loss;
             }
         }
@@ -350,7 +350,7 @@ public abstract class PropertyTests<T>
                         SoftmaxCrossEntropy.Backward(logits, labelSpan, gradient, callClasses, options, classWeights, rowWeightSpan);
                         break;
                     case Operation.WithMetrics:
-                        SoftmaxCrossEntropy.LossAndGradientWithMetrics(logits, labelSpan, gradient, callClasses, options, classWeights, predictions.AsSpan(0, predictionCount), rowWeightSpan);
+                        SoftmaxCrossEntropy.LossAndGradientWithMetrics(logits, labelSpan, gradient, callClasses, options, classWeights, rowWeightSpan, predictions.AsSpan(0, predictionCount));
                         break;
                     case Operation.RowLosses:
                         SoftmaxCrossEntropy.RowLosses(logits, labelSpan, losses.AsSpan(0, lossCount), callClasses, options, classWeights, rowWeightSpan);
@@ -646,7 +646,7 @@ internal sealed record BadCase(int Width, int Rows, int Classes, Fault Fault, Op
         Fault.GradientLength => ["gradient"],
         Fault.WeightsLength => ["classWeights"],
         Fault.PredictionsLength => ["predictions"],
-        Fault.LossesLength => ["losses"],
+        Fault.LossesLength => ["rowLosses"],
         Fault.LabelOutOfRange => ["labels"],
         Fault.GradientOverlapsLogits => ["gradient"],
         Fault.TargetsOverlapGradient => ["gradient", "targets"],

@@ -657,7 +657,7 @@ public abstract class ShardedTests<T>
             Check.Bitwise<T>(Max, before.Max, "rowMax");
             Check.Bitwise<T>(Sum, before.Sum, "rowSumExp");
             Check.Bitwise<T>(LabelLogits, before.LabelLogits, "labelLogits");
-            Check.Bitwise<T>(Gradient, before.Gradient, "shardGradient");
+            Check.Bitwise<T>(Gradient, before.Gradient, "gradient");
             Check.Bitwise<T>(Weights, before.Weights, "classWeights");
         }
     }
@@ -701,7 +701,7 @@ public abstract class ShardedTests<T>
                 case "shardClassesNegative": ThrowsAndWritesNothing(b, () => Run(shardClasses: -6), "shardClasses"); break;
                 case "offsetNegative": ThrowsAndWritesNothing(b, () => Run(classOffset: -1), "classOffset"); break;
                 case "pastTheEnd": ThrowsAndWritesNothing(b, () => Run(classOffset: 5), "classOffset"); break;
-                case "notMultiple": ThrowsAndWritesNothing(b, () => Run(shardClasses: 5, classOffset: 0), "shardLogits"); break;
+                case "notMultiple": ThrowsAndWritesNothing(b, () => Run(shardClasses: 5, classOffset: 0), "logits"); break;
                 case "labelsLength": ThrowsAndWritesNothing(b, () => Run(shardClasses: 3, classOffset: 0), "labels"); break;
                 case "badOptions":
                     ThrowsAndWritesNothing(b, () => Run(options: new() { ZLoss = -1 }), "options");
@@ -768,7 +768,7 @@ public abstract class ShardedTests<T>
         T[] shortRows = Sentinel(VRows - 1);
         ThrowsAndWritesNothing(b, () => SoftmaxCrossEntropy.ShardLossAndGradient<T>(b.Logits, b.Labels, shortRows, b.Sum, b.Gradient, VShard, VOffset, VClasses), "rowMax");
         ThrowsAndWritesNothing(b, () => SoftmaxCrossEntropy.ShardLossAndGradient<T>(b.Logits, b.Labels, b.Max, shortRows, b.Gradient, VShard, VOffset, VClasses), "rowSumExp");
-        ThrowsAndWritesNothing(b, () => SoftmaxCrossEntropy.ShardLossAndGradient<T>(b.Logits, b.Labels, b.Max, b.Sum, b.Gradient.AsSpan(1), VShard, VOffset, VClasses), "shardGradient");
+        ThrowsAndWritesNothing(b, () => SoftmaxCrossEntropy.ShardLossAndGradient<T>(b.Logits, b.Labels, b.Max, b.Sum, b.Gradient.AsSpan(1), VShard, VOffset, VClasses), "gradient");
 
         // Class weights are global: one per class of the whole vocabulary, not of the shard.
         ThrowsAndWritesNothing(b, () => SoftmaxCrossEntropy.ShardLossAndGradient<T>(b.Logits, b.Labels, b.Max, b.Sum, b.Gradient, VShard, VOffset, VClasses, default, b.Weights.AsSpan(0, VShard)), "classWeights");
@@ -776,11 +776,11 @@ public abstract class ShardedTests<T>
         // The gradient may be the logits themselves, but no other overlap.
         T[] wide = Data<T>.Logits(new Random(15), (VRows * VShard) + 1);
         T[] wideBefore = (T[])wide.Clone();
-        ThrowsAndWritesNothing(b, () => SoftmaxCrossEntropy.ShardLossAndGradient<T>(wide.AsSpan(0, VRows * VShard), b.Labels, b.Max, b.Sum, wide.AsSpan(1), VShard, VOffset, VClasses), "shardGradient");
+        ThrowsAndWritesNothing(b, () => SoftmaxCrossEntropy.ShardLossAndGradient<T>(wide.AsSpan(0, VRows * VShard), b.Labels, b.Max, b.Sum, wide.AsSpan(1), VShard, VOffset, VClasses), "gradient");
         Check.Bitwise<T>(wide, wideBefore, "partially overlapping logits and gradient");
-        ThrowsAndWritesNothing(b, () => SoftmaxCrossEntropy.ShardLossAndGradient<T>(b.Logits, b.Labels, b.Max, b.Sum, b.Gradient.AsSpan(0, VRows * VShard), VShard, VOffset, VClasses, default, b.Gradient.AsSpan(0, VClasses)), "shardGradient");
+        ThrowsAndWritesNothing(b, () => SoftmaxCrossEntropy.ShardLossAndGradient<T>(b.Logits, b.Labels, b.Max, b.Sum, b.Gradient.AsSpan(0, VRows * VShard), VShard, VOffset, VClasses, default, b.Gradient.AsSpan(0, VClasses)), "gradient");
         T[] statsAndGradient = Sentinel((VRows * VShard) + VRows);
-        ThrowsAndWritesNothing(b, () => SoftmaxCrossEntropy.ShardLossAndGradient<T>(b.Logits, b.Labels, b.Max, statsAndGradient.AsSpan((VRows * VShard) - 1, VRows), statsAndGradient.AsSpan(0, VRows * VShard), VShard, VOffset, VClasses), "shardGradient");
+        ThrowsAndWritesNothing(b, () => SoftmaxCrossEntropy.ShardLossAndGradient<T>(b.Logits, b.Labels, b.Max, statsAndGradient.AsSpan((VRows * VShard) - 1, VRows), statsAndGradient.AsSpan(0, VRows * VShard), VShard, VOffset, VClasses), "gradient");
         Check.Bitwise<T>(statsAndGradient, Sentinel((VRows * VShard) + VRows), "statistics overlapping the gradient");
     }
 

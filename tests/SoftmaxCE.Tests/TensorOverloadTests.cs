@@ -372,7 +372,7 @@ public abstract class TensorOverloadTests<T>
         var losses = Filled(6);
 
         Action act = () => SoftmaxCrossEntropy.RowLosses(logits, Tensor.Create(new int[6], new nint[] { 2, 3 }), new TensorSpan<T>(losses, new nint[] { 6, 1 }));
-        act.Should().Throw<ArgumentException>().Where(e => e.ParamName == "losses");
+        act.Should().Throw<ArgumentException>().Where(e => e.ParamName == "rowLosses");
         losses.Should().Equal(Filled(6));
     }
 

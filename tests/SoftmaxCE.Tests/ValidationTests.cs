@@ -305,7 +305,7 @@ public abstract class ValidationTests<T>
             return; // no output
         }
 
-        string name = op == "RowLosses" ? "losses" : "gradient";
+        string name = op == "RowLosses" ? "rowLosses" : "gradient";
         int length = LabelOutputLength(op, Rows, Classes);
         foreach (int wrong in new[] { 0, length - 1, length + 1 })
         {
@@ -335,7 +335,7 @@ public abstract class ValidationTests<T>
             return;
         }
 
-        string name = op == "RowLosses" ? "losses" : "gradient";
+        string name = op == "RowLosses" ? "rowLosses" : "gradient";
         int length = LabelOutputLength(op, Rows, Classes);
         T[] buffer = Sentinel(length + Classes - 1);
         ValidWeights().CopyTo(buffer, length - 1); // weights start at the output's last element
@@ -352,7 +352,7 @@ public abstract class ValidationTests<T>
             return;
         }
 
-        string name = op == "RowLosses" ? "losses" : "gradient";
+        string name = op == "RowLosses" ? "rowLosses" : "gradient";
         int length = LabelOutputLength(op, Rows, Classes);
         var buffer = new T[length]; // all zero bits: as ints, valid labels 0
         ReadOnlySpan<int> labels = MemoryMarshal.Cast<T, int>(buffer.AsSpan())[..Rows];
@@ -365,7 +365,7 @@ public abstract class ValidationTests<T>
     public void RowLosses_LossesOverlapLogits_ThrowsAndLeavesBufferUntouched()
     {
         T[] buffer = RandomLogits(N + 2);
-        Rejects("losses", () => SoftmaxCrossEntropy.RowLosses<T>(buffer.AsSpan(0, N), ValidLabels(), buffer.AsSpan(N - 2, Rows), Classes), buffer);
+        Rejects("rowLosses", () => SoftmaxCrossEntropy.RowLosses<T>(buffer.AsSpan(0, N), ValidLabels(), buffer.AsSpan(N - 2, Rows), Classes), buffer);
     }
 
     // ---- Dense targets ----

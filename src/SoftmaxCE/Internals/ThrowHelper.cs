@@ -156,7 +156,7 @@ internal static class ThrowHelper
     public static void ShardLogitsNotMultiple(int length, int shardClasses) =>
         throw new ArgumentException(
             string.Create(CultureInfo.InvariantCulture, $"The shard logits length {length} is not a multiple of the number of classes in the shard {shardClasses}."),
-            "shardLogits");
+            "logits");
 
     [DoesNotReturn]
     public static void ShardOverlap(string output, string input) =>

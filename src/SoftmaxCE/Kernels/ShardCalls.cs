@@ -83,9 +83,10 @@ internal readonly unsafe struct ShardPlanner<T>(
 /// <c>ShardLossAndGradient</c>: the recompute-from-statistics strategy over a shard's rows from the merged statistics,
 /// adding up the shard's share of the loss in the same pass.
 /// </summary>
-/// <remarks><c>weights</c> are the global class weights (or null); <c>commonTermSum</c> is their sum over every class (or C).</remarks>
+/// <remarks><c>weights</c> are the global class weights (or null); <c>commonTermSum</c> is their sum over every class (or C);
+/// <c>rowWeights0</c> the row weights (or null).</remarks>
 internal readonly unsafe struct ShardGradientCall<T>(
-    T* logits0, T* gradient0, T* rowMax, T* rowSumExp, int* labels0, T* weights, int rows, int shardClasses, int classOffset, int classes,
+    T* logits0, T* gradient0, T* rowMax, T* rowSumExp, int* labels0, T* weights, T* rowWeights0, int rows, int shardClasses, int classOffset, int classes,
     int? ignoreIndex, CallSettings settings, double commonTermSum) : IWidthCall<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -121,6 +122,18 @@ internal readonly unsafe struct ShardGradientCall<T>(
         var planner = new ShardPlanner<T>(
             labels0 + firstRow, weights, ignoreIndex.GetValueOrDefault(), ignoreIndex.HasValue, 1 - smoothing, smoothing / classes,
             settings.GradientScale, settings.ZLoss, classOffset, shardClasses, classes);
+        return rowWeights0 != null
+            ? RunAt<TOps, TVec, TFeatures, RowWeightPlanner<ShardPlanner<T>, T>>(firstRow, rowCount, new(planner, rowWeights0 + firstRow))
+            : RunAt<TOps, TVec, TFeatures, ShardPlanner<T>>(firstRow, rowCount, planner);
+    }
+
+    private RowTotals RunAt<TOps, TVec, TFeatures, TPlanner>(int firstRow, int rowCount, TPlanner planner)
+        where TOps : ISimdOps<TVec, T>
+        where TVec : unmanaged
+        where TFeatures : struct, IRowFeatures
+        where TPlanner : struct, IRowPlanner
+    {
+        double smoothing = settings.Smoothing;
         nint offset = (nint)firstRow * shardClasses;
         T* logits = logits0 + offset;
         T* gradient = gradient0 + offset;
@@ -129,17 +142,17 @@ internal readonly unsafe struct ShardGradientCall<T>(
         bool countZLoss = classOffset == 0;
         if (smoothing == 0)
         {
-            return RecomputeFromStatistics<TOps, TVec, T>.Rows<NoTerm<T>, ShardPlanner<T>, TFeatures, MergedShardStatistics<T>, WithLoss>(
+            return RecomputeFromStatistics<TOps, TVec, T>.Rows<NoTerm<T>, TPlanner, TFeatures, MergedShardStatistics<T>, WithLoss>(
                 logits, gradient, statistics, null, rowCount, shardClasses, default, planner, map, 0, countZLoss);
         }
 
         if (weights == null)
         {
-            return RecomputeFromStatistics<TOps, TVec, T>.Rows<OnesTerm<T>, ShardPlanner<T>, TFeatures, MergedShardStatistics<T>, WithLoss>(
+            return RecomputeFromStatistics<TOps, TVec, T>.Rows<OnesTerm<T>, TPlanner, TFeatures, MergedShardStatistics<T>, WithLoss>(
                 logits, gradient, statistics, null, rowCount, shardClasses, default, planner, map, commonTermSum, countZLoss);
         }
 
-        return RecomputeFromStatistics<TOps, TVec, T>.Rows<WeightsTerm<T>, ShardPlanner<T>, TFeatures, MergedShardStatistics<T>, WithLoss>(
+        return RecomputeFromStatistics<TOps, TVec, T>.Rows<WeightsTerm<T>, TPlanner, TFeatures, MergedShardStatistics<T>, WithLoss>(
             logits, gradient, statistics, null, rowCount, shardClasses, new WeightsTerm<T>(weights + classOffset), planner, map, commonTermSum, countZLoss);
     }
 }

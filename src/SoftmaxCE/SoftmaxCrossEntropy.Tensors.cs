@@ -1393,8 +1393,50 @@ public static unsafe partial class SoftmaxCrossEntropy
     }
 
     /// <summary>
+    /// A row-major copy <c>[positions, C]</c> of an <c>[outer, C, inner]</c> tensor, for the one path that needs the whole
+    /// tensor gathered (row weights with the classes on another axis). A fresh array: nothing of it is kept after the call.
+    /// </summary>
+    private static T[] Gathered<T>(ReadOnlySpan<T> x, in ClassLayout layout)
+    {
+        var rows = new T[x.Length];
+        int classes = layout.Classes, inner = (int)layout.Inner;
+        for (int n = 0; n < (int)layout.Outer; n++)
+        {
+            for (int k = 0; k < classes; k++)
+            {
+                ReadOnlySpan<T> run = x.Slice(((n * classes) + k) * inner, inner);
+                int row = n * inner;
+                for (int p = 0; p < inner; p++)
+                {
+                    rows[((row + p) * classes) + k] = run[p];
+                }
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>Writes row-major <c>[positions, C]</c> rows into an <c>[outer, C, inner]</c> tensor.</summary>
+    private static void Scatter<T>(ReadOnlySpan<T> rows, Span<T> x, in ClassLayout layout)
+    {
+        int classes = layout.Classes, inner = (int)layout.Inner;
+        for (int n = 0; n < (int)layout.Outer; n++)
+        {
+            for (int k = 0; k < classes; k++)
+            {
+                Span<T> run = x.Slice(((n * classes) + k) * inner, inner);
+                int row = n * inner;
+                for (int p = 0; p < inner; p++)
+                {
+                    run[p] = rows[((row + p) * classes) + k];
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// The classes on another axis with row weights, which the strided kernels do not read: the logits (and dense targets)
-    /// are gathered into pooled row-major copies, the span overload runs on those (and checks every argument before
+    /// are gathered into row-major copies made for the call, the span overload runs on those (and checks every argument before
     /// anything is written), and the gradient is scattered back. Returns the loss (0 for the row losses).
     /// </summary>
     private static T OnGatheredRows<T>(
@@ -1428,8 +1470,7 @@ public static unsafe partial class SoftmaxCrossEntropy
         int n = logits.Length, classes = layout.Classes;
         T[] rows = Gathered(logits, layout);
         T[]? targetRows = inputs.Dense ? Gathered(inputs.Targets, layout) : null;
-        T[]? gradientRows = kind == GatheredOutput.Gradient ? ArrayPool<T>.Shared.Rent(Math.Max(n, 1)) : null;
-        try
+        T[]? gradientRows = kind == GatheredOutput.Gradient ? new T[n] : null;
         {
             ReadOnlySpan<T> y = rows.AsSpan(0, n);
             ReadOnlySpan<T> t = targetRows.AsSpan(0, targetRows is null ? 0 : n);
@@ -1457,19 +1498,6 @@ public static unsafe partial class SoftmaxCrossEntropy
             }
 
             return loss;
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(rows);
-            if (targetRows is not null)
-            {
-                ArrayPool<T>.Shared.Return(targetRows);
-            }
-
-            if (gradientRows is not null)
-            {
-                ArrayPool<T>.Shared.Return(gradientRows);
-            }
         }
     }
 

@@ -106,7 +106,7 @@ internal sealed class AutogradProblem<T>
 }
 
 /// <summary>
-/// Forward and backward apart (issue 10): the saved log-sum-exp, the backward from it with a scalar or per-row upstream
+/// Forward and backward apart: the saved log-sum-exp, the backward from it with a scalar or per-row upstream
 /// gradient, row weights and the logit scale, against the fused call and the double reference.
 /// </summary>
 public abstract class AutogradTests<T>

@@ -127,7 +127,7 @@ internal static class HalfCheck
 }
 
 /// <summary>
-/// Half storage (issue 12): libtorch's float16 golden cases, the double reference from the same Half inputs rounded once (within
+/// Half storage: libtorch's float16 golden cases, the double reference from the same Half inputs rounded once (within
 /// one Half ulp, at every width), special values, bad input, threads and allocation.
 /// </summary>
 public sealed class HalfTests

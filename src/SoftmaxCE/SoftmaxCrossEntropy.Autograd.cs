@@ -13,7 +13,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// The forward of the cross-entropy against class-index labels, saving what <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, ReadOnlySpan{T}, T, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// needs: each row's log-sum-exp. Reads the logits once and writes nothing else (the row losses when asked).
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.</param>
     /// <param name="logSumExp">Receives each counted row's <c>LSE_i = log sum_k exp(y'_ik)</c> of its final logits <c>y'</c>
@@ -34,10 +34,11 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>; <paramref name="labels"/>,
     /// <paramref name="logSumExp"/>, <paramref name="classWeights"/>, <paramref name="rowWeights"/> or <paramref name="rowLosses"/>
     /// has the wrong length; an output overlaps another argument.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
     /// <remarks>
     /// Save the logits (or keep them alive), the labels and <paramref name="logSumExp"/> for the backward. A row with a NaN
     /// gets a NaN log-sum-exp; a row whose logits are all negative infinity gets negative infinity (and a NaN gradient later).
+    /// Every argument is checked before anything is written: a call that throws leaves every output as it was.
     /// </remarks>
     public static T Forward<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> logSumExp, int classes,
         CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default, Span<T> rowLosses = default)
@@ -56,23 +57,26 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>.
     /// Reads the logits and targets once and writes nothing else (the row losses when asked).
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
     /// <param name="targets">The targets, the same shape as <paramref name="logits"/>.</param>
-    /// <param name="logSumExp">Receives each row's log-sum-exp of its final (scaled, capped) logits; one per row.</param>
+    /// <param name="logSumExp">Receives each row's log-sum-exp of its final (scaled, capped) logits; one per row. It may not
+    /// overlap any other argument.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
     /// <param name="options">Every option, as for <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty, or one finite, non-negative weight per row that multiplies the row's loss (z-loss
     /// included); the mean's denominator (the number of rows) does not change.</param>
-    /// <param name="rowLosses">Empty, or one element per row: receives each row's loss (<c>reduction='none'</c>).</param>
+    /// <param name="rowLosses">Empty, or one element per row: receives each row's loss (<c>reduction='none'</c>). It may not
+    /// overlap any other argument.</param>
     /// <returns>The reduced loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> returns it.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; an option is out of range; a
     /// row weight is negative, infinite or NaN.</exception>
     /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>; <paramref name="targets"/>,
     /// <paramref name="logSumExp"/>, <paramref name="classWeights"/>, <paramref name="rowWeights"/> or <paramref name="rowLosses"/>
     /// has the wrong length; an output overlaps another argument.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
+    /// <remarks>Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static T Forward<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, Span<T> logSumExp, int classes,
         CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default, Span<T> rowLosses = default)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -89,7 +93,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// from its saved log-sum-exps: <c>gradient = upstreamGradient * d(reduced loss)/d(logits)</c>, in one pass that reads each
     /// logit once and writes each gradient element once.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="logits">The logits the forward read.</param>
     /// <param name="labels">The labels the forward read.</param>
     /// <param name="logSumExp">The log-sum-exps the forward wrote, with the same options; one per row.</param>
@@ -105,7 +109,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>; <paramref name="labels"/>,
     /// <paramref name="logSumExp"/>, <paramref name="gradient"/>, <paramref name="classWeights"/> or <paramref name="rowWeights"/> has
     /// the wrong length; <paramref name="gradient"/> overlaps an argument other than as the very same memory as the logits.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
     /// <remarks>
     /// <para>
     /// Row <c>i</c> with label <c>l</c>, <c>P_ik = exp(y'_ik - LSE_i)</c> and row weight <c>r_i</c>:
@@ -116,6 +120,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// within rounding (the log-sum-exp is saved in <typeparamref name="T"/>). Ignored rows get zeros.
     /// </para>
     /// <para>The log-sum-exps must be the forward's for these logits and options; this is not checked.</para>
+    /// <para>Every argument is checked before anything is written: a call that throws leaves every output as it was.</para>
     /// </remarks>
     public static void Backward<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, ReadOnlySpan<T> logSumExp, T upstreamGradient, Span<T> gradient, int classes,
         CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default)
@@ -132,13 +137,14 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// The backward of the row losses (PyTorch's <c>reduction='none'</c> with one upstream gradient per row) from the saved
     /// log-sum-exps: gradient row <c>i</c> = <c>rowUpstreamGradients[i] * d(rowLoss_i)/d(logits row i)</c>.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="logits">The logits the forward read.</param>
     /// <param name="labels">The labels the forward read.</param>
     /// <param name="logSumExp">The log-sum-exps the forward wrote, with the same options; one per row.</param>
     /// <param name="rowUpstreamGradients">One upstream gradient per row: the gradient of the final objective with respect to
     /// each row's loss.</param>
-    /// <param name="gradient">Receives the gradient; it may be the very same memory as <paramref name="logits"/> (in place).</param>
+    /// <param name="gradient">Receives the gradient; it may be the very same memory as <paramref name="logits"/> (in place),
+    /// but may not overlap any other argument.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
     /// <param name="options">The options of the forward. <see cref="CrossEntropyOptions.Reduction"/> and
     /// <see cref="CrossEntropyOptions.Denominator"/> do not apply (each row loss is unreduced); the others do.</param>
@@ -147,8 +153,9 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentOutOfRangeException">As for the scalar-upstream overload.</exception>
     /// <exception cref="ArgumentException">As for the scalar-upstream overload, and <paramref name="rowUpstreamGradients"/>
     /// does not have one element per row or overlaps <paramref name="gradient"/>.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
-    /// <remarks>As the scalar-upstream overload, with <c>g / D</c> replaced by <c>g_i</c>.</remarks>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
+    /// <remarks>As the scalar-upstream overload, with <c>g / D</c> replaced by <c>g_i</c>.
+    /// Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static void Backward<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, ReadOnlySpan<T> logSumExp, ReadOnlySpan<T> rowUpstreamGradients, Span<T> gradient, int classes,
         CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -165,12 +172,13 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// (dense targets) from its saved log-sum-exps: <c>gradient = upstreamGradient * d(reduced loss)/d(logits)</c>, in one pass
     /// over the logits (a target row is read twice: its sum is needed before the row's first element is written).
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="logits">The logits the forward read.</param>
     /// <param name="targets">The targets the forward read.</param>
     /// <param name="logSumExp">The log-sum-exps the forward wrote, with the same options; one per row.</param>
     /// <param name="upstreamGradient">The gradient of the final objective with respect to the reduced loss.</param>
-    /// <param name="gradient">Receives the gradient; it may be the very same memory as <paramref name="logits"/> (in place).</param>
+    /// <param name="gradient">Receives the gradient; it may be the very same memory as <paramref name="logits"/> (in place),
+    /// but may not overlap any other argument.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
     /// <param name="options">The options of the forward.</param>
     /// <param name="classWeights">The class weights of the forward.</param>
@@ -179,10 +187,11 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// row weight is negative, infinite or NaN.</exception>
     /// <exception cref="ArgumentException">A length is wrong, or <paramref name="gradient"/> overlaps an argument other than as the
     /// very same memory as the logits.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
     /// <remarks>Row <c>i</c>: <c>g r_i (P_ik sum_j u_ij - u_ik) s c'_ik / D</c> with <c>u = w T'</c> (plus the z-loss term),
     /// <paramref name="upstreamGradient"/> times the gradient of
-    /// <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> within rounding.</remarks>
+    /// <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> within rounding.
+    /// Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static void Backward<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, ReadOnlySpan<T> logSumExp, T upstreamGradient, Span<T> gradient, int classes,
         CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -197,12 +206,13 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// The backward of dense-target row losses (<c>reduction='none'</c>, one upstream gradient per row) from the saved
     /// log-sum-exps: gradient row <c>i</c> = <c>rowUpstreamGradients[i] * d(rowLoss_i)/d(logits row i)</c>.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="logits">The logits the forward read.</param>
     /// <param name="targets">The targets the forward read.</param>
     /// <param name="logSumExp">The log-sum-exps the forward wrote, with the same options; one per row.</param>
     /// <param name="rowUpstreamGradients">One upstream gradient per row.</param>
-    /// <param name="gradient">Receives the gradient; it may be the very same memory as <paramref name="logits"/> (in place).</param>
+    /// <param name="gradient">Receives the gradient; it may be the very same memory as <paramref name="logits"/> (in place),
+    /// but may not overlap any other argument.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
     /// <param name="options">The options of the forward; <see cref="CrossEntropyOptions.Reduction"/> and
     /// <see cref="CrossEntropyOptions.Denominator"/> do not apply.</param>
@@ -211,7 +221,8 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentOutOfRangeException">As for the scalar-upstream overload.</exception>
     /// <exception cref="ArgumentException">As for the scalar-upstream overload, and <paramref name="rowUpstreamGradients"/>
     /// does not have one element per row or overlaps <paramref name="gradient"/>.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
+    /// <remarks>Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static void Backward<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, ReadOnlySpan<T> logSumExp, ReadOnlySpan<T> rowUpstreamGradients, Span<T> gradient, int classes,
         CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>

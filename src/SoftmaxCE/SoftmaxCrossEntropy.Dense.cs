@@ -9,12 +9,12 @@ namespace SoftmaxCE;
 public static unsafe partial class SoftmaxCrossEntropy
 {
     /// <summary>The cross-entropy loss of logits against dense target rows, reduced over the batch.</summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
     /// <param name="targets">The targets, the same shape as <paramref name="logits"/>: one distribution per row
     /// (one-hot, smoothed, soft), though rows need not sum to 1.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
-    /// <param name="options">Reduction and label smoothing; <see cref="CrossEntropyOptions.IgnoreIndex"/> does not apply to dense targets.</param>
+    /// <param name="options">Every option applies but <see cref="CrossEntropyOptions.IgnoreIndex"/>, which dense targets do not have.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty, or one finite, non-negative weight per row that multiplies the row's loss (z-loss
     /// included) and its gradient. The mean's denominator (the number of rows) does not change; pass
@@ -26,11 +26,10 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <see cref="Reduction.Mean"/> divides the sum by the number of rows (with or without weights, as PyTorch does); an
     /// empty batch gives NaN.
     /// </returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; the options hold an
-    /// undefined reduction or a label smoothing outside [0, 1].</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; an option is out of range; a row weight is negative, infinite or NaN.</exception>
     /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>;
-    /// <paramref name="targets"/> or <paramref name="classWeights"/> has the wrong length.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <paramref name="targets"/> or <paramref name="classWeights"/> has the wrong length; <paramref name="rowWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
     public static T Loss<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -41,26 +40,26 @@ public static unsafe partial class SoftmaxCrossEntropy
     }
 
     /// <summary>The gradient of the reduced cross-entropy loss with respect to the logits, for dense target rows.</summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
     /// <param name="targets">The targets, the same shape as <paramref name="logits"/>.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>; the same length as <paramref name="logits"/>. It may be the
     /// very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise, nor the targets or weights.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
-    /// <param name="options">Reduction and label smoothing.</param>
+    /// <param name="options">Every option applies but <see cref="CrossEntropyOptions.IgnoreIndex"/>, which dense targets do not have.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty, or one finite, non-negative weight per row that multiplies the row's loss (z-loss
     /// included) and its gradient. The mean's denominator (the number of rows) does not change; pass
     /// <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; the options hold an
-    /// undefined reduction or a label smoothing outside [0, 1].</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; an option is out of range; a row weight is negative, infinite or NaN.</exception>
     /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>;
     /// <paramref name="targets"/>, <paramref name="gradient"/> or <paramref name="classWeights"/> has the wrong length;
-    /// <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits; <paramref name="rowWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
     /// <remarks>
     /// Row <c>i</c>: <c>(P_ik * sum_j u_ij - u_ik) / D</c> with <c>u = w T'</c>, which is <c>(softmax(y_i) - T_i) / M</c>
     /// when the targets sum to 1 and there are no weights; <c>D</c> is the number of rows for the mean, 1 for the sum.
+    /// Every argument is checked before anything is written: a call that throws leaves every output as it was.
     /// </remarks>
     public static void Backward<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, Span<T> gradient, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -70,25 +69,25 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// The reduced cross-entropy loss and its gradient with respect to the logits, for dense target rows, in one fused
     /// pass over each row.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
     /// <param name="targets">The targets, the same shape as <paramref name="logits"/>.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
     /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it.
-    /// It may be the very same memory as <paramref name="logits"/> (in place).</param>
+    /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap any other argument.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
-    /// <param name="options">Reduction and label smoothing.</param>
+    /// <param name="options">Every option applies but <see cref="CrossEntropyOptions.IgnoreIndex"/>, which dense targets do not have.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty, or one finite, non-negative weight per row that multiplies the row's loss (z-loss
     /// included) and its gradient. The mean's denominator (the number of rows) does not change; pass
     /// <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.</param>
     /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> returns it.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; the options hold an
-    /// undefined reduction or a label smoothing outside [0, 1].</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; an option is out of range; a row weight is negative, infinite or NaN.</exception>
     /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>;
     /// <paramref name="targets"/>, <paramref name="gradient"/> or <paramref name="classWeights"/> has the wrong length;
-    /// <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits; <paramref name="rowWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
+    /// <remarks>Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static T LossAndGradient<T>(ReadOnlySpan<T> logits, ReadOnlySpan<T> targets, Span<T> gradient, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

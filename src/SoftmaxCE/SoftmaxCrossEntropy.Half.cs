@@ -23,7 +23,8 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="options">Every option, as for the generic <c>Forward</c>.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty, or one finite, non-negative weight per row that multiplies the row's loss.</param>
-    /// <param name="rowLosses">Empty, or one element per row: receives each row's loss, rounded once to Half.</param>
+    /// <param name="rowLosses">Empty, or one element per row: receives each row's loss, rounded once to Half. It may not
+    /// overlap any other argument.</param>
     /// <returns>The reduced loss, computed in double from the float row losses and rounded once to Half.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; a label is outside
     /// <c>[0, classes)</c> and not the ignored value; an option is out of range; a row weight is negative, infinite or NaN.</exception>
@@ -36,6 +37,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// same one-rounding accuracy as the fused call; the generic overload stores it as Half, and its rounding (2^-11 relative)
     /// then enters the gradient. For more digits of the loss than Half holds, sum the row losses of the float method on
     /// widened logits.
+    /// Every argument is checked before anything is written: a call that throws leaves every output as it was.
     /// </remarks>
     public static Half Forward(ReadOnlySpan<Half> logits, ReadOnlySpan<int> labels, Span<float> logSumExp, int classes,
         CrossEntropyOptions options = default, ReadOnlySpan<Half> classWeights = default, ReadOnlySpan<Half> rowWeights = default, Span<Half> rowLosses = default)
@@ -55,19 +57,22 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// </summary>
     /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
     /// <param name="targets">The targets, the same shape as <paramref name="logits"/>.</param>
-    /// <param name="logSumExp">Receives each row's log-sum-exp of its final (scaled, capped) logits, in float; one per row.</param>
+    /// <param name="logSumExp">Receives each row's log-sum-exp of its final (scaled, capped) logits, in float; one per row. It
+    /// may not overlap any other argument.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
     /// <param name="options">Every option, as for the generic <c>Forward</c>.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty, or one finite, non-negative weight per row that multiplies the row's loss.</param>
-    /// <param name="rowLosses">Empty, or one element per row: receives each row's loss, rounded once to Half.</param>
+    /// <param name="rowLosses">Empty, or one element per row: receives each row's loss, rounded once to Half. It may not
+    /// overlap any other argument.</param>
     /// <returns>The reduced loss, computed in double from the float row losses and rounded once to Half.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; an option is out of range; a
     /// row weight is negative, infinite or NaN.</exception>
     /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>; <paramref name="targets"/>,
     /// <paramref name="logSumExp"/>, <paramref name="classWeights"/>, <paramref name="rowWeights"/> or <paramref name="rowLosses"/>
     /// has the wrong length; an output overlaps another argument.</exception>
-    /// <remarks>As for the label overload: float computation, each stored result rounded once, the log-sum-exp kept in float.</remarks>
+    /// <remarks>As for the label overload: float computation, each stored result rounded once, the log-sum-exp kept in float.
+    /// Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static Half Forward(ReadOnlySpan<Half> logits, ReadOnlySpan<Half> targets, Span<float> logSumExp, int classes,
         CrossEntropyOptions options = default, ReadOnlySpan<Half> classWeights = default, ReadOnlySpan<Half> rowWeights = default, Span<Half> rowLosses = default)
     {
@@ -98,7 +103,8 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentException">A span has the wrong length; <paramref name="gradient"/> overlaps an input other than as
     /// the very same memory as the logits.</exception>
     /// <remarks>The softmax is recomputed in float from the float log-sum-exp; each gradient element is rounded once to Half,
-    /// so the pair gives what the fused <c>LossAndGradient</c> gives, times the upstream gradient.</remarks>
+    /// so the pair gives what the fused <c>LossAndGradient</c> gives, times the upstream gradient.
+    /// Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static void Backward(ReadOnlySpan<Half> logits, ReadOnlySpan<int> labels, ReadOnlySpan<float> logSumExp, Half upstreamGradient, Span<Half> gradient, int classes,
         CrossEntropyOptions options = default, ReadOnlySpan<Half> classWeights = default, ReadOnlySpan<Half> rowWeights = default)
     {
@@ -119,7 +125,8 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="labels">The labels of the forward.</param>
     /// <param name="logSumExp">The saved log-sum-exp, one float per row.</param>
     /// <param name="rowUpstreamGradients">One upstream gradient per row.</param>
-    /// <param name="gradient">Receives the gradient, rounded once to Half; it may be the very same memory as <paramref name="logits"/>.</param>
+    /// <param name="gradient">Receives the gradient, rounded once to Half; it may be the very same memory as <paramref name="logits"/>
+    /// (in place), but may not overlap any other argument.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
     /// <param name="options">The options of the forward (the reduction does not apply).</param>
     /// <param name="classWeights">The class weights of the forward.</param>
@@ -128,7 +135,8 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <c>[0, classes)</c> and not the ignored value; an option is out of range; a row weight is negative, infinite or NaN.</exception>
     /// <exception cref="ArgumentException">A span has the wrong length; <paramref name="gradient"/> overlaps an input other than as
     /// the very same memory as the logits.</exception>
-    /// <remarks>Computed in float; each gradient element is rounded once to Half.</remarks>
+    /// <remarks>Computed in float; each gradient element is rounded once to Half.
+    /// Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static void Backward(ReadOnlySpan<Half> logits, ReadOnlySpan<int> labels, ReadOnlySpan<float> logSumExp, ReadOnlySpan<Half> rowUpstreamGradients, Span<Half> gradient, int classes,
         CrossEntropyOptions options = default, ReadOnlySpan<Half> classWeights = default, ReadOnlySpan<Half> rowWeights = default)
     {
@@ -151,16 +159,18 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="targets">The targets of the forward.</param>
     /// <param name="logSumExp">The saved log-sum-exp, one float per row.</param>
     /// <param name="upstreamGradient">The gradient of the final objective with respect to the reduced loss.</param>
-    /// <param name="gradient">Receives the gradient, rounded once to Half; it may be the very same memory as <paramref name="logits"/>.</param>
+    /// <param name="gradient">Receives the gradient, rounded once to Half; it may be the very same memory as <paramref name="logits"/>
+    /// (in place), but may not overlap any other argument.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
     /// <param name="options">The options of the forward.</param>
     /// <param name="classWeights">The class weights of the forward.</param>
     /// <param name="rowWeights">The row weights of the forward.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; an option is out of range; a row
-    /// weight is negative, infinite or NaN.</exception>
+    /// weight is negative, infinite or NaN; a row weight is negative, infinite or NaN.</exception>
     /// <exception cref="ArgumentException">A span has the wrong length; <paramref name="gradient"/> overlaps an input other than as
     /// the very same memory as the logits.</exception>
-    /// <remarks>Computed in float; each gradient element is rounded once to Half.</remarks>
+    /// <remarks>Computed in float; each gradient element is rounded once to Half.
+    /// Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static void Backward(ReadOnlySpan<Half> logits, ReadOnlySpan<Half> targets, ReadOnlySpan<float> logSumExp, Half upstreamGradient, Span<Half> gradient, int classes,
         CrossEntropyOptions options = default, ReadOnlySpan<Half> classWeights = default, ReadOnlySpan<Half> rowWeights = default)
     {
@@ -179,16 +189,18 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="targets">The targets of the forward.</param>
     /// <param name="logSumExp">The saved log-sum-exp, one float per row.</param>
     /// <param name="rowUpstreamGradients">One upstream gradient per row.</param>
-    /// <param name="gradient">Receives the gradient, rounded once to Half; it may be the very same memory as <paramref name="logits"/>.</param>
+    /// <param name="gradient">Receives the gradient, rounded once to Half; it may be the very same memory as <paramref name="logits"/>
+    /// (in place), but may not overlap any other argument.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
     /// <param name="options">The options of the forward (the reduction does not apply).</param>
     /// <param name="classWeights">The class weights of the forward.</param>
     /// <param name="rowWeights">The row weights of the forward.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; an option is out of range; a row
-    /// weight is negative, infinite or NaN.</exception>
+    /// weight is negative, infinite or NaN; a row weight is negative, infinite or NaN.</exception>
     /// <exception cref="ArgumentException">A span has the wrong length; <paramref name="gradient"/> overlaps an input other than as
     /// the very same memory as the logits.</exception>
-    /// <remarks>Computed in float; each gradient element is rounded once to Half.</remarks>
+    /// <remarks>Computed in float; each gradient element is rounded once to Half.
+    /// Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static void Backward(ReadOnlySpan<Half> logits, ReadOnlySpan<Half> targets, ReadOnlySpan<float> logSumExp, ReadOnlySpan<Half> rowUpstreamGradients, Span<Half> gradient, int classes,
         CrossEntropyOptions options = default, ReadOnlySpan<Half> classWeights = default, ReadOnlySpan<Half> rowWeights = default)
     {

@@ -11,11 +11,12 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <summary>
     /// The cross-entropy loss of logits against class-index labels, reduced over the batch.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
-    /// <param name="options">Reduction, ignored label and label smoothing; the default is PyTorch's default.</param>
+    /// <param name="options">Every option applies (reduction, ignored label, label smoothing, z-loss, logit scale, soft-cap,
+    /// denominator, parallelism); the default is PyTorch's default.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty, or one finite, non-negative weight per row that multiplies the row's loss (z-loss
     /// included) and its gradient. The mean's denominator does not change: a row of weight 0 has a zero loss and gradient
@@ -28,11 +29,10 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// The batch sum is accumulated in double precision.
     /// </returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; a label is outside
-    /// <c>[0, classes)</c> and not the ignored value; the options hold an undefined reduction or a label smoothing
-    /// outside [0, 1].</exception>
+    /// <c>[0, classes)</c> and not the ignored value; an option is out of range; a row weight is negative, infinite or NaN.</exception>
     /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>;
-    /// <paramref name="labels"/> or <paramref name="classWeights"/> has the wrong length.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <paramref name="labels"/> or <paramref name="classWeights"/> has the wrong length; <paramref name="rowWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
     /// <remarks>A label on a masked class (logit negative infinity) gives positive infinity; a NaN logit gives NaN.</remarks>
     public static T Loss<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -47,24 +47,26 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <summary>
     /// Each row's cross-entropy loss against its class-index label (PyTorch's <c>reduction='none'</c>).
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.</param>
     /// <param name="rowLosses">Receives one loss per row: <c>w_l (LSE_i - y_il)</c>, with smoothing as in
     /// <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>; 0 for an ignored row.
     /// It may not overlap any input.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
-    /// <param name="options">Ignored label and label smoothing; <see cref="CrossEntropyOptions.Reduction"/> is not used.</param>
+    /// <param name="options">Every option applies but <see cref="CrossEntropyOptions.Reduction"/> and
+    /// <see cref="CrossEntropyOptions.Denominator"/> (each row's loss is unreduced).</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty, or one finite, non-negative weight per row that multiplies the row's loss (z-loss
     /// included) and its gradient. The mean's denominator does not change: a row of weight 0 has a zero loss and gradient
     /// but still counts (unlike an ignored label); pass <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; a label is outside
-    /// <c>[0, classes)</c> and not the ignored value; the label smoothing is outside [0, 1].</exception>
+    /// <c>[0, classes)</c> and not the ignored value; an option is out of range; a row weight is negative, infinite or NaN.</exception>
     /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>;
     /// <paramref name="labels"/>, <paramref name="rowLosses"/> or <paramref name="classWeights"/> has the wrong length;
-    /// <paramref name="rowLosses"/> overlaps an input.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <paramref name="rowLosses"/> overlaps an input; <paramref name="rowWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
+    /// <remarks>Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static void RowLosses<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> rowLosses, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -81,28 +83,29 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <summary>
     /// The gradient of the reduced cross-entropy loss with respect to the logits, for class-index labels.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>; the same length as <paramref name="logits"/>. It may be
     /// the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise, nor any other input.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
-    /// <param name="options">Reduction, ignored label and label smoothing.</param>
+    /// <param name="options">Every option applies (reduction, ignored label, label smoothing, z-loss, logit scale, soft-cap,
+    /// denominator, parallelism).</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty, or one finite, non-negative weight per row that multiplies the row's loss (z-loss
     /// included) and its gradient. The mean's denominator does not change: a row of weight 0 has a zero loss and gradient
     /// but still counts (unlike an ignored label); pass <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; a label is outside
-    /// <c>[0, classes)</c> and not the ignored value; the options hold an undefined reduction or a label smoothing
-    /// outside [0, 1].</exception>
+    /// <c>[0, classes)</c> and not the ignored value; an option is out of range; a row weight is negative, infinite or NaN.</exception>
     /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>;
     /// <paramref name="labels"/>, <paramref name="gradient"/> or <paramref name="classWeights"/> has the wrong length;
-    /// <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits; <paramref name="rowWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
     /// <remarks>
     /// Row <c>i</c> with label <c>l</c>: <c>(P_ik * (w_l (1 - eps) + (eps / C) sum_j w_j) - (1 - eps) w_l [k == l] - (eps / C) w_k) / D</c>,
     /// which is <c>(softmax(y_i) - onehot(l)) / D</c> without weights or smoothing; <c>D</c> is the mean's denominator
     /// (1 for <see cref="Reduction.Sum"/>). Ignored rows get zeros. A masked class (logit negative infinity) gets 0.
+    /// Every argument is checked before anything is written: a call that throws leaves every output as it was.
     /// </remarks>
     public static void Backward<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> gradient, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -112,26 +115,27 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// The reduced cross-entropy loss and its gradient with respect to the logits, for class-index labels, in one
     /// fused pass over each row.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
     /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it.
-    /// It may be the very same memory as <paramref name="logits"/> (in place).</param>
+    /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap any other argument.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
-    /// <param name="options">Reduction, ignored label and label smoothing.</param>
+    /// <param name="options">Every option applies (reduction, ignored label, label smoothing, z-loss, logit scale, soft-cap,
+    /// denominator, parallelism).</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty, or one finite, non-negative weight per row that multiplies the row's loss (z-loss
     /// included) and its gradient. The mean's denominator does not change: a row of weight 0 has a zero loss and gradient
     /// but still counts (unlike an ignored label); pass <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.</param>
     /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> returns it.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; a label is outside
-    /// <c>[0, classes)</c> and not the ignored value; the options hold an undefined reduction or a label smoothing
-    /// outside [0, 1].</exception>
+    /// <c>[0, classes)</c> and not the ignored value; an option is out of range; a row weight is negative, infinite or NaN.</exception>
     /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>;
     /// <paramref name="labels"/>, <paramref name="gradient"/> or <paramref name="classWeights"/> has the wrong length;
-    /// <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits; <paramref name="rowWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
+    /// <remarks>Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static T LossAndGradient<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> gradient, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -148,7 +152,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// The denominator that <see cref="Reduction.Mean"/> divides by for these labels: the number of rows that are
     /// not ignored, or, with class weights, the sum of the weights of their labels (added in row order, in double).
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="labels">One class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.</param>
     /// <param name="classes">The number of classes <c>C</c>.</param>
     /// <param name="options">The options of the calls (only <see cref="CrossEntropyOptions.IgnoreIndex"/> matters).</param>
@@ -159,6 +163,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive, or a label is outside
     /// <c>[0, classes)</c> and not the ignored value.</exception>
     /// <exception cref="ArgumentException"><paramref name="classWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
     public static double MeanDenominator<T>(ReadOnlySpan<int> labels, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -173,10 +178,11 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// and from the same fused pass the z-loss part of the loss, the number of counted rows whose label is the row's
     /// argmax (accuracy), and optionally each row's predicted class.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.</param>
-    /// <param name="gradient">Receives <c>dLoss/dLogits</c>; it may be the very same memory as <paramref name="logits"/>.</param>
+    /// <param name="gradient">Receives <c>dLoss/dLogits</c>; it may be the very same memory as <paramref name="logits"/> (in place),
+    /// but may not overlap any other argument.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
     /// <param name="options">All options, as for <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
@@ -184,13 +190,14 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// included) and its gradient. The mean's denominator does not change: a row of weight 0 has a zero loss and gradient
     /// but still counts (unlike an ignored label); pass <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.</param>
     /// <param name="predictions">Empty, or one element per row: receives the row's argmax (the lowest index on ties, as
-    /// PyTorch's <c>argmax</c>; of the soft-capped logits when capping), or -1 for an ignored row. It may not overlap any input.
+    /// PyTorch's <c>argmax</c>; of the soft-capped logits when capping), or -1 for an ignored row. It may not overlap any other argument.
     /// The argmax of a row holding a NaN is unspecified.</param>
     /// <returns>The loss, its z-loss part, the correct count and the number of counted rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">As for <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>.</exception>
     /// <exception cref="ArgumentException">As for <see cref="LossAndGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>,
     /// and <paramref name="predictions"/> has neither length 0 nor one element per row.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
+    /// <remarks>Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static CrossEntropyMetrics<T> LossAndGradientWithMetrics<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, Span<T> gradient, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default, Span<int> predictions = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -210,7 +217,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// pass the z-loss part, the number of counted rows whose label is the row's argmax, and optionally each row's
     /// predicted class: the evaluation loop's call.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.</param>
     /// <param name="classes">The number of classes <c>C</c>, the length of a row.</param>
@@ -219,12 +226,14 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="rowWeights">Empty, or one finite, non-negative weight per row that multiplies the row's loss (z-loss
     /// included) and its gradient. The mean's denominator does not change: a row of weight 0 has a zero loss and gradient
     /// but still counts (unlike an ignored label); pass <see cref="CrossEntropyOptions.Denominator"/> for a weighted mean.</param>
-    /// <param name="predictions">Empty, or one element per row: receives the row's argmax, or -1 for an ignored row.</param>
+    /// <param name="predictions">Empty, or one element per row: receives the row's argmax (as
+    /// <see cref="LossAndGradientWithMetrics{T}"/> writes it), or -1 for an ignored row. It may not overlap any input.</param>
     /// <returns>The loss, its z-loss part, the correct count and the number of counted rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">As for <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>.</exception>
     /// <exception cref="ArgumentException">As for <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>,
     /// and <paramref name="predictions"/> has neither length 0 nor one element per row.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
+    /// <remarks>Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static CrossEntropyMetrics<T> LossWithMetrics<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, int classes, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default, Span<int> predictions = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -42,15 +42,15 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// The per-row statistics of one class shard: its maximum logit, the sum of the exponentials of its logits relative to
     /// that maximum, and the logit of the row's label when the label falls in the shard.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="logits">The shard's logits, <c>rows * shardClasses</c> elements, row-major: row <c>i</c> holds the
     /// global classes <c>[classOffset, classOffset + shardClasses)</c> of the global row <c>i</c>.</param>
     /// <param name="labels">One global class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>.
     /// A label outside this shard is normal.</param>
-    /// <param name="rowMax">Receives each row's maximum (capped) logit <c>m_i</c> over the shard; one per row.</param>
-    /// <param name="rowSumExp">Receives each row's <c>s_i = sum_k exp(y_ik - m_i)</c> over the shard; one per row.</param>
+    /// <param name="rowMax">Receives each row's maximum (capped) logit <c>m_i</c> over the shard; one per row. It may not overlap any other argument.</param>
+    /// <param name="rowSumExp">Receives each row's <c>s_i = sum_k exp(y_ik - m_i)</c> over the shard; one per row. It may not overlap any other argument.</param>
     /// <param name="labelLogits">Receives each row's (capped) label logit when the label is a class of this shard, and 0
-    /// otherwise (and for an ignored row), so that a sum all-reduce over the shards gives every row's label logit; one per row.</param>
+    /// otherwise (and for an ignored row), so that a sum all-reduce over the shards gives every row's label logit; one per row. It may not overlap any other argument.</param>
     /// <param name="shardClasses">The number of classes in the shard, the length of a shard row.</param>
     /// <param name="classOffset">The global index of the shard's first class.</param>
     /// <param name="classes">The global number of classes <c>C</c>.</param>
@@ -62,7 +62,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentException">The length of <paramref name="logits"/> is not a multiple of
     /// <paramref name="shardClasses"/>; <paramref name="labels"/>, <paramref name="rowMax"/>, <paramref name="rowSumExp"/> or
     /// <paramref name="labelLogits"/> does not have one element per row; an output overlaps an input or another output.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
     /// <remarks>
     /// <para>
     /// With <see cref="CrossEntropyOptions.LogitScale"/> <c>s</c> and <see cref="CrossEntropyOptions.LogitSoftcap"/> <c>c</c>, the
@@ -75,6 +75,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// the merge. A NaN logit makes the row's maximum and sum NaN; a logit of positive infinity makes the sum NaN
     /// (as the unsharded loss is NaN for it).
     /// </para>
+    /// <para>Every argument is checked before anything is written: a call that throws leaves every output as it was.</para>
     /// </remarks>
     public static void ShardStatistics<T>(
         ReadOnlySpan<T> logits,
@@ -132,14 +133,16 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// Merges the per-row statistics of another shard (or of a group of shards) into <paramref name="rowMax"/> and
     /// <paramref name="rowSumExp"/>: <c>(m, s) + (m', s') = (M, s exp(m - M) + s' exp(m' - M))</c> with <c>M = max(m, m')</c>.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="otherMax">The other statistics' row maxima.</param>
     /// <param name="otherSumExp">The other statistics' sums of exponentials, relative to <paramref name="otherMax"/>.</param>
-    /// <param name="rowMax">The accumulated row maxima; receives the merged ones. It sets the number of rows.</param>
-    /// <param name="rowSumExp">The accumulated sums of exponentials, relative to <paramref name="rowMax"/>; receives the merged ones.</param>
+    /// <param name="rowMax">The accumulated row maxima; receives the merged ones. It sets the number of rows. It may not
+    /// overlap any other argument.</param>
+    /// <param name="rowSumExp">The accumulated sums of exponentials, relative to <paramref name="rowMax"/>; receives the merged ones. It may not
+    /// overlap any other argument.</param>
     /// <exception cref="ArgumentException"><paramref name="rowSumExp"/>, <paramref name="otherMax"/> or
     /// <paramref name="otherSumExp"/> does not have the length of <paramref name="rowMax"/>; two of the spans overlap.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
     /// <remarks>
     /// <para>
     /// The merge is commutative (bitwise) and associative up to rounding, so any all-reduce order gives the same result
@@ -151,6 +154,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <para>
     /// For an all-reduce that works on a single buffer, the four spans may be slices of one array, as long as they do not overlap.
     /// </para>
+    /// <para>Every argument is checked before anything is written: a call that throws leaves every output as it was.</para>
     /// </remarks>
     public static void MergeShardStatistics<T>(ReadOnlySpan<T> otherMax, ReadOnlySpan<T> otherSumExp, Span<T> rowMax, Span<T> rowSumExp)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -182,7 +186,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// The gradient of the whole cross-entropy loss with respect to one class shard's logits, and the shard's share of
     /// that loss, given the statistics of every shard merged.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="logits">The shard's logits, <c>rows * shardClasses</c> elements, row-major: row <c>i</c> holds the
     /// global classes <c>[classOffset, classOffset + shardClasses)</c> of the global row <c>i</c>.</param>
     /// <param name="labels">One global class index in <c>[0, classes)</c> per row, or <see cref="CrossEntropyOptions.IgnoreIndex"/>;
@@ -214,12 +218,12 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// </returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> or <paramref name="shardClasses"/> is not positive;
     /// <paramref name="classOffset"/> is negative or the shard ends past <paramref name="classes"/>; a label is outside
-    /// <c>[0, classes)</c> and not the ignored value; an option is out of range.</exception>
+    /// <c>[0, classes)</c> and not the ignored value; an option is out of range; a row weight is negative, infinite or NaN.</exception>
     /// <exception cref="ArgumentException">The length of <paramref name="logits"/> is not a multiple of
     /// <paramref name="shardClasses"/>; <paramref name="labels"/>, <paramref name="rowMax"/> or <paramref name="rowSumExp"/> does
     /// not have one element per row; <paramref name="gradient"/> or <paramref name="classWeights"/> has the wrong length;
-    /// <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits; <paramref name="rowWeights"/> has the wrong length.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
     /// <remarks>
     /// <para>
     /// The gradient of row <c>i</c> at global class <c>k</c> is
@@ -233,6 +237,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// gradient, as in the unsharded loss. A masked class (logit negative infinity) gets the gradient <c>-(eps / C) w_k / D</c>
     /// (0 without smoothing); with smoothing, the loss is then positive infinity.
     /// </para>
+    /// <para>Every argument is checked before anything is written: a call that throws leaves every output as it was.</para>
     /// </remarks>
     public static T ShardLossAndGradient<T>(
         ReadOnlySpan<T> logits,

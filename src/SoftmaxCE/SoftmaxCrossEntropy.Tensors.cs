@@ -19,7 +19,7 @@ namespace SoftmaxCE;
 // the same name over the flattened memory, which checks the rest (labels, options, class weights, overlap) before
 // anything is written: a call that throws leaves every output as it was. A transposed, sliced or broadcast view is
 // refused with an ArgumentException naming the argument, never misread. Labels (and row losses) are one per
-// row: shaped as the leading dimensions of the logits, one-dimensional, or a span over the flattened leading dimensions.
+// row: shaped as the logits without the class axis, one-dimensional, or a span over the positions in row-major order.
 //
 // The Tensor<T> overloads exist for type inference: C# does not infer T through the implicit conversion from Tensor<T>
 // to ReadOnlyTensorSpan<T>. A TensorSpan<T> of logits needs AsReadOnlyTensorSpan() (or an explicit <T>) in Loss, which
@@ -28,9 +28,10 @@ public static unsafe partial class SoftmaxCrossEntropy
 {
     // ---------------------------------------------------------------- Softmax, LogSoftmax
 
-    /// <summary>Computes the softmax over the last dimension: <c>P_k = exp(y_k - LSE(y))</c> for every row <c>y</c>.</summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <summary>Computes the softmax over the class axis (by default the last dimension): <c>P_k = exp(y_k - LSE(y))</c> for every position <c>y</c>.</summary>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/>; Half only with the classes on the last axis.</typeparam>
+    /// <param name="logits">The logits, rank at least 1, contiguous in row-major order; dimension <paramref name="classAxis"/>
+    /// (by default the last) holds the classes.</param>
     /// <param name="probabilities">Receives the probabilities; the same shape as <paramref name="logits"/>, contiguous.
     /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
     /// <param name="options">Only <see cref="CrossEntropyOptions.LogitScale"/>, <see cref="CrossEntropyOptions.LogitSoftcap"/>
@@ -39,13 +40,14 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
-    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or no classes (a class axis of length 0);
     /// <paramref name="probabilities"/> has another shape or partially overlaps <paramref name="logits"/>;
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half, or is Half with the classes on another axis than the last.</exception>
     /// <remarks>As <see cref="Softmax{T}(ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions)"/>: each row sums to 1 within rounding; a row with a
-    /// NaN, or of only negative infinities, gives NaN; the row maximum is subtracted first, so large logits do not overflow.</remarks>
+    /// NaN, or of only negative infinities, gives NaN; the row maximum is subtracted first, so large logits do not overflow.
+    /// Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static void Softmax<T>(in ReadOnlyTensorSpan<T> logits, in TensorSpan<T> probabilities, CrossEntropyOptions options = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -75,9 +77,10 @@ public static unsafe partial class SoftmaxCrossEntropy
         Softmax(logits.AsReadOnlyTensorSpan(), probabilities, options, classAxis);
     }
 
-    /// <summary>Computes the log-softmax over the last dimension: <c>log P_k = y_k - LSE(y)</c> for every row <c>y</c>.</summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <summary>Computes the log-softmax over the class axis (by default the last dimension): <c>log P_k = y_k - LSE(y)</c> for every position <c>y</c>.</summary>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/>; Half only with the classes on the last axis.</typeparam>
+    /// <param name="logits">The logits, rank at least 1, contiguous in row-major order; dimension <paramref name="classAxis"/>
+    /// (by default the last) holds the classes.</param>
     /// <param name="logProbabilities">Receives the log-probabilities; the same shape as <paramref name="logits"/>, contiguous.
     /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
     /// <param name="options">Only <see cref="CrossEntropyOptions.LogitScale"/>, <see cref="CrossEntropyOptions.LogitSoftcap"/>
@@ -86,13 +89,14 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
-    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or no classes (a class axis of length 0);
     /// <paramref name="logProbabilities"/> has another shape or partially overlaps <paramref name="logits"/>;
     /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half, or is Half with the classes on another axis than the last.</exception>
     /// <remarks>As <see cref="LogSoftmax{T}(ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions)"/>: a logit of negative infinity gives negative
-    /// infinity; a row with a NaN gives NaN.</remarks>
+    /// infinity; a row with a NaN gives NaN.
+    /// Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static void LogSoftmax<T>(in ReadOnlyTensorSpan<T> logits, in TensorSpan<T> logProbabilities, CrossEntropyOptions options = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -124,12 +128,14 @@ public static unsafe partial class SoftmaxCrossEntropy
 
     // ---------------------------------------------------------------- Loss
 
-    /// <summary>The cross-entropy loss of logits against class-index labels, reduced over every leading dimension.</summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <summary>The cross-entropy loss of logits against class-index labels, reduced over every position.</summary>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/>; Half only with the classes on the last axis.</typeparam>
+    /// <param name="logits">The logits, rank at least 1, contiguous in row-major order; dimension <paramref name="classAxis"/>
+    /// (by default the last) holds the classes.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row:
-    /// shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous.</param>
-    /// <param name="options">Reduction, ignored label and label smoothing; the default is PyTorch's default.</param>
+    /// shaped as the logits without the class axis, or one-dimensional; contiguous.</param>
+    /// <param name="options">Every option applies (reduction, ignored label, label smoothing, z-loss, logit scale, soft-cap,
+    /// denominator, parallelism); the default is PyTorch's default.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty (<c>default</c>), or one finite, non-negative weight per row (position), shaped as the
     /// logits without the class axis, or one-dimensional; contiguous. It multiplies the row's loss (z-loss included) and its
@@ -142,12 +148,12 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
-    /// the options are out of range.</exception>
-    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// the options are out of range; a row weight is negative, infinite or NaN.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or no classes (a class axis of length 0);
     /// <paramref name="labels"/> has the wrong shape; <paramref name="classWeights"/> has the wrong length;
-    /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements; <paramref name="rowWeights"/> has the wrong shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half, or is Half with the classes on another axis than the last.</exception>
     public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -160,12 +166,14 @@ public static unsafe partial class SoftmaxCrossEntropy
         return layout.IsRowMajor ? Loss(y, l, classes, options, classWeights, w) : StridedLabelLoss(y, l, layout, options, classWeights, w);
     }
 
-    /// <summary>The cross-entropy loss of logits against class-index labels, reduced over every leading dimension.</summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <summary>The cross-entropy loss of logits against class-index labels, reduced over every position.</summary>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/>; Half only with the classes on the last axis.</typeparam>
+    /// <param name="logits">The logits, rank at least 1, contiguous in row-major order; dimension <paramref name="classAxis"/>
+    /// (by default the last) holds the classes.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row,
-    /// the leading dimensions of <paramref name="logits"/> flattened in row-major order.</param>
-    /// <param name="options">Reduction, ignored label and label smoothing; the default is PyTorch's default.</param>
+    /// the positions (the logits' dimensions without the class axis) in row-major order.</param>
+    /// <param name="options">Every option applies (reduction, ignored label, label smoothing, z-loss, logit scale, soft-cap,
+    /// denominator, parallelism); the default is PyTorch's default.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty, or one finite, non-negative weight per row, in the order of <paramref name="labels"/>:
     /// it multiplies the row's loss (z-loss included) and its gradient. The mean's denominator does not change; pass
@@ -177,12 +185,12 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
-    /// the options are out of range.</exception>
-    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0, is not
+    /// the options are out of range; a row weight is negative, infinite or NaN.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or no classes (a class axis of length 0), is not
     /// contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements; <paramref name="labels"/> does
-    /// not hold one label per row; <paramref name="classWeights"/> has the wrong length.</exception>
+    /// not hold one label per row; <paramref name="classWeights"/> has the wrong length; <paramref name="rowWeights"/> has the wrong length.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half, or is Half with the classes on another axis than the last.</exception>
     public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -192,12 +200,13 @@ public static unsafe partial class SoftmaxCrossEntropy
         return layout.IsRowMajor ? Loss(y, labels, classes, options, classWeights, rowWeights) : StridedLabelLoss(y, labels, layout, options, classWeights, rowWeights);
     }
 
-    /// <summary>The cross-entropy loss of logits against dense target rows, reduced over every leading dimension.</summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <summary>The cross-entropy loss of logits against dense target rows, reduced over every position.</summary>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/>; Half only with the classes on the last axis.</typeparam>
+    /// <param name="logits">The logits, rank at least 1, contiguous in row-major order; dimension <paramref name="classAxis"/>
+    /// (by default the last) holds the classes.</param>
     /// <param name="targets">The targets, the same shape as <paramref name="logits"/> and contiguous: one distribution per
     /// row (one-hot, smoothed, soft), though rows need not sum to 1.</param>
-    /// <param name="options">Reduction and label smoothing; <see cref="CrossEntropyOptions.IgnoreIndex"/> does not apply to dense targets.</param>
+    /// <param name="options">Every option applies but <see cref="CrossEntropyOptions.IgnoreIndex"/>, which dense targets do not have.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty (<c>default</c>), or one finite, non-negative weight per row (position), shaped as the
     /// logits without the class axis, or one-dimensional; contiguous. It multiplies the row's loss (z-loss included) and its
@@ -209,12 +218,12 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
-    /// <exception cref="ArgumentOutOfRangeException">The options are out of range.</exception>
-    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// <exception cref="ArgumentOutOfRangeException">The options are out of range; a row weight is negative, infinite or NaN.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or no classes (a class axis of length 0);
     /// <paramref name="targets"/> has another shape; <paramref name="classWeights"/> has the wrong length;
-    /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements; <paramref name="rowWeights"/> has the wrong shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half, or is Half with the classes on another axis than the last.</exception>
     public static T Loss<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -257,14 +266,16 @@ public static unsafe partial class SoftmaxCrossEntropy
     // ---------------------------------------------------------------- RowLosses
 
     /// <summary>Each row's cross-entropy loss against its class-index label (PyTorch's <c>reduction='none'</c>).</summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/>; Half only with the classes on the last axis.</typeparam>
+    /// <param name="logits">The logits, rank at least 1, contiguous in row-major order; dimension <paramref name="classAxis"/>
+    /// (by default the last) holds the classes.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row:
-    /// shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous.</param>
+    /// shaped as the logits without the class axis, or one-dimensional; contiguous.</param>
     /// <param name="rowLosses">Receives one loss per row, as
     /// <see cref="RowLosses{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes
-    /// them: shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous. It may not overlap any input.</param>
-    /// <param name="options">Ignored label and label smoothing; <see cref="CrossEntropyOptions.Reduction"/> is not used.</param>
+    /// them: shaped as the logits without the class axis, or one-dimensional; contiguous. It may not overlap any input.</param>
+    /// <param name="options">Every option applies but <see cref="CrossEntropyOptions.Reduction"/> and
+    /// <see cref="CrossEntropyOptions.Denominator"/> (each row's loss is unreduced).</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty (<c>default</c>), or one finite, non-negative weight per row (position), shaped as the
     /// logits without the class axis, or one-dimensional; contiguous. It multiplies the row's loss (z-loss included) and its
@@ -275,13 +286,14 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
-    /// the options are out of range.</exception>
-    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// the options are out of range; a row weight is negative, infinite or NaN.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or no classes (a class axis of length 0);
     /// <paramref name="labels"/> or <paramref name="rowLosses"/> has the wrong shape; <paramref name="classWeights"/> has the
     /// wrong length; <paramref name="rowLosses"/> overlaps an input; a tensor is not contiguous in row-major order or has more
-    /// than <see cref="int.MaxValue"/> elements.</exception>
+    /// than <see cref="int.MaxValue"/> elements; <paramref name="rowWeights"/> has the wrong shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half, or is Half with the classes on another axis than the last.</exception>
+    /// <remarks>Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static void RowLosses<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> rowLosses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -304,14 +316,16 @@ public static unsafe partial class SoftmaxCrossEntropy
     }
 
     /// <summary>Each row's cross-entropy loss against its class-index label (PyTorch's <c>reduction='none'</c>).</summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/>; Half only with the classes on the last axis.</typeparam>
+    /// <param name="logits">The logits, rank at least 1, contiguous in row-major order; dimension <paramref name="classAxis"/>
+    /// (by default the last) holds the classes.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row,
-    /// the leading dimensions of <paramref name="logits"/> flattened in row-major order.</param>
+    /// the positions (the logits' dimensions without the class axis) in row-major order.</param>
     /// <param name="rowLosses">Receives one loss per row, in the order of <paramref name="labels"/>, as
     /// <see cref="RowLosses{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes
     /// them. It may not overlap any input.</param>
-    /// <param name="options">Ignored label and label smoothing; <see cref="CrossEntropyOptions.Reduction"/> is not used.</param>
+    /// <param name="options">Every option applies but <see cref="CrossEntropyOptions.Reduction"/> and
+    /// <see cref="CrossEntropyOptions.Denominator"/> (each row's loss is unreduced).</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty, or one finite, non-negative weight per row, in the order of <paramref name="labels"/>:
     /// it multiplies the row's loss (z-loss included) and its gradient. The mean's denominator does not change; pass
@@ -321,13 +335,14 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
-    /// the options are out of range.</exception>
-    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0, is not
+    /// the options are out of range; a row weight is negative, infinite or NaN.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or no classes (a class axis of length 0), is not
     /// contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements; <paramref name="labels"/> or
     /// <paramref name="rowLosses"/> does not hold one element per row; <paramref name="classWeights"/> has the wrong length;
-    /// <paramref name="rowLosses"/> overlaps an input.</exception>
+    /// <paramref name="rowLosses"/> overlaps an input; <paramref name="rowWeights"/> has the wrong length.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half, or is Half with the classes on another axis than the last.</exception>
+    /// <remarks>Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static void RowLosses<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, Span<T> rowLosses, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -365,15 +380,17 @@ public static unsafe partial class SoftmaxCrossEntropy
     // ---------------------------------------------------------------- Backward
 
     /// <summary>The gradient of the reduced cross-entropy loss with respect to the logits, for class-index labels.</summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/>; Half only with the classes on the last axis.</typeparam>
+    /// <param name="logits">The logits, rank at least 1, contiguous in row-major order; dimension <paramref name="classAxis"/>
+    /// (by default the last) holds the classes.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row:
-    /// shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous.</param>
+    /// shaped as the logits without the class axis, or one-dimensional; contiguous.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
     /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it;
     /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
-    /// <param name="options">Reduction, ignored label and label smoothing.</param>
+    /// <param name="options">Every option applies (reduction, ignored label, label smoothing, z-loss, logit scale, soft-cap,
+    /// denominator, parallelism).</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty (<c>default</c>), or one finite, non-negative weight per row (position), shaped as the
     /// logits without the class axis, or one-dimensional; contiguous. It multiplies the row's loss (z-loss included) and its
@@ -384,27 +401,30 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
-    /// the options are out of range.</exception>
-    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// the options are out of range; a row weight is negative, infinite or NaN.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or no classes (a class axis of length 0);
     /// <paramref name="labels"/> or <paramref name="gradient"/> has the wrong shape; <paramref name="classWeights"/> has the
     /// wrong length; <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits;
-    /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements; <paramref name="rowWeights"/> has the wrong shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half, or is Half with the classes on another axis than the last.</exception>
+    /// <remarks>Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
         => LossAndGradient(logits, labels, gradient, options, classWeights, rowWeights, classAxis);
 
     /// <summary>The gradient of the reduced cross-entropy loss with respect to the logits, for class-index labels.</summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/>; Half only with the classes on the last axis.</typeparam>
+    /// <param name="logits">The logits, rank at least 1, contiguous in row-major order; dimension <paramref name="classAxis"/>
+    /// (by default the last) holds the classes.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row,
-    /// the leading dimensions of <paramref name="logits"/> flattened in row-major order.</param>
+    /// the positions (the logits' dimensions without the class axis) in row-major order.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
     /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it;
     /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
-    /// <param name="options">Reduction, ignored label and label smoothing.</param>
+    /// <param name="options">Every option applies (reduction, ignored label, label smoothing, z-loss, logit scale, soft-cap,
+    /// denominator, parallelism).</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty, or one finite, non-negative weight per row, in the order of <paramref name="labels"/>:
     /// it multiplies the row's loss (z-loss included) and its gradient. The mean's denominator does not change; pass
@@ -414,27 +434,29 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
-    /// the options are out of range.</exception>
-    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// the options are out of range; a row weight is negative, infinite or NaN.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or no classes (a class axis of length 0);
     /// <paramref name="labels"/> does not hold one label per row; <paramref name="gradient"/> has another shape;
     /// <paramref name="classWeights"/> has the wrong length; <paramref name="gradient"/> overlaps an input other than as the
     /// very same memory as the logits; a tensor is not contiguous in row-major order or has more than
-    /// <see cref="int.MaxValue"/> elements.</exception>
+    /// <see cref="int.MaxValue"/> elements; <paramref name="rowWeights"/> has the wrong length.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half, or is Half with the classes on another axis than the last.</exception>
+    /// <remarks>Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
         => LossAndGradient(logits, labels, gradient, options, classWeights, rowWeights, classAxis);
 
     /// <summary>The gradient of the reduced cross-entropy loss with respect to the logits, for dense target rows.</summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/>; Half only with the classes on the last axis.</typeparam>
+    /// <param name="logits">The logits, rank at least 1, contiguous in row-major order; dimension <paramref name="classAxis"/>
+    /// (by default the last) holds the classes.</param>
     /// <param name="targets">The targets, the same shape as <paramref name="logits"/>, contiguous.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
     /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it;
     /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
     /// (in place), but may not overlap it otherwise, nor the targets or weights.</param>
-    /// <param name="options">Reduction and label smoothing.</param>
+    /// <param name="options">Every option applies but <see cref="CrossEntropyOptions.IgnoreIndex"/>, which dense targets do not have.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty (<c>default</c>), or one finite, non-negative weight per row (position), shaped as the
     /// logits without the class axis, or one-dimensional; contiguous. It multiplies the row's loss (z-loss included) and its
@@ -444,13 +466,14 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <param name="classAxis">The dimension of <paramref name="logits"/> that holds the classes: -1 (the default) the last,
     /// 1 PyTorch's <c>(N, C, d1, ..., dK)</c>; negative values count from the end. Every other dimension indexes positions
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
-    /// <exception cref="ArgumentOutOfRangeException">The options are out of range.</exception>
-    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// <exception cref="ArgumentOutOfRangeException">The options are out of range; a row weight is negative, infinite or NaN.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or no classes (a class axis of length 0);
     /// <paramref name="targets"/> or <paramref name="gradient"/> has another shape; <paramref name="classWeights"/> has the
     /// wrong length; <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits;
-    /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements; <paramref name="rowWeights"/> has the wrong shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half, or is Half with the classes on another axis than the last.</exception>
+    /// <remarks>Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static void Backward<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
         => LossAndGradient(logits, targets, gradient, options, classWeights, rowWeights, classAxis);
@@ -479,15 +502,17 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// The reduced cross-entropy loss and its gradient with respect to the logits, for class-index labels, in one fused
     /// pass over each row.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/>; Half only with the classes on the last axis.</typeparam>
+    /// <param name="logits">The logits, rank at least 1, contiguous in row-major order; dimension <paramref name="classAxis"/>
+    /// (by default the last) holds the classes.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row:
-    /// shaped as the leading dimensions of <paramref name="logits"/>, or one-dimensional; contiguous.</param>
+    /// shaped as the logits without the class axis, or one-dimensional; contiguous.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
     /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it;
     /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
-    /// <param name="options">Reduction, ignored label and label smoothing.</param>
+    /// <param name="options">Every option applies (reduction, ignored label, label smoothing, z-loss, logit scale, soft-cap,
+    /// denominator, parallelism).</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty (<c>default</c>), or one finite, non-negative weight per row (position), shaped as the
     /// logits without the class axis, or one-dimensional; contiguous. It multiplies the row's loss (z-loss included) and its
@@ -500,13 +525,14 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
-    /// the options are out of range.</exception>
-    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// the options are out of range; a row weight is negative, infinite or NaN.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or no classes (a class axis of length 0);
     /// <paramref name="labels"/> or <paramref name="gradient"/> has the wrong shape; <paramref name="classWeights"/> has the
     /// wrong length; <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits;
-    /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements; <paramref name="rowWeights"/> has the wrong shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half, or is Half with the classes on another axis than the last.</exception>
+    /// <remarks>Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -525,15 +551,17 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// The reduced cross-entropy loss and its gradient with respect to the logits, for class-index labels, in one fused
     /// pass over each row.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/>; Half only with the classes on the last axis.</typeparam>
+    /// <param name="logits">The logits, rank at least 1, contiguous in row-major order; dimension <paramref name="classAxis"/>
+    /// (by default the last) holds the classes.</param>
     /// <param name="labels">One class index in <c>[0, classes)</c> (or <see cref="CrossEntropyOptions.IgnoreIndex"/>) per row,
-    /// the leading dimensions of <paramref name="logits"/> flattened in row-major order.</param>
+    /// the positions (the logits' dimensions without the class axis) in row-major order.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
     /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it;
     /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
     /// (in place), but may not overlap it otherwise, nor any other input.</param>
-    /// <param name="options">Reduction, ignored label and label smoothing.</param>
+    /// <param name="options">Every option applies (reduction, ignored label, label smoothing, z-loss, logit scale, soft-cap,
+    /// denominator, parallelism).</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty, or one finite, non-negative weight per row, in the order of <paramref name="labels"/>:
     /// it multiplies the row's loss (z-loss included) and its gradient. The mean's denominator does not change; pass
@@ -545,14 +573,15 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside <c>[0, classes)</c> and not the ignored value;
-    /// the options are out of range.</exception>
-    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// the options are out of range; a row weight is negative, infinite or NaN.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or no classes (a class axis of length 0);
     /// <paramref name="labels"/> does not hold one label per row; <paramref name="gradient"/> has another shape;
     /// <paramref name="classWeights"/> has the wrong length; <paramref name="gradient"/> overlaps an input other than as the
     /// very same memory as the logits; a tensor is not contiguous in row-major order or has more than
-    /// <see cref="int.MaxValue"/> elements.</exception>
+    /// <see cref="int.MaxValue"/> elements; <paramref name="rowWeights"/> has the wrong length.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half, or is Half with the classes on another axis than the last.</exception>
+    /// <remarks>Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, ReadOnlySpan<int> labels, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, ReadOnlySpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -568,14 +597,15 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// The reduced cross-entropy loss and its gradient with respect to the logits, for dense target rows, in one fused
     /// pass over each row.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
-    /// <param name="logits">The logits, of shape <c>[..., classes]</c> (rank at least 1), contiguous in row-major order.</param>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/>; Half only with the classes on the last axis.</typeparam>
+    /// <param name="logits">The logits, rank at least 1, contiguous in row-major order; dimension <paramref name="classAxis"/>
+    /// (by default the last) holds the classes.</param>
     /// <param name="targets">The targets, the same shape as <paramref name="logits"/>, contiguous.</param>
     /// <param name="gradient">Receives <c>dLoss/dLogits</c>, as
     /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/> writes it;
     /// the same shape as <paramref name="logits"/>, contiguous. It may be the very same memory as <paramref name="logits"/>
     /// (in place), but may not overlap it otherwise, nor the targets or weights.</param>
-    /// <param name="options">Reduction and label smoothing.</param>
+    /// <param name="options">Every option applies but <see cref="CrossEntropyOptions.IgnoreIndex"/>, which dense targets do not have.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty (<c>default</c>), or one finite, non-negative weight per row (position), shaped as the
     /// logits without the class axis, or one-dimensional; contiguous. It multiplies the row's loss (z-loss included) and its
@@ -587,13 +617,14 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// (rows), whose labels, losses and targets follow the logits' dimensions without the class axis, in row-major order.</param>
     /// <returns>The loss, as <see cref="Loss{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>
     /// returns it for the flattened rows.</returns>
-    /// <exception cref="ArgumentOutOfRangeException">The options are out of range.</exception>
-    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or a last dimension of length 0;
+    /// <exception cref="ArgumentOutOfRangeException">The options are out of range; a row weight is negative, infinite or NaN.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has rank 0 or no classes (a class axis of length 0);
     /// <paramref name="targets"/> or <paramref name="gradient"/> has another shape; <paramref name="classWeights"/> has the
     /// wrong length; <paramref name="gradient"/> overlaps an input other than as the very same memory as the logits;
-    /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements.</exception>
+    /// a tensor is not contiguous in row-major order or has more than <see cref="int.MaxValue"/> elements; <paramref name="rowWeights"/> has the wrong shape.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classAxis"/> is outside <c>[-rank, rank)</c>.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half, or is Half with the classes on another axis than the last.</exception>
+    /// <remarks>Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static T LossAndGradient<T>(in ReadOnlyTensorSpan<T> logits, in ReadOnlyTensorSpan<T> targets, in TensorSpan<T> gradient, CrossEntropyOptions options = default, ReadOnlySpan<T> classWeights = default, in ReadOnlyTensorSpan<T> rowWeights = default, int classAxis = -1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -640,14 +671,16 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <see cref="Forward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T})"/>),
     /// over a tensor whose classes lie on <paramref name="classAxis"/>.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/>; Half only with the classes on the last axis.</typeparam>
     /// <param name="logits">The logits, contiguous in row-major order; dimension <paramref name="classAxis"/> holds the classes.</param>
     /// <param name="labels">Class indices (or the ignored value), one per position: the logits' shape without the class axis, or one-dimensional.</param>
-    /// <param name="logSumExp">Receives each position's log-sum-exp: the logits' shape without the class axis, or one-dimensional.</param>
+    /// <param name="logSumExp">Receives each position's log-sum-exp: the logits' shape without the class axis, or one-dimensional.
+    /// It may not overlap any other argument.</param>
     /// <param name="options">Every option, as for the span overload.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty (<c>default</c>), or one weight per position, shaped as <paramref name="logSumExp"/>.</param>
-    /// <param name="rowLosses">Empty (<c>default</c>), or one element per position, shaped as <paramref name="logSumExp"/>: each position's loss.</param>
+    /// <param name="rowLosses">Empty (<c>default</c>), or one element per position, shaped as <paramref name="logSumExp"/>: each position's loss.
+    /// It may not overlap any other argument.</param>
     /// <param name="classAxis">The dimension that holds the classes: -1 (the default) the last, 1 PyTorch's <c>(N, C, d1, ..., dK)</c>;
     /// negative values count from the end.</param>
     /// <returns>The reduced loss, as the span overload returns it for the positions in row-major order.</returns>
@@ -655,7 +688,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// or a row weight is out of range.</exception>
     /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps an output;
     /// <paramref name="classWeights"/> has the wrong length.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half, or is Half with the classes on another axis than the last.</exception>
     /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the span overload's
     /// kernels run on the positions a chunk at a time, each chunk gathered into row-major rows in the thread's scratch (the
     /// strided kernels do not write log-sum-exps yet): a copy of one chunk per thread, never of the tensor; the results are
@@ -707,14 +740,16 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <see cref="Forward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T}, Span{T})"/>),
     /// over a tensor whose classes lie on <paramref name="classAxis"/>.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/>; Half only with the classes on the last axis.</typeparam>
     /// <param name="logits">The logits, contiguous in row-major order; dimension <paramref name="classAxis"/> holds the classes.</param>
     /// <param name="targets">Probabilities along the class axis: the logits' shape.</param>
-    /// <param name="logSumExp">Receives each position's log-sum-exp: the logits' shape without the class axis, or one-dimensional.</param>
+    /// <param name="logSumExp">Receives each position's log-sum-exp: the logits' shape without the class axis, or one-dimensional.
+    /// It may not overlap any other argument.</param>
     /// <param name="options">Every option, as for the span overload.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty (<c>default</c>), or one weight per position, shaped as <paramref name="logSumExp"/>.</param>
-    /// <param name="rowLosses">Empty (<c>default</c>), or one element per position, shaped as <paramref name="logSumExp"/>: each position's loss.</param>
+    /// <param name="rowLosses">Empty (<c>default</c>), or one element per position, shaped as <paramref name="logSumExp"/>: each position's loss.
+    /// It may not overlap any other argument.</param>
     /// <param name="classAxis">The dimension that holds the classes: -1 (the default) the last, 1 PyTorch's <c>(N, C, d1, ..., dK)</c>;
     /// negative values count from the end.</param>
     /// <returns>The reduced loss, as the span overload returns it for the positions in row-major order.</returns>
@@ -722,7 +757,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// or a row weight is out of range.</exception>
     /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps an output;
     /// <paramref name="classWeights"/> has the wrong length.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half, or is Half with the classes on another axis than the last.</exception>
     /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the span overload's
     /// kernels run on the positions a chunk at a time, each chunk gathered into row-major rows in the thread's scratch (the
     /// strided kernels do not write log-sum-exps yet): a copy of one chunk per thread, never of the tensor; the results are
@@ -773,12 +808,13 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, ReadOnlySpan{T}, T, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>),
     /// over a tensor whose classes lie on <paramref name="classAxis"/>: the gradient of the reduced loss times one upstream value.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/>; Half only with the classes on the last axis.</typeparam>
     /// <param name="logits">The logits the forward saw, contiguous in row-major order; dimension <paramref name="classAxis"/> holds the classes.</param>
     /// <param name="labels">Class indices (or the ignored value), one per position: the logits' shape without the class axis, or one-dimensional.</param>
     /// <param name="logSumExp">The forward's log-sum-exp: the logits' shape without the class axis, or one-dimensional.</param>
     /// <param name="upstreamGradient">The gradient of the objective with respect to the reduced loss.</param>
-    /// <param name="gradient">Receives the gradient; the logits' shape. It may be the very same memory as <paramref name="logits"/>.</param>
+    /// <param name="gradient">Receives the gradient; the logits' shape. It may be the very same memory as <paramref name="logits"/>
+    /// (in place), but may not overlap any other argument.</param>
     /// <param name="options">Every option, as for the forward.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty (<c>default</c>), or one weight per position, shaped as <paramref name="logSumExp"/>.</param>
@@ -788,7 +824,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// or a row weight is out of range.</exception>
     /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps the gradient
     /// other than as the logits' very memory; <paramref name="classWeights"/> has the wrong length.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half, or is Half with the classes on another axis than the last.</exception>
     /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the span overload's
     /// kernels run on the positions a chunk at a time: each chunk's logits (and targets) gathered into row-major rows in the
     /// thread's scratch, its gradient scattered back; copies of one chunk per thread, never of the tensor.</remarks>
@@ -813,12 +849,13 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{int}, ReadOnlySpan{T}, T, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>),
     /// over a tensor whose classes lie on <paramref name="classAxis"/>: each position's loss gradient times its own upstream value.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/>; Half only with the classes on the last axis.</typeparam>
     /// <param name="logits">The logits the forward saw, contiguous in row-major order; dimension <paramref name="classAxis"/> holds the classes.</param>
     /// <param name="labels">Class indices (or the ignored value), one per position: the logits' shape without the class axis, or one-dimensional.</param>
     /// <param name="logSumExp">The forward's log-sum-exp: the logits' shape without the class axis, or one-dimensional.</param>
     /// <param name="rowUpstreamGradients">One upstream value per position (reduction 'none'), shaped as <paramref name="logSumExp"/>.</param>
-    /// <param name="gradient">Receives the gradient; the logits' shape. It may be the very same memory as <paramref name="logits"/>.</param>
+    /// <param name="gradient">Receives the gradient; the logits' shape. It may be the very same memory as <paramref name="logits"/>
+    /// (in place), but may not overlap any other argument.</param>
     /// <param name="options">Every option, as for the forward.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty (<c>default</c>), or one weight per position, shaped as <paramref name="logSumExp"/>.</param>
@@ -828,7 +865,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// or a row weight is out of range.</exception>
     /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps the gradient
     /// other than as the logits' very memory; <paramref name="classWeights"/> has the wrong length.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half, or is Half with the classes on another axis than the last.</exception>
     /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the span overload's
     /// kernels run on the positions a chunk at a time: each chunk's logits (and targets) gathered into row-major rows in the
     /// thread's scratch, its gradient scattered back; copies of one chunk per thread, never of the tensor.</remarks>
@@ -855,12 +892,13 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>),
     /// over a tensor whose classes lie on <paramref name="classAxis"/>: the gradient of the reduced loss times one upstream value.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/>; Half only with the classes on the last axis.</typeparam>
     /// <param name="logits">The logits the forward saw, contiguous in row-major order; dimension <paramref name="classAxis"/> holds the classes.</param>
     /// <param name="targets">Probabilities along the class axis: the logits' shape.</param>
     /// <param name="logSumExp">The forward's log-sum-exp: the logits' shape without the class axis, or one-dimensional.</param>
     /// <param name="upstreamGradient">The gradient of the objective with respect to the reduced loss.</param>
-    /// <param name="gradient">Receives the gradient; the logits' shape. It may be the very same memory as <paramref name="logits"/>.</param>
+    /// <param name="gradient">Receives the gradient; the logits' shape. It may be the very same memory as <paramref name="logits"/>
+    /// (in place), but may not overlap any other argument.</param>
     /// <param name="options">Every option, as for the forward.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty (<c>default</c>), or one weight per position, shaped as <paramref name="logSumExp"/>.</param>
@@ -870,7 +908,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// or a row weight is out of range.</exception>
     /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps the gradient
     /// other than as the logits' very memory; <paramref name="classWeights"/> has the wrong length.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half, or is Half with the classes on another axis than the last.</exception>
     /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the span overload's
     /// kernels run on the positions a chunk at a time: each chunk's logits (and targets) gathered into row-major rows in the
     /// thread's scratch, its gradient scattered back; copies of one chunk per thread, never of the tensor.</remarks>
@@ -895,12 +933,13 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <see cref="Backward{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, ReadOnlySpan{T}, T, Span{T}, int, CrossEntropyOptions, ReadOnlySpan{T}, ReadOnlySpan{T})"/>),
     /// over a tensor whose classes lie on <paramref name="classAxis"/>: each position's loss gradient times its own upstream value.
     /// </summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/>; Half only with the classes on the last axis.</typeparam>
     /// <param name="logits">The logits the forward saw, contiguous in row-major order; dimension <paramref name="classAxis"/> holds the classes.</param>
     /// <param name="targets">Probabilities along the class axis: the logits' shape.</param>
     /// <param name="logSumExp">The forward's log-sum-exp: the logits' shape without the class axis, or one-dimensional.</param>
     /// <param name="rowUpstreamGradients">One upstream value per position (reduction 'none'), shaped as <paramref name="logSumExp"/>.</param>
-    /// <param name="gradient">Receives the gradient; the logits' shape. It may be the very same memory as <paramref name="logits"/>.</param>
+    /// <param name="gradient">Receives the gradient; the logits' shape. It may be the very same memory as <paramref name="logits"/>
+    /// (in place), but may not overlap any other argument.</param>
     /// <param name="options">Every option, as for the forward.</param>
     /// <param name="classWeights">Empty (unweighted), or one weight per class.</param>
     /// <param name="rowWeights">Empty (<c>default</c>), or one weight per position, shaped as <paramref name="logSumExp"/>.</param>
@@ -910,7 +949,7 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// or a row weight is out of range.</exception>
     /// <exception cref="ArgumentException">A tensor has the wrong shape, is not contiguous in row-major order or overlaps the gradient
     /// other than as the logits' very memory; <paramref name="classWeights"/> has the wrong length.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half, or is Half with the classes on another axis than the last.</exception>
     /// <remarks>With the classes last this is the span overload over the flattened memory. On another axis the span overload's
     /// kernels run on the positions a chunk at a time: each chunk's logits (and targets) gathered into row-major rows in the
     /// thread's scratch, its gradient scattered back; copies of one chunk per thread, never of the tensor.</remarks>
@@ -1175,6 +1214,7 @@ public static unsafe partial class SoftmaxCrossEntropy
         }
 
         /// <summary>An optional per-position tensor: empty when not given (rank 0), else checked and flattened.</summary>
+    /// <remarks>Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
         public static ReadOnlySpan<T> OptionalRows<T>(in ReadOnlyTensorSpan<T> tensor, ReadOnlySpan<nint> logits, in ClassLayout layout, string paramName)
         {
             if (tensor.Lengths.IsEmpty)
@@ -1199,6 +1239,7 @@ public static unsafe partial class SoftmaxCrossEntropy
         }
 
         /// <summary>The elements of a row-major contiguous tensor span, as one span.</summary>
+    /// <remarks>Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
         public static ReadOnlySpan<T> Flatten<T>(in ReadOnlyTensorSpan<T> tensor, string paramName)
         {
             int length = CheckRowMajor(tensor.Lengths, tensor.Strides, tensor.FlattenedLength, paramName);
@@ -1206,6 +1247,7 @@ public static unsafe partial class SoftmaxCrossEntropy
         }
 
         /// <summary>The elements of a row-major contiguous tensor span, as one span.</summary>
+    /// <remarks>Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
         public static Span<T> Flatten<T>(in TensorSpan<T> tensor, string paramName)
         {
             int length = CheckRowMajor(tensor.Lengths, tensor.Strides, tensor.FlattenedLength, paramName);

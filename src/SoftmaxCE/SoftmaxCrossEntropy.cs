@@ -11,9 +11,10 @@ namespace SoftmaxCE;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Every method takes the logits as one contiguous span of <c>rows * classes</c> elements (row <c>i</c> is
-/// <c>logits[(i * classes)..((i + 1) * classes)]</c>) and works for <see cref="float"/> and <see cref="double"/>, and for
-/// <see cref="Half"/> storage: Half logits are widened to float (exactly), every computation is the float one, and each stored
+/// The span methods take the logits as one contiguous span of <c>rows * classes</c> elements (row <c>i</c> is
+/// <c>logits[(i * classes)..((i + 1) * classes)]</c>); the tensor overloads take any row-major shape with the classes on
+/// <c>classAxis</c>. Every method works for <see cref="float"/> and <see cref="double"/>, and all but the linear head (and the
+/// tensor overloads with the classes on another axis than the last) for <see cref="Half"/> storage: Half logits are widened to float (exactly), every computation is the float one, and each stored
 /// result (probabilities, log-probabilities, gradients, row losses, log-sum-exp, shard statistics) is rounded once to Half;
 /// the reduced loss is summed in double and rounded once. For more digits than Half holds, use the <c>Forward</c> and
 /// <c>Backward</c> overloads whose log-sum-exp is float, or sum the row losses of the float method on widened logits.
@@ -26,14 +27,17 @@ namespace SoftmaxCE;
 /// has no distribution: its outputs are NaN, as in PyTorch.
 /// </para>
 /// <para>
-/// No method allocates. Every argument is checked before anything is written, so a call that throws leaves
-/// every output buffer as it was.
+/// Calls allocate nothing once their thread has made one call of the same kind and size (the scratch buffers are kept per
+/// thread); the tensor overloads that gather a row-major copy (the classes on another axis than the last, for <c>Forward</c>,
+/// <c>Backward</c> from saved statistics, and with row weights) rent it from <c>ArrayPool&lt;T&gt;.Shared</c>. Every argument
+/// is checked before anything is written, so a call that throws leaves every output buffer as it was. An output may be the
+/// very same memory as an input only where its documentation says so (in place); no other overlap is allowed.
 /// </para>
 /// </remarks>
 public static unsafe partial class SoftmaxCrossEntropy
 {
     /// <summary>Computes the softmax of each row: <c>P_k = exp(y'_k - LSE(y'))</c>, with <c>y'</c> the scaled, soft-capped logits.</summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
     /// <param name="probabilities">Receives the probabilities; the same length as <paramref name="logits"/>.
     /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
@@ -44,10 +48,11 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; an option is out of range.</exception>
     /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>;
     /// <paramref name="probabilities"/> has the wrong length or partially overlaps <paramref name="logits"/>.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
     /// <remarks>Each row sums to 1 within rounding. A row with a NaN gives NaN probabilities; a row whose logits are all
     /// negative infinity gives NaN. Unlike <c>TensorPrimitives.SoftMax</c>, the row maximum is subtracted first,
-    /// so large logits do not overflow. The results are bitwise the same for any degree of parallelism.</remarks>
+    /// so large logits do not overflow. The results are bitwise the same for any degree of parallelism.
+    /// Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static void Softmax<T>(ReadOnlySpan<T> logits, Span<T> probabilities, int classes, CrossEntropyOptions options = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -72,7 +77,7 @@ public static unsafe partial class SoftmaxCrossEntropy
 
     /// <summary>Computes the log-softmax of each row: <c>log P_k = y'_k - LSE(y')</c>, with <c>LSE(y') = m + ln sum_k exp(y'_k - m)</c>
     /// and <c>y'</c> the scaled, soft-capped logits.</summary>
-    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/> or <see cref="Half"/> (Half is computed in float, each stored result rounded once to Half).</typeparam>
     /// <param name="logits">The logits, <c>rows * classes</c> elements, row-major.</param>
     /// <param name="logProbabilities">Receives the log-probabilities; the same length as <paramref name="logits"/>.
     /// It may be the very same memory as <paramref name="logits"/> (in place), but may not overlap it otherwise.</param>
@@ -82,9 +87,10 @@ public static unsafe partial class SoftmaxCrossEntropy
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="classes"/> is not positive; an option is out of range.</exception>
     /// <exception cref="ArgumentException">The logits length is not a multiple of <paramref name="classes"/>;
     /// <paramref name="logProbabilities"/> has the wrong length or partially overlaps <paramref name="logits"/>.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is neither float nor double.</exception>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, double or Half.</exception>
     /// <remarks>A logit of negative infinity gives negative infinity; a row with a NaN gives NaN. The results are bitwise the
-    /// same for any degree of parallelism.</remarks>
+    /// same for any degree of parallelism.
+    /// Every argument is checked before anything is written: a call that throws leaves every output as it was.</remarks>
     public static void LogSoftmax<T>(ReadOnlySpan<T> logits, Span<T> logProbabilities, int classes, CrossEntropyOptions options = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -135,8 +135,8 @@ public sealed class FoundByPropertyTests
 
     /// <summary>
     /// A counted row whose logits are all negative infinity is predicted as class 0 (ties go to the lowest index, as
-    /// PyTorch's argmax does), at every width and row length: -1 is documented for ignored rows only (the same bug
-    /// also hit every C longer than one vector at the narrower widths).
+    /// PyTorch's argmax does), at every width and row length: -1 is documented for ignored rows only (a row of negative
+    /// infinities once got -1, at every C longer than one vector at the narrower widths too).
     /// </summary>
     [Theory]
     [MemberData(nameof(TestData.WidthsAndClasses), MemberType = typeof(TestData))]

@@ -7,7 +7,7 @@ using Xunit.Sdk;
 
 namespace SoftmaxCE.Tests;
 
-/// <summary>The two bugs random testing found, at every forced width, and ParallelRun's wait on failure.</summary>
+/// <summary>The two bugs random testing found, at every forced width, and the parallel runner's wait on failure.</summary>
 public class RegressionTests
 {
     [Theory]

@@ -42,10 +42,16 @@ internal sealed record Tolerances(
     public static Tolerances For<T>() => typeof(T) == typeof(float) ? Single : Double;
 }
 
-/// <summary>Forces a SIMD width on the current thread until disposed.</summary>
+/// <summary>Forces a SIMD width on the current thread until disposed, which restores the width forced before (nesting works).</summary>
 internal readonly struct ForcedWidth : IDisposable
 {
-    private ForcedWidth(SimdWidth width) => WidthDispatch.Forced = width;
+    private readonly SimdWidth _previous;
+
+    private ForcedWidth(SimdWidth width)
+    {
+        _previous = WidthDispatch.Forced;
+        WidthDispatch.Forced = width;
+    }
 
     /// <summary>Forces <paramref name="bits"/> (1 = scalar, 128, 256, 512).</summary>
     public static ForcedWidth Force(int bits)
@@ -56,7 +62,7 @@ internal readonly struct ForcedWidth : IDisposable
         return new ForcedWidth(width);
     }
 
-    public void Dispose() => WidthDispatch.Forced = default;
+    public void Dispose() => WidthDispatch.Forced = _previous;
 }
 
 /// <summary>Shapes and widths the sweeps run over.</summary>
